@@ -1,0 +1,535 @@
+"""Integrate a PySD model with SciPy's adaptive, error-controlled solvers.
+
+PySD integrates with fixed-step Euler. This engine keeps PySD's translation and
+equations and replaces only the time loop: the state vector is every dynamic stateful
+element PySD keeps (stocks and the internal states of DELAY1/DELAY3/SMOOTH/TREND/...;
+subscripted states are flattened), and :func:`scipy.integrate.solve_ivp` integrates it.
+
+Conventions, stated once:
+
+* **Discontinuities known in advance split the integration**: the switching times of
+  STEP and PULSE, the start and end of RAMP, the points of lookups whose argument is
+  ``Time``, and the index points of time-series parameters (e.g. a scenario's policy
+  start year). Inside a segment the solver never sees a jump.
+* **STEP and PULSE switch exactly at their time** (Vensim's definition: STEP is on
+  for ``Time >= t``; PULSE is on for ``start <= Time < start + width``). PySD's Euler
+  switches them half a TIME STEP early (it compares ``Time + TIME STEP/2``); the two
+  agree as TIME STEP shrinks. Inside a segment the switch state is evaluated at the
+  segment's midpoint, so the solver's stage at the segment end does not see the next
+  segment's value. Outputs are right-continuous (the value after the switch).
+* **Lookups** of one variable are evaluated with :func:`numpy.interp` (PySD goes
+  through xarray at about 1 ms a call). Both hold the end values outside the table.
+* **Loud failure**: solver failure, a NaN/inf derivative, or a stock whose lower
+  limit in the units field is >= 0 (``~ Person [0,?]``) going below zero raise
+  :class:`~sim.errors.SimulationError` naming the time and the variable.
+* DELAY FIXED, DELAY N, SAMPLE IF TRUE and impulse PULSEs change state only at discrete
+  steps; they are rejected with a clear :class:`~sim.errors.ModelError`.
+* Each call works on a fresh PySD model object: the model handle is never modified.
+"""
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+from numbers import Real
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+from pysd.py_backend import functions as pysd_functions
+from pysd.py_backend.lookups import HardcodedLookups
+from pysd.py_backend.output import ModelOutput
+from pysd.py_backend.statefuls import DelayFixed, DelayN, Integ, SampleIfTrue
+from scipy.integrate import solve_ivp
+
+from .errors import ModelError, ParameterError, SimulationError, suggest
+from .model import LoadedModel, as_loaded
+
+METHODS = ("RK45", "RK23", "DOP853", "LSODA", "Radau", "BDF")
+SMALL = 1e-9  # relative tolerance used to compare times (years)
+
+
+@dataclass(frozen=True)
+class Event:
+    """The first time ``variable`` crosses ``threshold``.
+
+    ``direction``: ``"up"`` (value rises to >= threshold), ``"down"`` (falls to <=),
+    or ``"either"``. If the condition already holds at the initial time, the event
+    time is the initial time. ``name`` defaults to ``"<variable> <op> <threshold>"``.
+    """
+
+    variable: str
+    threshold: float
+    direction: str = "up"
+    name: str | None = None
+
+    @property
+    def key(self) -> str:
+        op = {"up": ">=", "down": "<=", "either": "=="}[self.direction]
+        return self.name or f"{self.variable} {op} {self.threshold:g}"
+
+
+# ---------------------------------------------------------------------------------
+# discontinuity-aware replacements for PySD's STEP, PULSE and RAMP
+# ---------------------------------------------------------------------------------
+class _Switches:
+    """Records the switching times it sees and evaluates STEP/PULSE per segment."""
+
+    def __init__(self, t0: float, tf: float):
+        self.t0, self.tf = t0, tf
+        self.breakpoints: set[float] = set()
+        self.segment_mid: float | None = None  # None: evaluate at the actual time
+
+    def _note(self, *times) -> None:
+        for t in times:
+            if t is None:
+                continue
+            arr = np.asarray(t.values if isinstance(t, xr.DataArray) else t, dtype=float).ravel()
+            for v in arr:
+                if self.t0 < v < self.tf:
+                    self.breakpoints.add(float(v))
+
+    def _switch_time(self, time) -> float:
+        return time() if self.segment_mid is None else self.segment_mid
+
+    def step(self, time, value, tstep):
+        self._note(tstep)
+        return value * (self._switch_time(time) >= tstep - SMALL)
+
+    def pulse(self, time, start, repeat_time=0, width=None, magnitude=None, end=None):
+        if width is None or magnitude is not None:
+            raise ModelError("an impulse PULSE (no width, or a magnitude) puts a finite "
+                             "quantity into a stock within one TIME STEP; it has no "
+                             "continuous-time meaning and the engine does not integrate it")
+        t = self._switch_time(time)
+        if repeat_time == 0:
+            self._note(start, start + width)
+            return 1.0 * (start - SMALL <= t < start + width - SMALL)
+        stop = self.tf if end is None else min(end, self.tf)
+        k = 0
+        while start + k * repeat_time < stop and k < 10_000:
+            self._note(start + k * repeat_time, start + k * repeat_time + width)
+            k += 1
+        if end is not None:
+            self._note(end)
+        if start - SMALL <= t and (end is None or t < end):
+            return 1.0 * (((t - start + SMALL) % repeat_time) < width)
+        return 0.0
+
+    def ramp(self, time, slope, start, finish=None):
+        self._note(start, finish)
+        t = time()
+        final = t if finish is None else np.minimum(finish, t)
+        return (t > start) * slope * (final - start)
+
+
+def _fast_lookup(obj: HardcodedLookups, model, switches: _Switches):
+    """Replace a one-dimensional lookup's xarray interpolation by numpy.interp.
+
+    Also records the table's x points as breakpoints when it is called with ``Time``.
+    """
+    xs = np.asarray(obj.data["lookup_dim"].values, dtype=float)
+    ys = np.asarray(obj.data.values, dtype=float)
+    original = obj._call
+
+    def call(data, x, final_subs=None):
+        if data is not obj.data or isinstance(x, xr.DataArray):  # replaced or subscripted
+            return original(data, x, final_subs)
+        xf = float(x)
+        if xf == model.time._time:
+            switches._note(xs)
+        return float(np.interp(xf, xs, ys))
+
+    obj._call = call
+
+
+# ---------------------------------------------------------------------------------
+# parameters
+# ---------------------------------------------------------------------------------
+def _resolve_names(names, namespace: dict[str, str], what: str, model_path) -> dict[str, str]:
+    """Map user names (model names or Python names, any case) to Python names."""
+    lookup = {k.lower(): v for k, v in namespace.items()}
+    lookup.update({v.lower(): v for v in namespace.values()})
+    resolved, problems = {}, []
+    for name in names:
+        py = lookup.get(str(name).lower())
+        if py is None:
+            problems.append(f"unknown {what} {name!r}{suggest(str(name), namespace.keys())}")
+        else:
+            resolved[name] = py
+    if problems:
+        raise ParameterError(f"{model_path}: " + "; ".join(problems))
+    return resolved
+
+
+def _check_value(name: str, value) -> str | None:
+    """Return a problem description if ``value`` is not a number or a numeric series."""
+    if isinstance(value, bool):
+        return f"{name!r}: expected a number, got a boolean"
+    if isinstance(value, Real):
+        return None if math.isfinite(float(value)) else f"{name!r}: value {value} is not finite"
+    if isinstance(value, pd.Series):
+        try:
+            idx = np.asarray(value.index, dtype=float)
+            vals = np.asarray(value.values, dtype=float)
+        except (TypeError, ValueError):
+            return f"{name!r}: a time series needs numeric years and numeric values"
+        if len(idx) == 0 or not (np.all(np.isfinite(idx)) and np.all(np.isfinite(vals))):
+            return f"{name!r}: a time series needs at least one point and finite numbers"
+        return None
+    if isinstance(value, xr.DataArray):
+        return None
+    return (f"{name!r}: expected a number or a pandas Series indexed by year, "
+            f"got {type(value).__name__} {value!r}")
+
+
+def _prepare_params(params: dict | None, model, path) -> dict:
+    if not params:
+        return {}
+    resolved = _resolve_names(params, model._namespace, "parameter", path)
+    problems = [p for p in (_check_value(k, v) for k, v in params.items()) if p]
+    if problems:
+        raise ParameterError(f"{path}: " + "; ".join(problems))
+    out = {}
+    for name, value in params.items():
+        if isinstance(value, pd.Series):
+            value = pd.Series(np.asarray(value.values, dtype=float),
+                              index=np.asarray(value.index, dtype=float)).sort_index()
+        elif isinstance(value, Real):
+            value = float(value)
+        out[resolved[name]] = value
+    return out
+
+
+# ---------------------------------------------------------------------------------
+# the state vector
+# ---------------------------------------------------------------------------------
+class _StateVector:
+    """Flattens PySD's dynamic stateful elements into one float vector and back."""
+
+    def __init__(self, model):
+        self.elements = list(model._dynamicstateful_elements)
+        for el in self.elements:
+            if isinstance(el, (DelayFixed, SampleIfTrue, DelayN)):
+                kind = {DelayFixed: "DELAY FIXED", SampleIfTrue: "SAMPLE IF TRUE",
+                        DelayN: "DELAY N"}[type(el)]
+                raise ModelError(f"{el.py_name}: {kind} changes state only at discrete time "
+                                 "steps; the continuous-time engine cannot integrate it "
+                                 "(use DELAY1/DELAY3/SMOOTH, or PySD's own run())")
+        self.shapes = [np.shape(self._values(el.state)) for el in self.elements]
+        self.sizes = [int(np.prod(s)) if s else 1 for s in self.shapes]
+        self.scalar = all(s == () for s in self.shapes)
+        self.offsets = np.concatenate([[0], np.cumsum(self.sizes)]).astype(int)
+        self.n = int(self.offsets[-1])
+
+    @staticmethod
+    def _values(v):
+        return v.values if isinstance(v, xr.DataArray) else v
+
+    def get(self) -> np.ndarray:
+        if self.scalar:
+            return np.fromiter((float(el.state) for el in self.elements), float, self.n)
+        return np.concatenate([np.asarray(self._values(el.state), dtype=float).ravel()
+                               for el in self.elements])
+
+    def set(self, y: np.ndarray) -> None:
+        if self.scalar:
+            for el, v in zip(self.elements, y):
+                el._state = float(v)
+            return
+        for el, a, b, shape in zip(self.elements, self.offsets[:-1], self.offsets[1:], self.shapes):
+            if shape == ():
+                el._state = float(y[a])
+            elif el.shape_info:
+                el._state = xr.DataArray(data=y[a:b].reshape(shape), **el.shape_info)
+            else:
+                el._state = y[a:b].reshape(shape).copy()
+
+    def derivative(self, model) -> np.ndarray:
+        if self.scalar:
+            return np.fromiter((float(el.ddt()) for el in self.elements), float, self.n)
+        return np.concatenate([np.asarray(self._values(el.ddt()), dtype=float).ravel()
+                               for el in self.elements])
+
+    def label(self, index: int, names: dict[str, str]) -> str:
+        """Model name of the element owning position ``index`` of the vector."""
+        k = int(np.searchsorted(self.offsets, index, side="right") - 1)
+        py = self.elements[k].py_name
+        return names.get(py, py)
+
+
+def _stateful_names(model) -> dict[str, str]:
+    """Map internal stateful object names (``_integ_stock_a``) to model names."""
+    out = {}
+    rev = {v: k for k, v in model._namespace.items()}
+    for py, deps in model._dependencies.items():
+        if isinstance(deps, dict):
+            for dep in deps:
+                if isinstance(dep, str) and dep.startswith("_") and py in rev:
+                    out.setdefault(dep, rev[py])
+    return out
+
+
+def _nonnegative_stocks(model, sv: _StateVector, names: dict[str, str]) -> list[tuple[int, str]]:
+    """Vector positions of stocks whose lower limit is >= 0 (from the units field)."""
+    doc = model.doc
+    lower = {}
+    for _, row in doc.iterrows():
+        lim = row["Limits"]
+        if isinstance(lim, tuple) and lim[0] is not None and not pd.isna(lim[0]) and lim[0] >= 0:
+            lower[row["Real Name"]] = float(lim[0])
+    out = []
+    for el, a, b in zip(sv.elements, sv.offsets[:-1], sv.offsets[1:]):
+        name = names.get(el.py_name, el.py_name)
+        if isinstance(el, Integ) and (name in lower or type(el).__name__ == "NonNegativeInteg"):
+            out.extend((i, name) for i in range(a, b))
+    return out
+
+
+# ---------------------------------------------------------------------------------
+# the run
+# ---------------------------------------------------------------------------------
+def _output_times(model, times) -> np.ndarray:
+    t0, tf = float(model.time.initial_time()), float(model.time.final_time())
+    if times is None:
+        dt = float(model.time.saveper())
+        n = int(round((tf - t0) / dt))
+        out = t0 + dt * np.arange(n + 1)
+    else:
+        out = np.atleast_1d(np.asarray(times, dtype=float))
+    out = np.unique(out)
+    if out.size == 0 or out[0] < t0 - SMALL or out[-1] > tf + SMALL:
+        raise ParameterError(f"requested times must lie within [{t0:g}, {tf:g}]")
+    return np.clip(out, t0, tf)
+
+
+def simulate(model, params: dict | None = None, *, method: str = "RK45", rtol: float = 1e-6,
+             atol: float | None = None, times=None, return_columns=None,
+             initial_conditions: dict | None = None, events=None,
+             max_step: float = np.inf, first_step: float | None = None) -> pd.DataFrame:
+    """Run a model with ``scipy.integrate.solve_ivp``; return a DataFrame indexed by time.
+
+    Parameters
+    ----------
+    model: a model file path, a :class:`~sim.model.LoadedModel`, or a PySD model.
+    params: ``{name: number or pandas.Series indexed by year}``; names as in the model
+        file or PySD's Python names. A Series is interpolated linearly and held flat
+        outside its points, which become integration breakpoints.
+    method: a ``solve_ivp`` method (RK45, RK23, DOP853, LSODA, Radau, BDF).
+    rtol, atol: solver tolerances; ``atol`` defaults to ``rtol * 1e-3`` times the
+        largest initial state magnitude (at least ``1e-12``).
+    times: output times (years); default INITIAL TIME..FINAL TIME every SAVEPER.
+    return_columns: names to return (default: every variable, as PySD's ``run``).
+    initial_conditions: ``{stock name: value}`` overriding initial values.
+    events: :class:`Event` objects; their first crossing times are in
+        ``df.attrs["events"]`` (``None`` where never crossed).
+
+    ``df.attrs`` also holds ``nfev`` (right-hand-side evaluations), ``method``,
+    ``rtol``, ``atol`` and ``breakpoints``.
+    """
+    if method not in METHODS:
+        raise ParameterError(f"unknown method {method!r}; expected one of {', '.join(METHODS)}")
+    if not (isinstance(rtol, Real) and rtol > 0):
+        raise ParameterError(f"rtol must be a positive number, got {rtol!r}")
+    handle: LoadedModel = as_loaded(model)
+    m = handle.fresh()
+    path = handle.path
+    p = _prepare_params(params, m, path)
+    ic = None
+    if initial_conditions:
+        _resolve_names(initial_conditions, m._namespace, "stock", path)
+        bad = [x for x in (_check_value(k, v) for k, v in initial_conditions.items()) if x]
+        if bad:
+            raise ParameterError(f"{path}: " + "; ".join(bad))
+        ic = (float(m.time.initial_time()), dict(initial_conditions))
+    events = list(events or [])
+    for ev in events:
+        if ev.direction not in ("up", "down", "either"):
+            raise ParameterError(f"event {ev.key!r}: direction must be up, down or either")
+    if events:
+        _resolve_names([ev.variable for ev in events], m._namespace, "event variable", path)
+
+    # patch STEP/PULSE/RAMP before initialisation so initial values use them too
+    t0, tf = float(m.time.initial_time()), float(m.time.final_time())
+    switches = _Switches(t0, tf)
+    module = m.components._components
+    for fname in ("step", "pulse", "ramp"):
+        if hasattr(module, fname):
+            setattr(module, fname, getattr(switches, fname))
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out_times = _output_times(m, times)
+        m._stepper_mode = False
+        m._config_simulation(p, return_columns, list(out_times), ic if ic else "original",
+                             None, None, None, cache_output=False, progress=False)
+    for el in m._lookup_elements:
+        if isinstance(el, HardcodedLookups) and el.is_float and el.interp == "interpolate":
+            _fast_lookup(el, m, switches)
+
+    names = _stateful_names(m)
+    sv = _StateVector(m)
+    y0 = sv.get()
+    if atol is None:
+        scale = float(np.max(np.abs(y0))) if y0.size else 1.0
+        atol = max(rtol * 1e-3 * max(scale, 1.0), 1e-12)
+    for value in p.values():
+        if isinstance(value, pd.Series):
+            switches._note(np.asarray(value.index, dtype=float))
+
+    nonneg = _nonnegative_stocks(m, sv, names)
+    nfev = [0]
+
+    def set_time_state(t, y):
+        sv.set(y)
+        m.time._time = t
+        m.clean_caches()
+
+    def rhs(t, y):
+        nfev[0] += 1
+        set_time_state(t, y)
+        try:
+            d = sv.derivative(m)
+        except (ZeroDivisionError, FloatingPointError) as err:
+            raise SimulationError(f"{path}: {type(err).__name__} while evaluating the "
+                                  f"derivatives at time {t:g}: {err}", time=t) from err
+        if not np.all(np.isfinite(d)):
+            i = int(np.flatnonzero(~np.isfinite(d))[0])
+            var = sv.label(i, names)
+            raise SimulationError(f"{path}: the derivative of {var!r} is {d[i]} at time {t:g}",
+                                  time=t, variable=var)
+        return d
+
+    def value_of(variable, t, y):
+        set_time_state(t, y)
+        v = getattr(m.components, py_event_vars_by_var[variable])()
+        return float(np.asarray(v.values if isinstance(v, xr.DataArray) else v).max())
+
+    py_event_vars_by_var = _resolve_names([ev.variable for ev in events], m._namespace,
+                                          "event variable", path)
+    py_event_vars = {ev.key: _resolve_names([ev.variable], m._namespace, "event variable", path)[ev.variable]
+                     for ev in events}
+
+    def event_fn(ev):
+        py = py_event_vars[ev.key]
+
+        def f(t, y):
+            set_time_state(t, y)
+            v = getattr(m.components, py)()
+            v = float(np.asarray(v.values if isinstance(v, xr.DataArray) else v).max())
+            return v - ev.threshold
+        f.terminal = False
+        f.direction = {"up": 1, "down": -1, "either": 0}[ev.direction]
+        return f
+
+    def negative_fn(i):
+        def f(t, y):
+            return y[i] + atol
+        f.terminal = True
+        f.direction = -1
+        return f
+
+    # ---- probe: learn the switching times before integrating ----
+    probe_times = np.linspace(t0, tf, 9)
+    with np.errstate(all="ignore"):
+        for t in probe_times:
+            try:
+                rhs(t, y0)
+            except SimulationError:
+                pass
+    nfev[0] = 0
+
+    event_times: dict[str, float | None] = {}
+    for ev in events:  # already met at the start?
+        v = value_of(ev.variable, t0, y0)
+        met = {"up": v >= ev.threshold, "down": v <= ev.threshold, "either": v == ev.threshold}[ev.direction]
+        event_times[ev.key] = t0 if met else None
+    for i, name in nonneg:
+        if y0[i] < 0:
+            raise SimulationError(f"{path}: stock {name!r} starts negative ({y0[i]:g}) at time {t0:g}",
+                                  time=t0, variable=name)
+
+    # integrate segment by segment; repeat if a new switching time shows up
+    for _attempt in range(4):
+        known = set(switches.breakpoints)
+        edges = np.array(sorted({t0, tf, *known}))
+        states = np.empty((out_times.size, sv.n))
+        filled = np.zeros(out_times.size, bool)
+        y = y0.copy()
+        nfev[0] = 0
+        ev_found = dict(event_times)
+        ev_fns = [event_fn(ev) for ev in events if ev_found[ev.key] is None]
+        ev_keys = [ev.key for ev in events if ev_found[ev.key] is None]
+        neg_fns = [negative_fn(i) for i, _ in nonneg]
+        for a, b in zip(edges[:-1], edges[1:]):
+            if b - a <= SMALL * max(1.0, abs(b)):
+                continue
+            switches.segment_mid = 0.5 * (a + b)
+            inside = (out_times >= a - SMALL) & (out_times <= b + SMALL) & ~filled
+            t_eval = np.unique(np.append(np.clip(out_times[inside], a, b), b))
+            with np.errstate(all="ignore"):
+                sol = solve_ivp(rhs, (a, b), y, method=method, rtol=rtol, atol=atol,
+                                t_eval=t_eval, events=ev_fns + neg_fns or None,
+                                max_step=max_step, first_step=first_step)
+            if sol.status == -1:
+                raise SimulationError(f"{path}: solver {method} failed between {a:g} and {b:g}: "
+                                      f"{sol.message}", time=float(sol.t[-1]) if sol.t.size else a)
+            if neg_fns and sol.status == 1:
+                for (i, name), te in zip(nonneg, sol.t_events[len(ev_fns):]):
+                    if te.size:
+                        raise SimulationError(
+                            f"{path}: stock {name!r} goes negative at time {te[0]:g}; its units "
+                            f"field marks it non-negative", time=float(te[0]), variable=name)
+            for key, te in zip(ev_keys, sol.t_events[:len(ev_fns)] if ev_fns else []):
+                if te.size and ev_found[key] is None:
+                    ev_found[key] = float(te[0])
+            if inside.any():
+                pos = np.searchsorted(sol.t, np.clip(out_times[inside], a, b))
+                states[inside] = sol.y.T[np.minimum(pos, sol.t.size - 1)]
+                filled |= inside
+            y = sol.y[:, -1]
+            # a jump at the boundary may cross an event threshold
+            switches.segment_mid = None
+            for ev in events:
+                if ev_found[ev.key] is None:
+                    v = value_of(ev.variable, b, y)
+                    if {"up": v >= ev.threshold, "down": v <= ev.threshold,
+                        "either": v == ev.threshold}[ev.direction]:
+                        ev_found[ev.key] = b
+            ev_fns = [event_fn(ev) for ev in events if ev_found[ev.key] is None]
+            ev_keys = [ev.key for ev in events if ev_found[ev.key] is None]
+        switches.segment_mid = None
+        if switches.breakpoints <= known:
+            break
+    event_times = ev_found
+
+    # ---- collect outputs exactly as PySD's run() names them ----
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        m.output = ModelOutput(None)
+        m.output.set_capture_elements(m.capture_elements)
+        m.output.initialize(m)
+        for t, yt in zip(out_times, states):
+            set_time_state(float(t), yt)
+            m.output.update(m)
+        df = ModelOutput.collect(m)
+    df.index = pd.Index(out_times, name="time")
+    df.attrs.update(events=event_times, nfev=nfev[0], method=method, rtol=rtol, atol=atol,
+                    breakpoints=sorted(switches.breakpoints), model=str(path))
+    return df
+
+
+def crossing_time(df: pd.DataFrame, column: str, threshold: float, direction: str = "up") -> float | None:
+    """First time a saved series meets a threshold, by linear interpolation between
+    output times (a results-only fallback to the engine's exact event detection)."""
+    s = df[column]
+    t = np.asarray(s.index, dtype=float)
+    v = np.asarray(s.values, dtype=float) - threshold
+    if direction == "down":
+        v = -v
+    if v[0] >= 0:
+        return float(t[0])
+    for i in range(1, len(v)):
+        if v[i] >= 0:
+            return float(t[i - 1] + (t[i] - t[i - 1]) * (-v[i - 1]) / (v[i] - v[i - 1]))
+    return None
