@@ -1,0 +1,401 @@
+"""The main job: validate scenarios and targets, run every scenario, judge, write a results folder.
+
+``run_all`` writes a NEW folder ``results/<UTC timestamp>-<name>/`` (never overwrites):
+
+- ``timeseries/<scenario>.csv`` and ``timeseries.nc`` (xarray, scipy engine: netCDF3),
+- ``scorecard.csv`` and ``scorecard.md`` (columns: :data:`sim.targets.SCORECARD_COLUMNS`),
+- ``manifest.json``: file hashes, resolved parameters, versions, git commit, engine settings,
+- ``figures/`` when :mod:`sim.plots` provides ``write_figure_set``.
+
+Functions take paths and return data or paths; printing is the CLI's job.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import warnings
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import __version__
+from .errors import SimError, suggest
+from .scenario import (Problem, ScenarioSet, ValidationError, check_registry_against_model,
+                       load_registry, param_to_json, read_scenarios, validate_scenarios)
+from .targets import TargetSet, events_needed, read_targets, scorecard, to_markdown
+
+DEFAULT_SCENARIO_DIR = "scenarios"
+DEFAULT_MODEL = "models/jingdezhen.mdl"
+DEFAULT_RESULTS_ROOT = "results"
+ENGINE_DEFAULTS = {"method": "RK45", "rtol": 1e-6, "atol": None}
+PACKAGES = ("numpy", "scipy", "pandas", "xarray", "pysd", "yaml")
+
+
+# --------------------------------------------------------------------------- model facts
+def model_facts(loaded, lever_names: Iterable[str] = ()) -> dict:
+    """What validation and resolution need from a loaded model (a :class:`sim.model.LoadedModel`).
+
+    Returns ``time_span`` (INITIAL TIME, FINAL TIME; years), ``variables`` (every name
+    in the .mdl), ``constants``, ``units`` ({name: units string}) and ``defaults``
+    ({lever name: the model's own value}, for the levers that are model constants).
+    """
+    m = loaded.fresh()
+    variables = loaded.names()
+    constants = loaded.constants()
+    units = {}
+    for name in variables:
+        try:
+            units[name] = loaded.units(name)
+        except KeyError:
+            pass
+    defaults = {}
+    for name in lever_names:
+        if name in constants:
+            try:
+                value = m[name]
+            except Exception:  # noqa: BLE001 - a subscripted or odd constant: no default
+                continue
+            if np.ndim(value) == 0:
+                defaults[name] = float(value)
+    return {"time_span": (float(m.time.initial_time()), float(m.time.final_time())),
+            "variables": variables, "constants": constants, "units": units, "defaults": defaults}
+
+
+def _paths(scenario_dir, targets, registry):
+    scenario_dir = Path(scenario_dir)
+    return (scenario_dir,
+            Path(targets) if targets is not None else scenario_dir / "targets.yaml",
+            Path(registry) if registry is not None else scenario_dir / "levers.yaml")
+
+
+def _load_model(model, load_model, problems: list[Problem]):
+    if model is None:
+        return None
+    if load_model is None:
+        from .model import load_model
+    try:
+        return load_model(model)
+    except SimError as err:
+        problems.append(Problem(str(model), "", str(err).removeprefix(f"{model}: ")))
+    except OSError as err:
+        problems.append(Problem(str(model), "", f"cannot read model: {err}"))
+    return None
+
+
+def _validate(scenario_dir, model, targets, registry, load_model):
+    """Every problem, plus what was read (for the runner)."""
+    scenario_dir, targets_path, registry_path = _paths(scenario_dir, targets, registry)
+    problems: list[Problem] = []
+    if not scenario_dir.is_dir():
+        problems.append(Problem(str(scenario_dir), "", "scenario folder not found"))
+        return problems, None
+    n_before = len(problems)
+    levers = load_registry(registry_path, problems)
+    registry_ok = len(problems) == n_before or bool(levers)
+    loaded = _load_model(model, load_model, problems)
+    facts = model_facts(loaded, levers) if loaded is not None else None
+    if facts is not None:
+        problems += check_registry_against_model(levers, str(registry_path), facts["constants"], facts["units"])
+    scenarios = read_scenarios(scenario_dir, problems)
+    if not scenarios:
+        problems.append(Problem(str(scenario_dir), "", "no scenario files (*.yaml) found"))
+    problems += validate_scenarios(scenarios, levers if registry_ok else None,
+                                   facts["time_span"] if facts else None)
+    target_set, target_problems = read_targets(targets_path, facts["variables"] if facts else None)
+    problems += target_problems
+    state = {"levers": levers, "scenarios": scenarios, "targets": target_set, "loaded": loaded,
+             "facts": facts, "paths": (scenario_dir, targets_path, registry_path)}
+    return problems, state
+
+
+def validate_all(scenario_dir=DEFAULT_SCENARIO_DIR, model=DEFAULT_MODEL, targets=None, registry=None, *,
+                 load_model: Callable | None = None) -> list[Problem]:
+    """Every problem in the scenario folder, the lever registry and the targets file.
+
+    ``targets`` and ``registry`` default to ``targets.yaml`` and ``levers.yaml`` in the
+    scenario folder. With a ``model`` (path), levers must be model constants with the
+    model's units, table years must lie in its time span and target indicators must be
+    model variables. Returns an empty list when everything is valid.
+    """
+    return _validate(scenario_dir, model, targets, registry, load_model)[0]
+
+
+# --------------------------------------------------------------------------- provenance
+def sha256(path: str | os.PathLike) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def git_state(repo: str | os.PathLike | None = None) -> dict:
+    """``{"commit": sha or None, "dirty": bool or None}``; dirty means tracked files changed."""
+    repo = Path(repo) if repo is not None else Path(__file__).resolve().parent.parent
+    try:
+        commit = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True,
+                                text=True, timeout=20, check=True).stdout.strip()
+        status = subprocess.run(["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no"],
+                                capture_output=True, text=True, timeout=20, check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": None, "dirty": None}
+    return {"commit": commit, "dirty": bool(status.strip())}
+
+
+def versions() -> dict:
+    """Versions of Python and the numerical packages a run depends on."""
+    out = {"python": platform.python_version(), "sim": __version__}
+    for pkg in PACKAGES:
+        try:
+            out[pkg] = __import__(pkg).__version__
+        except (ImportError, AttributeError):
+            out[pkg] = None
+    return out
+
+
+def _jsonable(x):
+    if isinstance(x, dict):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, (np.floating, float)):
+        return None if not np.isfinite(x) else float(x)
+    if isinstance(x, (np.integer,)):
+        return int(x)
+    if isinstance(x, (np.bool_,)):
+        return bool(x)
+    if isinstance(x, Path):
+        return str(x)
+    return x
+
+
+# --------------------------------------------------------------------------- results folder
+def new_results_dir(root: str | os.PathLike, name: str, now: datetime | None = None) -> Path:
+    """Create and return ``<root>/<UTC timestamp>-<name>``, adding ``-2``, ``-3``… if taken."""
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("._") or "run"
+    stamp = (now or datetime.now(timezone.utc)).strftime("%Y%m%dT%H%M%SZ")
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    for n in range(1, 10_000):
+        path = root / (f"{stamp}-{safe}" if n == 1 else f"{stamp}-{safe}-{n}")
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            continue
+    raise SimError(f"{root}: could not find a free results folder name for {stamp}-{safe}")
+
+
+def _nc_name(name: str) -> str:
+    """A netCDF-safe variable name ('/' is not allowed)."""
+    return name.replace("/", " per ")
+
+
+def write_netcdf(results: Mapping[str, pd.DataFrame], path: Path) -> Path:
+    """All scenarios in one netCDF3 file (dims ``scenario``, ``time``; one variable per column)."""
+    import xarray as xr
+
+    ids = list(results)
+    columns = list(dict.fromkeys(c for df in results.values() for c in df.columns))
+    time = results[ids[0]].index.to_numpy(dtype=float)
+    data = {}
+    for col in columns:
+        arr = np.full((len(ids), time.size), np.nan)
+        for i, sid in enumerate(ids):
+            df = results[sid]
+            if col in df.columns:
+                arr[i] = np.interp(time, df.index.to_numpy(dtype=float), pd.to_numeric(df[col], errors="coerce"))
+        data[_nc_name(col)] = xr.DataArray(arr, dims=("scenario", "time"), attrs={"long_name": col})
+    ds = xr.Dataset(data, coords={"scenario": np.array(ids, dtype=object), "time": time})
+    ds["time"].attrs["units"] = "Year"
+    ds.to_netcdf(path, engine="scipy")
+    return path
+
+
+def _write_figures(out_dir: Path, results, card, targets, meta) -> str:
+    try:
+        from . import plots
+    except ImportError as err:
+        note = f"skipped: sim.plots cannot be imported ({err})"
+        warnings.warn(note, stacklevel=3)
+        return note
+    writer = getattr(plots, "write_figure_set", None)
+    if writer is None:
+        note = "skipped: sim.plots has no write_figure_set"
+        warnings.warn(note, stacklevel=3)
+        return note
+    writer(out_dir / "figures", results, card, targets, meta, lang="both")
+    return "written"
+
+
+def _select(requested, available: list[str]) -> list[str]:
+    if requested is None:
+        return available
+    requested = [requested] if isinstance(requested, str) else list(requested)
+    unknown = [s for s in requested if s not in available]
+    if unknown:
+        raise ValidationError([Problem("scenarios", s, "unknown scenario" + suggest(s, available)) for s in unknown])
+    return requested
+
+
+def run_scenarios(state: dict, ids: list[str], simulate: Callable, engine: dict):
+    """Run scenarios: ``(results {id: DataFrame}, event times {id: {...}}, params {id: {...}})``."""
+    import sim
+
+    sset = ScenarioSet(state["scenarios"], state["levers"], state["paths"][2], state["facts"]["time_span"])
+    requests = events_needed(state["targets"]) if state["targets"] else []
+    events = [sim.Event(r.variable, r.threshold, r.direction, name=r.key) for r in requests]
+    results, event_times, params = {}, {}, {}
+    for sid in ids:
+        params[sid] = sset.resolve(sid, defaults=state["facts"]["defaults"])
+        df = simulate(state["loaded"], params=params[sid], events=events, **engine)
+        results[sid] = df
+        event_times[sid] = dict(df.attrs.get("events") or {})
+    return results, event_times, params, sset
+
+
+def run_all(scenario_dir=DEFAULT_SCENARIO_DIR, model=DEFAULT_MODEL, out=None, scenarios=None,
+            name: str = "main", *, targets=None, registry=None, results_root=DEFAULT_RESULTS_ROOT,
+            simulate: Callable | None = None, load_model: Callable | None = None,
+            engine: Mapping | None = None, figures: bool = True) -> Path:
+    """Validate everything, run each scenario, judge the targets, write a new results folder.
+
+    ``out``: the folder to create (an existing one is an error); default
+    ``<results_root>/<UTC timestamp>-<name>``. ``scenarios``: ids to run (default all).
+    ``engine``: solver settings passed to ``simulate`` (default RK45, rtol 1e-6).
+    ``simulate``/``load_model`` default to :func:`sim.simulate` / :func:`sim.load_model`.
+    Raises :class:`~sim.scenario.ValidationError` (every problem) before running anything.
+    Returns the results folder.
+    """
+    if out is not None and Path(out).exists():
+        raise FileExistsError(f"{out}: results folder already exists; results are never overwritten")
+    problems, state = _validate(scenario_dir, model, targets, registry, load_model)
+    if problems:
+        raise ValidationError(problems)
+    if state["loaded"] is None:
+        raise SimError("run_all needs a model file")
+    if simulate is None:
+        from .engine import simulate
+    engine = {**ENGINE_DEFAULTS, **(engine or {})}
+    sset_ids = ScenarioSet(state["scenarios"], state["levers"], state["paths"][2]).ids()
+    ids = _select(scenarios, sset_ids)
+    results, event_times, params, sset = run_scenarios(state, ids, simulate, engine)
+    target_set: TargetSet = state["targets"]
+    card = scorecard(results, target_set, event_times)
+
+    if out is not None:
+        out_dir = Path(out)
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        out_dir.mkdir()  # FileExistsError if it appeared meanwhile
+    else:
+        out_dir = new_results_dir(results_root, name)
+    ts_dir = out_dir / "timeseries"
+    ts_dir.mkdir()
+    for sid, df in results.items():
+        df.to_csv(ts_dir / f"{sid}.csv", index_label="time")
+    write_netcdf(results, out_dir / "timeseries.nc")
+    card.to_csv(out_dir / "scorecard.csv", index=False)
+    (out_dir / "scorecard.md").write_text(to_markdown(card), encoding="utf-8")
+
+    figure_note, figure_error = "skipped: figures=False", None
+    if figures:
+        try:
+            figure_note = _write_figures(out_dir, results, card, target_set, sset.meta())
+        except Exception as err:  # noqa: BLE001 - recorded in the manifest, then raised
+            figure_note, figure_error = f"failed: {type(err).__name__}: {err}", err
+
+    scenario_dir_p, targets_path, registry_path = state["paths"]
+    loaded = state["loaded"]
+    manifest = {
+        "name": name,
+        "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "sim_version": __version__,
+        "git": git_state(),
+        "model": {"path": str(model), "sha256": getattr(loaded, "sha256", None) or sha256(model),
+                  "time_span": list(state["facts"]["time_span"])},
+        "files": {
+            "scenarios": {str(sc.path): sha256(sc.path) for sc in state["scenarios"].values()},
+            "registry": {str(registry_path): sha256(registry_path)},
+            "targets": {str(targets_path): sha256(targets_path)},
+        },
+        "engine": {k: v for k, v in engine.items()},
+        "scenarios": {sid: {**sset.scenarios[sid].meta(),
+                            "params": {k: param_to_json(v) for k, v in params[sid].items()},
+                            "events": event_times[sid],
+                            "nfev": results[sid].attrs.get("nfev")} for sid in ids},
+        "model_defaults": state["facts"]["defaults"],
+        "targets": [t.id for t in target_set],
+        "versions": versions(),
+        "figures": figure_note,
+        "outputs": sorted(str(p.relative_to(out_dir)) for p in out_dir.rglob("*") if p.is_file()),
+    }
+    (out_dir / "manifest.json").write_text(json.dumps(_jsonable(manifest), indent=2, ensure_ascii=False),
+                                           encoding="utf-8")
+    if figure_error is not None:
+        raise figure_error
+    return out_dir
+
+
+# --------------------------------------------------------------------------- compare
+def compare(a: str, b: str, scenario_dir=DEFAULT_SCENARIO_DIR, model=DEFAULT_MODEL, *,
+            results_dir=None, targets=None, registry=None, simulate: Callable | None = None,
+            load_model: Callable | None = None, engine: Mapping | None = None,
+            figure: str | os.PathLike | None = None) -> pd.DataFrame:
+    """Difference table between scenarios ``a`` and ``b`` for every target.
+
+    With ``results_dir`` (a folder written by :func:`run_all`) the saved time series are
+    read; otherwise both scenarios are run. Columns: ``target``, ``indicator``,
+    ``measure``, ``unit``, ``<a>``, ``<b>``, ``difference`` (b − a), ``passed_<a>``,
+    ``passed_<b>``. With ``figure`` (a file path) and a ``sim.plots.compare_figure``,
+    a figure is drawn too (its path in ``df.attrs["figure"]``).
+    """
+    if a == b:
+        raise ValueError(f"compare needs two different scenarios, got {a!r} twice")
+    if results_dir is not None:
+        _, targets_path, _ = _paths(scenario_dir, targets, registry)
+        target_set, problems = read_targets(targets_path)
+        if problems:
+            raise ValidationError(problems)
+        results = {}
+        for sid in (a, b):
+            csv = Path(results_dir) / "timeseries" / f"{sid}.csv"
+            if not csv.is_file():
+                have = [p.stem for p in (Path(results_dir) / "timeseries").glob("*.csv")]
+                raise FileNotFoundError(f"{csv}: no saved results for scenario {sid!r}" + suggest(sid, have))
+            results[sid] = pd.read_csv(csv, index_col="time")
+        event_times = None
+    else:
+        problems, state = _validate(scenario_dir, model, targets, registry, load_model)
+        if problems:
+            raise ValidationError(problems)
+        available = ScenarioSet(state["scenarios"], state["levers"], state["paths"][2]).ids()
+        _select([a, b], available)
+        if simulate is None:
+            from .engine import simulate
+        results, event_times, _, _ = run_scenarios(state, [a, b], simulate,
+                                                   {**ENGINE_DEFAULTS, **(engine or {})})
+        target_set = state["targets"]
+    card = scorecard(results, target_set, event_times).set_index(["scenario", "target"])
+    rows = []
+    for t in target_set:
+        ra, rb = card.loc[(a, t.id)], card.loc[(b, t.id)]
+        rows.append({"target": t.id, "indicator": t.label, "measure": t.measure, "unit": t.unit,
+                     a: ra["value"], b: rb["value"], "difference": rb["value"] - ra["value"],
+                     f"passed_{a}": bool(ra["passed"]), f"passed_{b}": bool(rb["passed"])})
+    table = pd.DataFrame(rows)
+    if figure is not None:
+        try:
+            from . import plots
+            drawer = getattr(plots, "compare_figure", None)
+        except ImportError:
+            drawer = None
+        if drawer is None:
+            warnings.warn("no figure: sim.plots has no compare_figure", stacklevel=2)
+        else:
+            table.attrs["figure"] = str(drawer(figure, results, a, b, target_set))
+    return table
