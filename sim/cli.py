@@ -1,0 +1,199 @@
+"""The command line, kept thin: parse arguments, call a function, print the result.
+
+    python -m sim simulate PATH.mdl [--set NAME=VALUE ...] [--method M] [--rtol R] [-o out.csv]
+    python -m sim run [--scenario ID ...] [--out DIR] [--name NAME]
+    python -m sim validate
+    python -m sim compare A B
+    python -m sim figures RESULTS_DIR [--lang zh|en|both]
+    python -m sim calibrate SPEC [--out DIR]
+    python -m sim docs [MODEL]
+    python -m sim units [MODEL]
+
+Every command exits non-zero with a one-paragraph message on bad input.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+DEFAULT_MODEL = "models/jingdezhen.mdl"
+
+
+def _parse_set(items: list[str]) -> dict[str, float]:
+    """``["a=1", "b c=2.5"]`` → ``{"a": 1.0, "b c": 2.5}``; clear error otherwise."""
+    from .errors import ParameterError
+
+    params, problems = {}, []
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            problems.append(f"--set {item!r}: expected NAME=VALUE")
+            continue
+        try:
+            params[name.strip()] = float(value)
+        except ValueError:
+            problems.append(f"--set {item!r}: value {value!r} is not a number")
+    if problems:
+        raise ParameterError("; ".join(problems))
+    return params
+
+
+def cmd_simulate(args) -> int:
+    from .engine import simulate
+
+    df = simulate(args.model, params=_parse_set(args.set), method=args.method, rtol=args.rtol,
+                  atol=args.atol, return_columns=args.columns or None)
+    if args.output:
+        df.to_csv(args.output)
+        print(f"wrote {args.output} ({len(df)} rows, {df.shape[1]} columns, "
+              f"{df.attrs['nfev']} derivative evaluations)", file=sys.stderr)
+    else:
+        df.to_csv(sys.stdout)
+    return 0
+
+
+def cmd_run(args) -> int:
+    from . import run
+
+    out = run.run_all(scenario_dir=args.scenarios, model=args.model, out=args.out,
+                      scenarios=args.scenario or None, name=args.name)
+    card = Path(out) / "scorecard.md"
+    if card.is_file():
+        print(card.read_text(encoding="utf-8"))
+    print(f"\nresults: {out}")
+    return 0
+
+
+def cmd_validate(args) -> int:
+    from . import run
+
+    problems = run.validate_all(scenario_dir=args.scenarios, model=args.model)
+    for p in problems:
+        print(p, file=sys.stderr)
+    if problems:
+        print(f"{len(problems)} problem(s) found", file=sys.stderr)
+        return 2
+    print("all scenario and target files are valid")
+    return 0
+
+
+def cmd_compare(args) -> int:
+    from . import run
+
+    table, out = run.compare(args.a, args.b, scenario_dir=args.scenarios, model=args.model,
+                             out=args.out)
+    print(table.to_string())
+    if out:
+        print(f"\nfigures: {out}")
+    return 0
+
+
+def cmd_figures(args) -> int:
+    from . import plots
+
+    paths = plots.regenerate(args.results_dir, lang=args.lang)
+    print(f"wrote {len(paths)} figure files under {args.results_dir}")
+    return 0
+
+
+def cmd_calibrate(args) -> int:
+    from . import calibrate
+
+    out = calibrate.main_calibrate(args.spec, out=args.out)
+    report = Path(out) / "report.md"
+    if report.is_file():
+        print(report.read_text(encoding="utf-8"))
+    print(f"\nresults: {out}")
+    return 0
+
+
+def cmd_docs(args) -> int:
+    from . import modeldoc
+
+    for p in modeldoc.main_docs(args.model):
+        print(p)
+    return 0
+
+
+def cmd_units(args) -> int:
+    from . import units
+
+    problems = units.check_units(args.model)
+    for p in problems:
+        print(p)
+    print(f"{len(problems)} units problem(s) in {args.model}")
+    return 1 if problems else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m sim", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("simulate", help="run one model file with SciPy's solver")
+    p.add_argument("model", help="Vensim .mdl or XMILE file")
+    p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                   help="set a constant (repeatable)")
+    p.add_argument("--method", default="RK45", help="solve_ivp method (default RK45)")
+    p.add_argument("--rtol", type=float, default=1e-6, help="relative tolerance (default 1e-6)")
+    p.add_argument("--atol", type=float, default=None, help="absolute tolerance")
+    p.add_argument("--columns", nargs="*", help="variables to return (default all)")
+    p.add_argument("-o", "--output", help="CSV file (default: standard output)")
+    p.set_defaults(func=cmd_simulate)
+
+    def scenario_args(q):
+        q.add_argument("--scenarios", default="scenarios", help="folder of scenario files")
+        q.add_argument("--model", default=DEFAULT_MODEL, help="model file")
+
+    p = sub.add_parser("run", help="the main job: all scenarios, scorecard, results folder")
+    scenario_args(p)
+    p.add_argument("--scenario", action="append", help="run only these scenario ids")
+    p.add_argument("--out", help="results folder to create (must not exist)")
+    p.add_argument("--name", default="main", help="suffix of the results folder name")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("validate", help="check scenario and target files without running")
+    scenario_args(p)
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("compare", help="difference between two scenarios")
+    scenario_args(p)
+    p.add_argument("a")
+    p.add_argument("b")
+    p.add_argument("--out", help="folder for the comparison figures")
+    p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser("figures", help="regenerate figures from a results folder")
+    p.add_argument("results_dir")
+    p.add_argument("--lang", choices=["zh", "en", "both"], default="both")
+    p.set_defaults(func=cmd_figures)
+
+    p = sub.add_parser("calibrate", help="fit parameters to historical data")
+    p.add_argument("spec", help="calibration spec (YAML)")
+    p.add_argument("--out", help="results folder to create (must not exist)")
+    p.set_defaults(func=cmd_calibrate)
+
+    p = sub.add_parser("docs", help="regenerate the model's equation table, diagrams, sketch")
+    p.add_argument("model", nargs="?", default=DEFAULT_MODEL)
+    p.set_defaults(func=cmd_docs)
+
+    p = sub.add_parser("units", help="check units consistency of a model")
+    p.add_argument("model", nargs="?", default=DEFAULT_MODEL)
+    p.set_defaults(func=cmd_units)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .errors import SimError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except SimError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except FileExistsError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # output piped into `head`
+        return 0
