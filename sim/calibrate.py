@@ -35,14 +35,12 @@ Spec format (paths are relative to the spec file, else to the project root)::
 """
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 import math
 import re
 import subprocess
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -52,6 +50,8 @@ import numpy as np
 import pandas as pd
 import yaml
 from scipy import optimize, stats
+
+from .errors import SimError, suggest
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_RESULTS_DIR = PROJECT_ROOT / "results"
@@ -75,7 +75,7 @@ SINGULAR_RCOND = 1e-10      # smallest / largest singular value of J below this:
 FAILED_RUN_RESIDUAL = 1e3   # normalised residual assigned to every point of a failed run
 
 
-class CalibrationSpecError(ValueError):
+class CalibrationSpecError(SimError, ValueError):
     """A calibration spec is invalid; the message lists every problem (file: key: what)."""
 
 
@@ -139,47 +139,22 @@ class CalibrationSpec:
 
 
 def _default_loader() -> Callable[[str | Path], Any]:
-    import sim
+    from .model import load_model
 
-    return getattr(sim, "load_model", None) or _pysd_load
+    return load_model
 
 
 def _default_simulate() -> Callable[..., pd.DataFrame]:
-    import sim
+    from .engine import simulate
 
-    return getattr(sim, "simulate", None) or _pysd_simulate
-
-
-def _pysd_load(path: str | Path):
-    """Fallback loader: translate a .mdl with PySD into a private cache (not the repo)."""
-    import pysd
-
-    path = Path(path)
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
-    cache = Path(tempfile.gettempdir()) / "jdz-sim-calibrate" / digest
-    cache.mkdir(parents=True, exist_ok=True)
-    translated = cache / (path.stem + ".py")
-    if translated.exists():
-        return pysd.load(str(translated))
-    copy = cache / path.name
-    copy.write_bytes(path.read_bytes())
-    return pysd.read_vensim(str(copy))
-
-
-def _pysd_simulate(model, params=None, *, times=None, return_columns=None, **_ignored):
-    """Fallback for ``sim.simulate``: PySD's own integrator, same call shape."""
-    kwargs = {} if times is None else {"return_timestamps": list(times)}
-    return model.run(params=dict(params or {}), return_columns=return_columns, **kwargs)
+    return simulate
 
 
 def _model_doc(model) -> pd.DataFrame:
     """The PySD documentation table (Real Name, Py Name, Type) of a loaded model."""
-    for candidate in (model, *(getattr(model, a, None) for a in ("pysd", "pysd_model", "model", "_model"))):
-        doc = getattr(candidate, "doc", None)
-        if callable(doc):
-            doc = doc()
-        if isinstance(doc, pd.DataFrame) and "Real Name" in doc.columns:
-            return doc
+    doc = getattr(model, "doc", None)   # sim.LoadedModel and PySD models both carry it
+    if isinstance(doc, pd.DataFrame) and "Real Name" in doc.columns:
+        return doc
     raise TypeError(f"cannot list the variables of model object {type(model).__name__}")
 
 
@@ -213,11 +188,6 @@ def _resolve_path(raw: str, spec_dir: Path) -> Path:
     return (spec_dir / path).resolve()
 
 
-def _did_you_mean(name: str, options) -> str:
-    close = difflib.get_close_matches(name, sorted(set(options)), n=3, cutoff=0.5)
-    return f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
-
-
 def _number(value) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
@@ -244,7 +214,8 @@ def _extract_series(table: pd.DataFrame, indicator: str, duplicates, years, wher
         errors.append(f"{where}.indicator: no numeric rows for {indicator!r}"
                       + (f" in years {years[0]:g}-{years[1]:g}" if years else ""))
         return pd.Series(dtype=float), ""
-    unit = str(rows["unit"].iloc[0]) if "unit" in rows else ""
+    unit = rows["unit"].iloc[0] if "unit" in rows else ""
+    unit = "" if pd.isna(unit) else str(unit)
     if isinstance(duplicates, dict):
         source = str(duplicates.get("source", ""))
         urls = rows.get("source_url", pd.Series("", index=rows.index)).astype(str)
@@ -273,7 +244,7 @@ def load_spec(path: str | Path, *, load_model: Callable | None = None) -> Calibr
 
     Every problem is collected and raised together as :class:`CalibrationSpecError`,
     each line naming the file and the key.  ``load_model`` defaults to
-    ``sim.load_model`` (or a PySD fallback while that does not exist).
+    :func:`sim.load_model`.
     """
     path = Path(path).resolve()
     where = str(path)
@@ -285,7 +256,7 @@ def load_spec(path: str | Path, *, load_model: Callable | None = None) -> Calibr
         raise CalibrationSpecError(f"{where}: expected a mapping at the top level")
     errors: list[str] = []
     for key in sorted(set(raw) - TOP_KEYS):
-        errors.append(f"{key}: unknown key{_did_you_mean(key, TOP_KEYS)}; expected one of {sorted(TOP_KEYS)}")
+        errors.append(f"{key}: unknown key{suggest(key, sorted(TOP_KEYS))}; expected one of {sorted(TOP_KEYS)}")
 
     model = None
     model_path = _resolve_path(str(raw.get("model", "")), path.parent)
@@ -344,7 +315,7 @@ def _parse_parameters(entries, constants, variables, model, errors) -> list[Para
             if name in variables:
                 errors.append(f"{key}.name: {name!r} is a model variable but not a constant; only constants can be fitted")
             else:
-                errors.append(f"{key}.name: {name!r} is not a constant of the model{_did_you_mean(name, constants)}")
+                errors.append(f"{key}.name: {name!r} is not a constant of the model{suggest(name, sorted(set(constants.values())))}")
         real = real or name
         if real in seen:
             errors.append(f"{key}.name: {real!r} listed twice")
@@ -378,7 +349,7 @@ def _parse_series(entries, variables, model, spec_dir: Path, errors) -> list[Ser
             errors.append(f"{key}: expected a mapping")
             continue
         for extra in sorted(set(entry) - SERIES_KEYS):
-            errors.append(f"{key}.{extra}: unknown key{_did_you_mean(extra, SERIES_KEYS)}; expected {sorted(SERIES_KEYS)}")
+            errors.append(f"{key}.{extra}: unknown key{suggest(extra, sorted(SERIES_KEYS))}; expected {sorted(SERIES_KEYS)}")
         indicator = str(entry.get("indicator", ""))
         name = str(entry.get("name") or indicator)
         if not re.fullmatch(r"[A-Za-z0-9_.\-]+", name):
@@ -388,7 +359,7 @@ def _parse_series(entries, variables, model, spec_dir: Path, errors) -> list[Ser
         names.add(name)
         variable = str(entry.get("variable", ""))
         if model is not None and variable not in variables:
-            errors.append(f"{key}.variable: {variable!r} is not a model variable{_did_you_mean(variable, variables)}")
+            errors.append(f"{key}.variable: {variable!r} is not a model variable{suggest(variable, sorted(set(variables.values())))}")
         variable = variables.get(variable, variable)
         scale = _number(entry.get("scale", 1.0))
         if scale is None or scale == 0:
@@ -428,7 +399,7 @@ def _parse_series(entries, variables, model, spec_dir: Path, errors) -> list[Ser
                 errors.append(f"{key}.data: {data_file} lacks columns {missing}")
             elif indicator not in set(table["indicator"]):
                 errors.append(f"{key}.indicator: {indicator!r} not found in {data_file}"
-                              f"{_did_you_mean(indicator, table['indicator'].dropna().unique())}")
+                              f"{suggest(indicator, table['indicator'].dropna().unique())}")
             else:
                 data, unit = _extract_series(table, indicator, duplicates, years, key, errors)
         result.append(SeriesSpec(name, data_file, indicator, variable, scale, weight, years,
@@ -528,6 +499,7 @@ class _Problem:
         self.columns = sorted({s.variable for s in spec.series})
         self.runs = 0
         self.failed = 0
+        self.first_failure: str | None = None
         self._cache: dict[tuple, pd.DataFrame | None] = {}
         self.series_data: list[pd.Series] = [s.data for s in spec.series]
 
@@ -543,8 +515,9 @@ class _Problem:
                                    **self.spec.simulate_options)
                 if not np.all(np.isfinite(df[self.columns].to_numpy(dtype=float))):
                     raise FloatingPointError("non-finite values")
-            except Exception:  # a run that fails is penalised, counted and reported
+            except Exception as err:  # a failed run is penalised, counted and reported
                 self.failed += 1
+                self.first_failure = self.first_failure or f"{params}: {type(err).__name__}: {err}"
                 df = None
             self._cache[key] = df
         return self._cache[key]
@@ -594,39 +567,46 @@ def _jacobian(problem: _Problem, x: np.ndarray, lower, upper, step: float) -> np
 
 
 def _uncertainty(jac: np.ndarray, residuals: np.ndarray, names: list[str], lower, upper):
-    """Covariance s²(JᵀJ)⁻¹, 95 % t-interval half-widths, correlations and flags."""
+    """Covariance s²(JᵀJ)⁻¹, 95 % t-interval half-widths, correlations and flags.
+
+    (JᵀJ)⁻¹ is formed from the singular value decomposition of J; directions whose
+    singular value is below ``SINGULAR_RCOND`` × the largest are not constrained by the
+    data: they are left out of the (pseudo-)inverse, and every parameter with weight in
+    such a direction gets an infinite standard error and a flag.
+    """
     n, p = jac.shape
     dof = n - p
     s2 = float(residuals @ residuals / dof) if dof > 0 else float("nan")
-    singular_values = np.linalg.svd(jac, compute_uv=False) if n else np.zeros(p)
-    largest = singular_values.max() if singular_values.size else 0.0
-    smallest = singular_values.min() if singular_values.size == p else 0.0
-    singular = largest == 0 or smallest <= SINGULAR_RCOND * largest
-    jtj = jac.T @ jac
-    cov = s2 * (np.linalg.pinv(jtj) if singular else np.linalg.inv(jtj))
-    stderr = np.sqrt(np.clip(np.diag(cov), 0, None))
+    _, sv, vt = np.linalg.svd(jac, full_matrices=True)
+    sv = np.concatenate([sv, np.zeros(p - sv.size)])          # n < p: missing ones are 0
+    largest = float(sv.max()) if sv.size else 0.0
+    null = sv <= SINGULAR_RCOND * largest if largest > 0 else np.ones(p, dtype=bool)
+    with np.errstate(divide="ignore"):
+        inverse_sq = np.where(null, 0.0, 1.0 / np.where(null, 1.0, sv) ** 2)
+    cov = s2 * (vt.T * inverse_sq) @ vt
+    unconstrained = np.any(np.abs(vt[null]) > 0.1, axis=0) if null.any() else np.zeros(p, bool)
+    finite_sd = np.sqrt(np.clip(np.diag(cov), 0, None))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        corr = cov / np.outer(finite_sd, finite_sd)
+    np.fill_diagonal(corr, 1.0)
+    stderr = np.where(unconstrained, np.inf, finite_sd)
     t = stats.t.ppf(0.975, dof) if dof > 0 else float("nan")
     half = t * stderr
-    with np.errstate(invalid="ignore", divide="ignore"):
-        corr = cov / np.outer(stderr, stderr)
-    np.fill_diagonal(corr, 1.0)
     flags: dict[str, list[str]] = {name: [] for name in names}
-    null_directions = []
-    if singular:
-        _, sv, vt = np.linalg.svd(jac, full_matrices=True) if n else (None, np.zeros(0), np.eye(p))
-        sv_full = np.concatenate([sv, np.zeros(p - sv.size)])
-        null_directions = [vt[k] for k in range(p) if sv_full[k] <= SINGULAR_RCOND * max(largest, 1e-300)]
     for j, name in enumerate(names):
-        if any(abs(v[j]) > 0.1 for v in null_directions):
-            flags[name].append("JᵀJ singular: the data do not constrain this parameter (alone or in combination)")
+        if unconstrained[j]:
+            flags[name].append("JᵀJ singular: the data do not constrain this parameter "
+                               "(alone or in a combination with others)")
         width, span = 2 * half[j], upper[j] - lower[j]
         if not np.isfinite(width) or width > CI_RANGE_RATIO * span:
             flags[name].append(f"95 % CI width {width:.3g} exceeds the bounds range {span:.3g}")
         for k, other in enumerate(names):
             if k != j and np.isfinite(corr[j, k]) and abs(corr[j, k]) > CORRELATION_LIMIT:
-                flags[name].append(f"|correlation| with {other!r} is {abs(corr[j, k]):.3f} > {CORRELATION_LIMIT}")
-    info = {"dof": dof, "s2": s2, "t_975": float(t), "singular": bool(singular),
-            "condition_number": float(largest / smallest) if smallest > 0 else float("inf")}
+                flags[name].append(f"|correlation| with {other!r} is {abs(corr[j, k]):.3f} "
+                                   f"> {CORRELATION_LIMIT}")
+    smallest = float(sv.min()) if sv.size else 0.0
+    info = {"dof": dof, "s2": s2, "t_975": float(t), "singular": bool(null.any()),
+            "condition_number": largest / smallest if smallest > 0 else float("inf")}
     return cov, stderr, half, corr, flags, info
 
 
@@ -635,7 +615,7 @@ def calibrate(spec: CalibrationSpec | str | Path, simulate: Callable | None = No
 
     ``simulate(model, params=..., return_columns=..., **spec.simulate_options)`` must
     return a DataFrame indexed by time (years) with columns named as in the model; it
-    defaults to ``sim.simulate`` (PySD's integrator while that does not exist).
+    defaults to :func:`sim.simulate`.
     Residuals are (model − data) / series normaliser × √weight, so series in different
     units combine.  Confidence intervals use the residual Jacobian at the optimum:
     covariance = s² (JᵀJ)⁻¹ with s² = Σr² / (n − p), 95 % from Student's t; with a
@@ -689,7 +669,8 @@ def calibrate(spec: CalibrationSpec | str | Path, simulate: Callable | None = No
          for i, s in enumerate(spec.series)}).T
     statistics.index.name = "series"
     if problem.failed:
-        notes.append(f"{problem.failed} of {problem.runs} model runs failed and were penalised")
+        notes.append(f"{problem.failed} of {problem.runs} model runs failed and were penalised; "
+                     f"first failure at {problem.first_failure}")
     if spec.loss != "linear":
         notes.append(f"robust loss {spec.loss!r} (f_scale {spec.f_scale:g}): confidence intervals use "
                      "the plain Gauss-Newton covariance and are approximate")
