@@ -266,6 +266,7 @@ def read_scenarios(directory: str | os.PathLike, problems: list[Problem]) -> dic
             sid = path.stem
         elif sid != path.stem:
             problems.append(Problem(file, "id", f"{sid!r} differs from the file name {path.stem!r}"))
+            sid = path.stem  # go on under the file's name, so children do not report it missing
         if sid in scenarios:
             problems.append(Problem(file, "id", f"{sid!r} is also defined in {scenarios[sid].path}"))
             continue
