@@ -35,12 +35,9 @@ Spec format (paths are relative to the spec file, else to the project root)::
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import re
-import subprocess
-import sys
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -54,7 +51,7 @@ from scipy import optimize, stats
 from .errors import SimError, suggest
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_RESULTS_DIR = PROJECT_ROOT / "results"
+DEFAULT_RESULTS_ROOT = "results"   # relative to the working directory, as sim.run
 
 LOSSES = ("linear", "soft_l1", "huber", "cauchy", "arctan")
 DUPLICATE_RULES = ("first", "mean")
@@ -691,21 +688,6 @@ def calibrate(spec: CalibrationSpec | str | Path, simulate: Callable | None = No
 # -------------------------------------------------------------------------- report
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
-def _git_commit() -> dict:
-    def git(*args):
-        return subprocess.run(["git", *args], cwd=PROJECT_ROOT, capture_output=True,
-                              text=True, timeout=20).stdout.strip()
-    try:
-        return {"commit": git("rev-parse", "HEAD") or None,
-                "dirty": bool(git("status", "--porcelain", "--untracked-files=no"))}
-    except (OSError, subprocess.SubprocessError):
-        return {"commit": None, "dirty": None}
-
-
 def _jsonable(value):
     """Replace non-finite floats with None and numpy scalars with Python ones."""
     if isinstance(value, dict):
@@ -836,31 +818,27 @@ def plot_fit(result: CalibrationResult, series_name: str, path: Path) -> Path:
     return path
 
 
-def _new_folder(out_dir: Path, name: str) -> Path:
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    base = f"{stamp}-calibration-{re.sub(r'[^A-Za-z0-9_.-]+', '_', name)}"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for k in range(1, 1000):
-        folder = out_dir / (base if k == 1 else f"{base}-{k}")
-        try:
-            folder.mkdir()
-            return folder
-        except FileExistsError:
-            continue
-    raise FileExistsError(f"{out_dir}: could not create a new results folder for {base}")
+def write_report(result: CalibrationResult, out_dir: str | Path | None = None, *,
+                 results_root: str | Path = DEFAULT_RESULTS_ROOT) -> Path:
+    """Write a calibration into a NEW results folder and return its path.
 
-
-def write_report(result: CalibrationResult, out_dir: str | Path) -> Path:
-    """Write a calibration into a NEW folder ``out_dir/<UTC stamp>-calibration-<name>/``.
-
+    ``out_dir``: the folder to create (an existing one is an error, never written into);
+    default ``<results_root>/<UTC timestamp>-calibration-<spec name>`` (``-2``… if taken).
     Files: ``calibration.json`` (all numbers), ``report.md`` (tables),
-    ``fit_<series>.png`` and ``manifest.json`` (hashes, package version, git commit).
-    An existing folder is never written into; the new folder's path is returned.
+    ``fit_<series>.png`` (model against data) and ``manifest.json`` (spec, model and data
+    file hashes, package versions, git commit).
     """
-    import sim
+    from .run import git_state, new_results_dir, sha256, versions
 
     spec = result.spec
-    folder = _new_folder(Path(out_dir), spec.name)
+    if out_dir is None:
+        folder = new_results_dir(results_root, f"calibration-{spec.name}")
+    else:
+        folder = Path(out_dir)
+        if folder.exists():
+            raise FileExistsError(f"{folder}: results folder already exists; results are never overwritten")
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        folder.mkdir()                      # FileExistsError if it appeared meanwhile
     (folder / "calibration.json").write_text(
         json.dumps(result_to_dict(result), indent=2, ensure_ascii=False), encoding="utf-8")
     (folder / "report.md").write_text(report_markdown(result), encoding="utf-8")
@@ -868,23 +846,21 @@ def write_report(result: CalibrationResult, out_dir: str | Path) -> Path:
     manifest = {
         "kind": "calibration", "name": spec.name,
         "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "spec_file": str(spec.path), "spec_sha256": _sha256(spec.path),
-        "model_file": str(spec.model_path), "model_sha256": _sha256(spec.model_path),
-        "data_files": {str(p): _sha256(p) for p in sorted({s.data_file for s in spec.series})},
-        "package": "jdz-sim", "package_version": getattr(sim, "__version__", None),
-        "git": _git_commit(), "python": sys.version.split()[0],
-        "files": ["calibration.json", "report.md", *figures],
+        "spec_file": str(spec.path), "spec_sha256": sha256(spec.path),
+        "model_file": str(spec.model_path), "model_sha256": sha256(spec.model_path),
+        "data_files": {str(p): sha256(p) for p in sorted({s.data_file for s in spec.series})},
+        "package": "jdz-sim", "package_version": versions()["sim"], "versions": versions(),
+        "git": git_state(), "files": ["calibration.json", "report.md", *figures],
     }
-    try:
-        import pysd
-        manifest["pysd_version"] = pysd.__version__
-    except ImportError:  # pragma: no cover
-        pass
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
     return folder
 
 
 def main_calibrate(spec_path: str, out: str | None = None) -> Path:
-    """``python -m sim calibrate SPEC``: load, fit, write a new results folder, return it."""
+    """``python -m sim calibrate SPEC [--out DIR]``: load, fit, write a new results folder.
+
+    ``out`` is the folder to create (must not exist); default
+    ``results/<UTC timestamp>-calibration-<spec name>``.  Returns the folder.
+    """
     result = calibrate(load_spec(spec_path))
-    return write_report(result, Path(out) if out else DEFAULT_RESULTS_DIR)
+    return write_report(result, out)

@@ -357,17 +357,21 @@ def test_data_outside_the_model_time_span_are_left_out_with_a_note(tmp_path):
 
 
 def test_a_second_report_never_overwrites_the_first(logistic_result, tmp_path):
-    first = write_report(logistic_result, tmp_path)
+    first = write_report(logistic_result, results_root=tmp_path)
     before = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in first.iterdir()}
-    second = write_report(logistic_result, tmp_path)
-    assert second != first and second.parent == first.parent == tmp_path
-    assert {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in first.iterdir()} == before
     assert set(before) == {"calibration.json", "report.md", "manifest.json",
                            "fit_population.png", "fit_share.png"}
+    second = write_report(logistic_result, results_root=tmp_path)    # same second is likely
+    assert second != first and second.parent == first.parent == tmp_path
+    assert "calibration-logistic" in first.name
+    with pytest.raises(FileExistsError, match="never overwritten"):
+        write_report(logistic_result, first)
+    assert {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in first.iterdir()} == before
 
 
 def test_report_files_carry_the_numbers_and_the_provenance(logistic_result, tmp_path):
-    folder = write_report(logistic_result, tmp_path)
+    folder = write_report(logistic_result, tmp_path / "calibration")
+    assert folder == tmp_path / "calibration"
     numbers = json.loads((folder / "calibration.json").read_text(encoding="utf-8"))
     assert numbers["parameters"]["growth rate"]["value"] == pytest.approx(
         logistic_result.parameters.loc["growth rate", "value"])
@@ -378,14 +382,16 @@ def test_report_files_carry_the_numbers_and_the_provenance(logistic_result, tmp_
     assert manifest["spec_sha256"] == hashlib.sha256(spec.path.read_bytes()).hexdigest()
     assert manifest["model_sha256"] == hashlib.sha256(LOGISTIC.read_bytes()).hexdigest()
     assert manifest["package_version"] == sim.__version__
+    assert "commit" in manifest["git"]
     report = (folder / "report.md").read_text(encoding="utf-8")
     assert "growth rate" in report and "U_C" in report and "fit_share.png" in report
     assert (folder / "fit_population.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_main_calibrate_writes_a_results_folder_under_out(logistic_history, tmp_path):
+def test_main_calibrate_creates_the_out_folder_and_refuses_an_existing_one(logistic_history, tmp_path):
     spec = logistic_spec(tmp_path, logistic_history)
-    folder = main_calibrate(str(spec), out=str(tmp_path / "results"))
-    assert folder.parent == tmp_path / "results"
-    assert "logistic" in folder.name
-    assert (folder / "manifest.json").is_file()
+    out = tmp_path / "results" / "cal"
+    assert main_calibrate(str(spec), out=str(out)) == out
+    assert (out / "manifest.json").is_file()
+    with pytest.raises(FileExistsError):
+        main_calibrate(str(spec), out=str(out))
