@@ -342,20 +342,26 @@ def run_all(scenario_dir=DEFAULT_SCENARIO_DIR, model=DEFAULT_MODEL, out=None, sc
 
 
 # --------------------------------------------------------------------------- compare
-def compare(a: str, b: str, scenario_dir=DEFAULT_SCENARIO_DIR, model=DEFAULT_MODEL, *,
+def compare(a: str, b: str, scenario_dir=DEFAULT_SCENARIO_DIR, model=DEFAULT_MODEL, *, out=None,
             results_dir=None, targets=None, registry=None, simulate: Callable | None = None,
             load_model: Callable | None = None, engine: Mapping | None = None,
-            figure: str | os.PathLike | None = None) -> pd.DataFrame:
+            figures: bool = True) -> tuple[pd.DataFrame, Path | None]:
     """Difference table between scenarios ``a`` and ``b`` for every target.
 
     With ``results_dir`` (a folder written by :func:`run_all`) the saved time series are
-    read; otherwise both scenarios are run. Columns: ``target``, ``indicator``,
-    ``measure``, ``unit``, ``<a>``, ``<b>``, ``difference`` (b − a), ``passed_<a>``,
-    ``passed_<b>``. With ``figure`` (a file path) and a ``sim.plots.compare_figure``,
-    a figure is drawn too (its path in ``df.attrs["figure"]``).
+    read; otherwise both scenarios are run. Table columns: ``target``, ``indicator``,
+    ``measure``, ``unit``, ``<a>``, ``<b>``, ``difference`` (b − a, in ``unit``),
+    ``passed_<a>``, ``passed_<b>``.
+
+    With ``out`` (a folder that must not exist) the table is written as ``compare.csv`` and
+    ``compare.md``, plus ``compare_<a>_<b>_<lang>.png`` for zh and en when
+    :func:`sim.plots.compare_figure` exists. Returns ``(table, out folder or None)``.
     """
     if a == b:
         raise ValueError(f"compare needs two different scenarios, got {a!r} twice")
+    if out is not None and Path(out).exists():
+        raise FileExistsError(f"{out}: folder already exists; results are never overwritten")
+    meta = None
     if results_dir is not None:
         _, targets_path, _ = _paths(scenario_dir, targets, registry)
         target_set, problems = read_targets(targets_path)
@@ -368,18 +374,21 @@ def compare(a: str, b: str, scenario_dir=DEFAULT_SCENARIO_DIR, model=DEFAULT_MOD
                 have = [p.stem for p in (Path(results_dir) / "timeseries").glob("*.csv")]
                 raise FileNotFoundError(f"{csv}: no saved results for scenario {sid!r}" + suggest(sid, have))
             results[sid] = pd.read_csv(csv, index_col="time")
+        manifest = Path(results_dir) / "manifest.json"
+        if manifest.is_file():
+            meta = json.loads(manifest.read_text(encoding="utf-8")).get("scenarios")
         event_times = None
     else:
         problems, state = _validate(scenario_dir, model, targets, registry, load_model)
         if problems:
             raise ValidationError(problems)
-        available = ScenarioSet(state["scenarios"], state["levers"], state["paths"][2]).ids()
-        _select([a, b], available)
+        sset = ScenarioSet(state["scenarios"], state["levers"], state["paths"][2])
+        _select([a, b], sset.ids())
         if simulate is None:
             from .engine import simulate
         results, event_times, _, _ = run_scenarios(state, [a, b], simulate,
                                                    {**ENGINE_DEFAULTS, **(engine or {})})
-        target_set = state["targets"]
+        target_set, meta = state["targets"], sset.meta()
     card = scorecard(results, target_set, event_times).set_index(["scenario", "target"])
     rows = []
     for t in target_set:
@@ -388,14 +397,33 @@ def compare(a: str, b: str, scenario_dir=DEFAULT_SCENARIO_DIR, model=DEFAULT_MOD
                      a: ra["value"], b: rb["value"], "difference": rb["value"] - ra["value"],
                      f"passed_{a}": bool(ra["passed"]), f"passed_{b}": bool(rb["passed"])})
     table = pd.DataFrame(rows)
-    if figure is not None:
+    if out is None:
+        return table, None
+    out_dir = Path(out)
+    out_dir.mkdir(parents=True)
+    table.to_csv(out_dir / "compare.csv", index=False)
+    (out_dir / "compare.md").write_text(_table_markdown(table), encoding="utf-8")
+    if figures:
         try:
             from . import plots
             drawer = getattr(plots, "compare_figure", None)
         except ImportError:
             drawer = None
         if drawer is None:
-            warnings.warn("no figure: sim.plots has no compare_figure", stacklevel=2)
+            warnings.warn("no comparison figure: sim.plots has no compare_figure", stacklevel=2)
         else:
-            table.attrs["figure"] = str(drawer(figure, results, a, b, target_set))
-    return table
+            for lang in ("zh", "en"):
+                drawer(out_dir / f"compare_{a}_{b}_{lang}.png", results, a, b, list(target_set), meta, lang=lang)
+    return table, out_dir
+
+
+def _table_markdown(table: pd.DataFrame) -> str:
+    def cell(v):
+        if isinstance(v, (bool, np.bool_)):
+            return "yes" if v else "no"
+        if isinstance(v, (float, np.floating)):
+            return "—" if not np.isfinite(v) else f"{v:.4g}"
+        return str(v).replace("|", "\\|")
+    lines = ["| " + " | ".join(map(str, table.columns)) + " |", "|" + "|".join("---" for _ in table.columns) + "|"]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in table.itertuples(index=False)]
+    return "\n".join(lines) + "\n"

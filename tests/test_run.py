@@ -211,12 +211,23 @@ def test_figure_writer_gets_results_scorecard_targets_and_meta(tmp_path, monkeyp
 
 
 # ------------------------------------------------------------------ compare
-def test_compare_runs_or_reads_saved_results_and_agrees(first_run):
-    ran = compare("baseline", "plan", SCEN, TINY)
-    read = compare("baseline", "plan", SCEN, results_dir=first_run)
+def test_compare_runs_or_reads_saved_results_and_agrees(first_run, tmp_path, monkeypatch):
+    ran, none = compare("baseline", "plan", SCEN, TINY)
+    assert none is None
+    drawn = []
+    plots = types.ModuleType("sim.plots")
+    plots.compare_figure = lambda path, results, a, b, targets, meta, lang: drawn.append((path.name, a, b, lang))
+    monkeypatch.setitem(sys.modules, "sim.plots", plots)
+    read, out = compare("baseline", "plan", SCEN, results_dir=first_run, out=tmp_path / "cmp")
     pd.testing.assert_frame_equal(ran, read, rtol=1e-9)
+    pd.testing.assert_frame_equal(pd.read_csv(out / "compare.csv"), read, rtol=1e-9)
+    assert (out / "compare.md").read_text(encoding="utf-8").count("\n") == 2 + len(read)
+    assert drawn == [("compare_baseline_plan_zh.png", "baseline", "plan", "zh"),
+                     ("compare_baseline_plan_en.png", "baseline", "plan", "en")]
     row = ran.set_index("target").loc["gdp_growth_2020"]
     assert row["difference"] == pytest.approx(row["plan"] - row["baseline"]) and row["difference"] > 0
     assert not row["passed_baseline"] and row["passed_plan"]
     with pytest.raises(FileNotFoundError, match="did you mean 'plan'"):
         compare("baseline", "plam", SCEN, results_dir=first_run)
+    with pytest.raises(FileExistsError):
+        compare("baseline", "plan", SCEN, results_dir=first_run, out=out)
