@@ -26,7 +26,7 @@ What :func:`check_units` reports (one :class:`Problem` each):
 ``argument``
     arguments that must agree do not: the two branches of ``IF THEN ELSE``, the
     arguments of ``MIN``/``MAX``, the two sides of a comparison, a delay or smoothing
-    time that is not in ``Year``, an ``EXP``/``LN`` argument or an exponent that is not
+    time that is not in ``Year``, an ``EXP``/``LN``/``SIN`` argument or an exponent that is not
     dimensionless.
 
 How units are inferred: a variable has its declared units, ``Time`` is ``Year``;
@@ -35,10 +35,12 @@ dimensionless in a product but adapts to the other terms in a sum or comparison
 (``1 - share`` is fine; ``500 * growth factor`` is dimensionless, so a constant
 that should carry units must be a named constant with units).  Handled functions:
 ``MIN``, ``MAX``, ``IF THEN ELSE``, ``ABS``, ``INTEGER``, ``MODULO``, ``ZIDZ``,
-``XIDZ``, ``EXP``, ``LN``, ``LOG``, ``SQRT``, ``POWER``, ``STEP``, ``RAMP``, ``PULSE``,
-``PULSE TRAIN``, lookup calls (result in the lookup's units; the argument is not
-checked, since Vensim gives a lookup only output units), ``SMOOTH*``, ``DELAY*``,
-``DELAY FIXED``, ``INITIAL``, ``TREND``, ``FORECAST``, ``SAMPLE IF TRUE``.
+``XIDZ``, ``EXP``, ``LN``, ``LOG``, ``SIN``/``COS``/``TAN`` and their inverses,
+``SQRT``, ``POWER``, ``STEP``, ``RAMP``, ``PULSE``, ``PULSE TRAIN`` (a ``STEP`` or
+``RAMP`` of a plain number adapts like a number), lookup calls (result in the
+lookup's units; the argument is not checked, since Vensim gives a lookup only
+output units), ``SMOOTH*``, ``DELAY*``, ``DELAY FIXED``, ``INITIAL``, ``TREND``,
+``FORECAST``, ``SAMPLE IF TRUE``.
 
 What it skips: any other function call, ``WITH LOOKUP`` (result taken as declared),
 subscripts, lookups' x axes, constants' values.  An expression containing a skipped
@@ -95,7 +97,8 @@ class Dim:
 
     def __str__(self) -> str:
         def part(items):
-            return "*".join(k if v == 1 else f"{k}^{v}" for k, v in items)
+            return "*".join(k if v == 1 else f"{k}^{v}" if v.denominator == 1
+                            else f"{k}^({v})" for k, v in items)
         num = sorted((k, v) for k, v in self.exps.items() if v > 0)
         den = sorted((k, -v) for k, v in self.exps.items() if v < 0)
         if not num and not den:
@@ -433,7 +436,7 @@ def _first(c, args):
 
 
 def _dimensionless_fn(c, args):
-    c.must_be(args[0], DMNL, "argument of EXP/LN/LOG must be dimensionless:")
+    c.must_be(args[0], DMNL, "argument of EXP/LN/LOG/SIN... must be dimensionless:")
     for a in args[1:]:
         c.infer(a)
     return _Q(DMNL)
@@ -457,6 +460,8 @@ def _ramp(c, args):
     for a in args[1:]:
         c.must_be(a, YEAR, "RAMP times must be in Year:")
     q = c.infer(args[0])
+    if q.literal:
+        return _NUMBER  # a numeric slope: the ramp adapts like a number
     return _Q(q.dim * YEAR) if q.dim is not None else _UNKNOWN
 
 
@@ -489,6 +494,8 @@ _FUNCTIONS = {
     "abs": _first, "integer": _first, "int": _first, "modulo": _first, "quantum": _first,
     "zidz": _quotient, "xidz": _quotient,
     "exp": _dimensionless_fn, "ln": _dimensionless_fn, "log": _dimensionless_fn,
+    "sin": _dimensionless_fn, "cos": _dimensionless_fn, "tan": _dimensionless_fn,
+    "arcsin": _dimensionless_fn, "arccos": _dimensionless_fn, "arctan": _dimensionless_fn,
     "sqrt": _sqrt, "power": _power_fn,
     "step": _step, "ramp": _ramp, "pulse": _pulse, "pulse_train": _pulse,
 }

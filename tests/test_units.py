@@ -126,3 +126,43 @@ def test_jingdezhen_every_variable_has_units():
     from sim.mdl import read_mdl
     missing = [e.name for e in read_mdl(JDZ).elements if not e.units.strip()]
     assert missing == []
+
+
+# -- inference rules, on one-equation models ------------------------------------------
+def _model(tmp_path, equations):
+    """Write a model from ``[(name, equation, units)]`` plus the tooling control group."""
+    body = "".join(f"{n}=\n\t{eq}\n\t~\t{u}\n\t~\t\t|\n\n" for n, eq, u in equations)
+    control = (TOOLING / "_control.txt").read_text()
+    path = tmp_path / "m.mdl"
+    path.write_text("{UTF-8}\n" + body + control)
+    return path
+
+
+BASE = [("capital", "100", "CNY100M"), ("labour", "50", "Person10K"),
+        ("share", "0.5", "Dmnl"), ("rate", "0.1", "1/Year"), ("start", "2016", "Year")]
+
+
+@pytest.mark.parametrize("equation, units, ok", [
+    ("capital * rate", "CNY100M/Year", True),
+    ("capital * rate * 2", "CNY100M/Year", True),          # numbers are Dmnl in products
+    ("2 * share", "CNY100M", False),                         # ... so they carry no units
+    ("1 - share", "Dmnl", True),                             # numbers adapt in sums
+    ("(capital / labour) ^ 2", "CNY100M^2/Person10K^2", True),
+    ("SQRT(capital * capital)", "CNY100M", True),
+    ("capital ^ 0.5 * labour ^ 0.5", "CNY100M", False),     # fractional exponents kept
+    ("RAMP(rate, start, 2020)", "Dmnl", True),               # slope * Year
+    ("STEP(capital, start)", "CNY100M", True),
+    ("STEP(capital, share)", "CNY100M", False),              # step time must be in Year
+    ("ZIDZ(capital, labour)", "CNY100M/Person10K", True),
+    ("EXP(rate * (Time - start))", "Dmnl", True),
+    ("EXP(rate * Time)", "Dmnl", True),
+    ("EXP(Time)", "Dmnl", False),                            # EXP of a Year
+    ("(1 + rate) ^ (Time - start)", "Dmnl", False),          # rate is 1/Year, 1 adapts, ^ Year
+    ("MAX(0, capital - 10)", "CNY100M", True),
+    ("IF THEN ELSE(Time > start, capital, 0)", "CNY100M", True),
+    ("-capital * rate", "CNY100M/Year", True),
+])
+def test_inference_rules(tmp_path, equation, units, ok):
+    path = _model(tmp_path, BASE + [("x", equation, units)])
+    problems = [p for p in check_units(path) if p.variable == "x"]
+    assert (problems == []) == ok, "\n".join(map(str, problems))
