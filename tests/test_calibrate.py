@@ -102,6 +102,28 @@ def test_true_constants_lie_inside_the_95_percent_intervals(logistic_result):
     assert logistic_result.optimizer["success"]
 
 
+def test_intervals_cover_the_truth_about_95_percent_of_the_time(tmp_path):
+    """Twenty noisy histories (additive noise, sd 2): coverage and spread match the claim."""
+    truth = sim.simulate(sim.load_model(LOGISTIC),
+                         params={"growth rate": TRUE_RATE, "carrying capacity": TRUE_CAPACITY})
+    years = np.arange(2000, 2021)
+    clean = truth.loc[years.astype(float), "population"].to_numpy()
+    fits = []
+    for seed in range(20):
+        noisy = clean + np.random.default_rng(seed).normal(0, 2.0, years.size)
+        data = write_csv(tmp_path / f"history{seed}.csv", rows_of("population", years, noisy))
+        spec = logistic_spec(tmp_path, data, series=[
+            {"name": "population", "data": str(data), "indicator": "population", "variable": "population"}])
+        fits.append(calibrate(load_spec(spec)).parameters)
+    for name, true_value in (("growth rate", TRUE_RATE), ("carrying capacity", TRUE_CAPACITY)):
+        covered = sum(f.loc[name, "ci_low"] <= true_value <= f.loc[name, "ci_high"] for f in fits)
+        assert covered >= 16, (name, covered)          # P(covered <= 15 | 95 %) < 0.3 %
+        # the reported standard error matches the actual scatter of the estimates
+        scatter = np.std([f.loc[name, "value"] for f in fits], ddof=1)
+        reported = np.mean([f.loc[name, "stderr"] for f in fits])
+        assert 0.6 < scatter / reported < 1.6, (name, scatter, reported)
+
+
 def test_fit_statistics_of_the_recovered_fit_reflect_three_percent_noise(logistic_result):
     table = logistic_result.statistics
     assert set(table.index) == {"population", "share"}
