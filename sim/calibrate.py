@@ -31,7 +31,11 @@ Spec format (paths are relative to the spec file, else to the project root)::
         duplicates: first           # first | mean | {source: <substring of source_url>}
         normalise: mean_abs         # mean_abs | std | <positive number, model units>
 
-``duplicates`` is required only when the indicator has more than one row for a year.
+``duplicates`` is required only when the indicator has more than one row for a year:
+``first`` keeps the first row in file order, ``mean`` averages them, ``{source: text}``
+keeps, in the years where a row's ``source_url`` contains ``text``, only those rows
+(other years keep theirs; any year still repeated then takes the first).  Data years
+outside the model's time span are left out and listed in the report's notes.
 """
 from __future__ import annotations
 
@@ -217,11 +221,11 @@ def _extract_series(table: pd.DataFrame, indicator: str, duplicates, years, wher
         source = str(duplicates.get("source", ""))
         urls = rows.get("source_url", pd.Series("", index=rows.index)).astype(str)
         matched = rows[urls.str.contains(source, regex=False)]
-        # years the filter does not cover keep their only row
-        single = rows[~rows["year"].isin(matched["year"]) & ~rows["year"].duplicated(keep=False)]
-        rows = pd.concat([matched, single]).sort_values("year", kind="stable")
         if matched.empty:
-            errors.append(f"{where}.duplicates.source: {source!r} matches no source_url of {indicator!r}")
+            errors.append(f"{where}.duplicates.source: {source!r} matches no source_url "
+                          f"of {indicator!r}")
+        # years the source covers keep its rows; other years keep theirs
+        rows = rows[~rows["year"].isin(matched["year"]) | rows.index.isin(matched.index)]
     counts = rows["year"].value_counts()
     repeated = sorted(counts[counts > 1].index)
     if repeated and duplicates is None:
@@ -230,7 +234,7 @@ def _extract_series(table: pd.DataFrame, indicator: str, duplicates, years, wher
                       f"{{source: <substring of source_url>}}")
     if duplicates == "mean":
         series = rows.groupby("year")["value"].mean()
-    else:  # "first", a source filter (first of what is left), or no duplicates at all
+    else:  # "first", a source filter (then the first of what is left), or no duplicates
         series = rows.groupby("year", sort=True)["value"].first()
     series.index = series.index.astype(float)
     return series.sort_index(), unit
@@ -253,7 +257,8 @@ def load_spec(path: str | Path, *, load_model: Callable | None = None) -> Calibr
         raise CalibrationSpecError(f"{where}: expected a mapping at the top level")
     errors: list[str] = []
     for key in sorted(set(raw) - TOP_KEYS):
-        errors.append(f"{key}: unknown key{suggest(key, sorted(TOP_KEYS))}; expected one of {sorted(TOP_KEYS)}")
+        errors.append(f"{key}: unknown key{suggest(key, sorted(TOP_KEYS))}; "
+                      f"expected one of {sorted(TOP_KEYS)}")
 
     model = None
     model_path = _resolve_path(str(raw.get("model", "")), path.parent)
@@ -275,7 +280,7 @@ def load_spec(path: str | Path, *, load_model: Callable | None = None) -> Calibr
             errors.append(f"{key}: expected a positive number, got {raw.get(key)!r}")
         options[key] = value
     max_nfev = raw.get("max_nfev")
-    if max_nfev is not None and (not isinstance(max_nfev, int) or isinstance(max_nfev, bool) or max_nfev < 1):
+    if max_nfev is not None and (type(max_nfev) is not int or max_nfev < 1):
         errors.append(f"max_nfev: expected a positive integer, got {max_nfev!r}")
     simulate_options = raw.get("simulate_options") or {}
     if not isinstance(simulate_options, dict):
@@ -310,9 +315,11 @@ def _parse_parameters(entries, constants, variables, model, errors) -> list[Para
         real = constants.get(name)
         if model is not None and real is None:
             if name in variables:
-                errors.append(f"{key}.name: {name!r} is a model variable but not a constant; only constants can be fitted")
+                errors.append(f"{key}.name: {name!r} is a model variable but not a constant; "
+                              "only constants can be fitted")
             else:
-                errors.append(f"{key}.name: {name!r} is not a constant of the model{suggest(name, sorted(set(constants.values())))}")
+                hint = suggest(name, sorted(set(constants.values())))
+                errors.append(f"{key}.name: {name!r} is not a constant of the model{hint}")
         real = real or name
         if real in seen:
             errors.append(f"{key}.name: {real!r} listed twice")
@@ -322,7 +329,8 @@ def _parse_parameters(entries, constants, variables, model, errors) -> list[Para
         if isinstance(bounds, (list, tuple)) and len(bounds) == 2:
             low, high = _number(bounds[0]), _number(bounds[1])
         if low is None or high is None or not low < high:
-            errors.append(f"{key}.bounds: expected [lower, upper], two finite numbers with lower < upper, got {bounds!r}")
+            errors.append(f"{key}.bounds: expected [lower, upper], two finite numbers with "
+                          f"lower < upper, got {bounds!r}")
             low, high = (-np.inf, np.inf)
         initial = _number(entry.get("initial"))
         if initial is None:
@@ -346,17 +354,20 @@ def _parse_series(entries, variables, model, spec_dir: Path, errors) -> list[Ser
             errors.append(f"{key}: expected a mapping")
             continue
         for extra in sorted(set(entry) - SERIES_KEYS):
-            errors.append(f"{key}.{extra}: unknown key{suggest(extra, sorted(SERIES_KEYS))}; expected {sorted(SERIES_KEYS)}")
+            errors.append(f"{key}.{extra}: unknown key{suggest(extra, sorted(SERIES_KEYS))}; "
+                          f"expected {sorted(SERIES_KEYS)}")
         indicator = str(entry.get("indicator", ""))
         name = str(entry.get("name") or indicator)
         if not re.fullmatch(r"[A-Za-z0-9_.\-]+", name):
-            errors.append(f"{key}.name: {name!r} must be letters, digits, '_', '-' or '.' (it names a figure file)")
+            errors.append(f"{key}.name: {name!r} must be letters, digits, '_', '-' or '.' "
+                          "(it names a figure file)")
         if name in names:
             errors.append(f"{key}.name: {name!r} used twice")
         names.add(name)
         variable = str(entry.get("variable", ""))
         if model is not None and variable not in variables:
-            errors.append(f"{key}.variable: {variable!r} is not a model variable{suggest(variable, sorted(set(variables.values())))}")
+            hint = suggest(variable, sorted(set(variables.values())))
+            errors.append(f"{key}.variable: {variable!r} is not a model variable{hint}")
         variable = variables.get(variable, variable)
         scale = _number(entry.get("scale", 1.0))
         if scale is None or scale == 0:
@@ -368,7 +379,8 @@ def _parse_series(entries, variables, model, spec_dir: Path, errors) -> list[Ser
             weight = 1.0
         years = entry.get("years")
         if years is not None:
-            pair = [_number(y) for y in years] if isinstance(years, (list, tuple)) and len(years) == 2 else [None]
+            pair = ([_number(y) for y in years]
+                    if isinstance(years, (list, tuple)) and len(years) == 2 else [None])
             if None in pair or pair[0] > pair[1]:
                 errors.append(f"{key}.years: expected [first, last] with first <= last, got {years!r}")
                 years = None
@@ -377,7 +389,8 @@ def _parse_series(entries, variables, model, spec_dir: Path, errors) -> list[Ser
         duplicates = entry.get("duplicates")
         if duplicates is not None and duplicates not in DUPLICATE_RULES and not (
                 isinstance(duplicates, dict) and set(duplicates) == {"source"}):
-            errors.append(f"{key}.duplicates: {duplicates!r} unknown; expected first, mean or {{source: <substring>}}")
+            errors.append(f"{key}.duplicates: {duplicates!r} unknown; expected first, mean "
+                          "or {source: <substring of source_url>}")
             duplicates = "first"
         normalise = entry.get("normalise", "mean_abs")
         if normalise not in NORMALISATIONS and not (_number(normalise) or 0) > 0:
@@ -427,7 +440,8 @@ def fit_statistics(model_values, data_values) -> dict[str, float]:
     m = np.asarray(model_values, dtype=float).ravel()
     d = np.asarray(data_values, dtype=float).ravel()
     if m.shape != d.shape:
-        raise ValueError(f"fit_statistics: model has {m.size} values, data {d.size}; expected equal lengths")
+        raise ValueError(f"fit_statistics: model has {m.size} values, data {d.size}; "
+                         "expected equal lengths")
     keep = np.isfinite(m) & np.isfinite(d)
     m, d = m[keep], d[keep]
     n = int(m.size)
@@ -448,7 +462,8 @@ def fit_statistics(model_values, data_values) -> dict[str, float]:
         RMSE=math.sqrt(mse), MAE=float(np.mean(np.abs(error))), mean_error=float(error.mean()),
         RMSPE=float(100 * np.sqrt(np.mean(relative ** 2))) if relative.size else nan,
         MAPE=float(100 * np.mean(np.abs(relative))) if relative.size else nan,
-        R2=float(r2), R2_determination=1 - float(np.sum(error ** 2)) / ss_tot if ss_tot > 0 else nan,
+        R2=float(r2),
+        R2_determination=1 - float(np.sum(error ** 2)) / ss_tot if ss_tot > 0 else nan,
         MSE=mse)
     if mse > 0:
         out.update(U_M=float((m.mean() - d.mean()) ** 2 / mse), U_S=(sm - sd) ** 2 / mse,
@@ -536,7 +551,8 @@ class _Problem:
         """Model values of series i at its data years (linear interpolation in time)."""
         s, data = self.spec.series[i], self.series_data[i]
         times = df.index.to_numpy(dtype=float)
-        return np.interp(data.index.to_numpy(dtype=float), times, df[s.variable].to_numpy(dtype=float))
+        return np.interp(data.index.to_numpy(dtype=float), times,
+                         df[s.variable].to_numpy(dtype=float))
 
     def residuals(self, x) -> np.ndarray:
         df = self.run(x)
@@ -607,7 +623,8 @@ def _uncertainty(jac: np.ndarray, residuals: np.ndarray, names: list[str], lower
     return cov, stderr, half, corr, flags, info
 
 
-def calibrate(spec: CalibrationSpec | str | Path, simulate: Callable | None = None) -> CalibrationResult:
+def calibrate(spec: CalibrationSpec | str | Path,
+              simulate: Callable | None = None) -> CalibrationResult:
     """Fit the spec's constants to its series by (robust) weighted least squares.
 
     ``simulate(model, params=..., return_columns=..., **spec.simulate_options)`` must
@@ -629,11 +646,13 @@ def calibrate(spec: CalibrationSpec | str | Path, simulate: Callable | None = No
 
     initial_run = problem.run(x0)
     if initial_run is None:
-        raise RuntimeError(f"{spec.path}: the model run at the initial parameter values failed")
+        raise RuntimeError(f"{spec.path}: the model run at the initial parameter values "
+                           f"failed: {problem.first_failure}")
     notes = problem.restrict_to(initial_run.index)
     for s, data in zip(spec.series, problem.series_data):
         if data.empty:
-            raise CalibrationSpecError(f"{spec.path}: series {s.name!r}: no data inside the model's time span")
+            raise CalibrationSpecError(f"{spec.path}: series {s.name!r}: no data inside the "
+                                       "model's time span")
     n_points = sum(len(d) for d in problem.series_data)
 
     # Optimise in bounds-normalised coordinates u = (x - lower) / span, u in [0, 1].
@@ -649,8 +668,7 @@ def calibrate(spec: CalibrationSpec | str | Path, simulate: Callable | None = No
     jac = _jacobian(problem, x, lower, upper, spec.jacobian_step)
     cov, stderr, half, corr, flags, info = _uncertainty(jac, residuals, names, lower, upper)
 
-    at_bound = [n for n, v, lo, hi in zip(names, x, lower, upper)
-                if np.isclose(v, lo, rtol=0, atol=1e-6 * (hi - lo)) or np.isclose(v, hi, rtol=0, atol=1e-6 * (hi - lo))]
+    at_bound = [n for n, u in zip(names, fit.x) if min(u, 1.0 - u) < 1e-6]
     for name in at_bound:
         flags[name].append("estimate sits on a bound: the interval is not reliable")
     parameters = pd.DataFrame({
@@ -836,7 +854,8 @@ def write_report(result: CalibrationResult, out_dir: str | Path | None = None, *
     else:
         folder = Path(out_dir)
         if folder.exists():
-            raise FileExistsError(f"{folder}: results folder already exists; results are never overwritten")
+            raise FileExistsError(f"{folder}: results folder already exists; "
+                                  "results are never overwritten")
         folder.parent.mkdir(parents=True, exist_ok=True)
         folder.mkdir()                      # FileExistsError if it appeared meanwhile
     (folder / "calibration.json").write_text(

@@ -175,6 +175,19 @@ def test_robust_loss_resists_an_outlier_that_drags_plain_least_squares(tmp_path)
     assert abs(fit("soft_l1") - 2.5) < 0.5 * abs(fit("linear") - 2.5)
 
 
+def test_an_estimate_held_at_a_bound_is_flagged(tmp_path):
+    years = np.arange(2000, 2011)
+    data = write_csv(tmp_path / "line.csv", rows_of("level", years, 12.0 + 2.5 * (years - 2000)))
+    spec = write_spec(tmp_path / "bound.yaml", model=str(LINEAR), parameters=[
+        {"name": "intercept base", "initial": 5, "bounds": [0, 20]},
+        {"name": "slope", "initial": 0.5, "bounds": [0, 2]}],          # truth 2.5 is excluded
+        series=[{"data": str(data), "indicator": "level", "variable": "level"}])
+    params = calibrate(load_spec(spec)).parameters
+    assert params.loc["slope", "value"] == pytest.approx(2.0)
+    assert "sits on a bound" in params.loc["slope", "flags"]
+    assert "sits on a bound" not in params.loc["intercept base", "flags"]
+
+
 def test_unidentifiable_constants_are_flagged(tmp_path):
     """Two constants that act only through their sum cannot be told apart by any data."""
     years = np.arange(2000, 2011)
@@ -343,6 +356,7 @@ def test_duplicate_years_need_a_rule_and_the_rule_is_applied(tmp_path):
         {"indicator": "level", "year": 2001, "value": 10.0, "source_url": "https://a.example/x"},
         {"indicator": "level", "year": 2001, "value": 14.0, "source_url": "https://b.example/y"},
         {"indicator": "level", "year": 2002, "value": 12.0, "source_url": "https://b.example/y"},
+        {"indicator": "level", "year": 2003, "value": 13.0, "source_url": "https://a.example/x"},
     ]
     data = write_csv(tmp_path / "dup.csv", rows)
 
@@ -357,7 +371,7 @@ def test_duplicate_years_need_a_rule_and_the_rule_is_applied(tmp_path):
     assert load_spec(spec_with(duplicates="first")).series[0].data.loc[2001.0] == 10.0
     assert load_spec(spec_with(duplicates="mean")).series[0].data.loc[2001.0] == 12.0
     by_source = load_spec(spec_with(duplicates={"source": "b.example"})).series[0].data
-    assert by_source.to_dict() == {2001.0: 14.0, 2002.0: 12.0}
+    assert by_source.to_dict() == {2001.0: 14.0, 2002.0: 12.0, 2003.0: 13.0}   # 2003: only a.example
     scaled = load_spec(spec_with(duplicates="first", scale=0.5, years=[2002, 2002])).series[0].data
     assert scaled.to_dict() == {2002.0: 6.0}
 
