@@ -233,6 +233,12 @@ def _write_figures(out_dir: Path, results, card, targets, meta) -> str:
     return "written"
 
 
+def _all_levers(params: Mapping, levers: Mapping, defaults: Mapping) -> dict:
+    """Every registry lever's value in a run: the scenario's param, else the model's own value."""
+    return {name: param_to_json(params[name]) if name in params
+            else (float(defaults[name]) if name in defaults else None) for name in levers}
+
+
 def _select(requested, available: list[str]) -> list[str]:
     if requested is None:
         return available
@@ -326,6 +332,7 @@ def run_all(scenario_dir=DEFAULT_SCENARIO_DIR, model=DEFAULT_MODEL, out=None, sc
         "engine": {k: v for k, v in engine.items()},
         "scenarios": {sid: {**sset.scenarios[sid].meta(),
                             "params": {k: param_to_json(v) for k, v in params[sid].items()},
+                            "levers": _all_levers(params[sid], state["levers"], state["facts"]["defaults"]),
                             "events": event_times[sid],
                             "nfev": results[sid].attrs.get("nfev")} for sid in ids},
         "model_defaults": state["facts"]["defaults"],

@@ -108,6 +108,11 @@ def test_manifest_contents(first_run):
     assert plan["transfer"][-1] == [2016.0, 20.0] and plan["transfer"][0][1] == 5.0   # default before 2016
     assert plan["efficiency gain"][-2:] == [[2016.0, 0.03], [2020.0, 0.05]]
     assert m["scenarios"]["baseline"]["params"] == {}
+    # the full lever picture: the scenario's values, the model's own values elsewhere
+    assert m["scenarios"]["baseline"]["levers"] == {"growth rate": 0.08, "transfer": 5.0, "closure year": 2025.0,
+                                                    "efficiency gain": 0.02, "base share speed": 0.05}
+    assert m["scenarios"]["plan"]["levers"]["transfer"] == plan["transfer"]
+    assert m["scenarios"]["plan"]["levers"]["base share speed"] == 0.05
     assert m["scenarios"]["fast"]["params"]["growth rate"][-1] == [2016.0, 0.12]
     assert m["sim_version"] == sim.__version__
     assert set(m["versions"]) >= {"python", "numpy", "scipy", "pysd", "pandas", "xarray"}

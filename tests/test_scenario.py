@@ -240,3 +240,15 @@ def test_project_scenarios_and_targets_validate_against_the_model():
     required = {"baseline", "plan", "accelerated", "green_first", "social_first", "no_transfers"}
     assert required <= set(sset.ids())
     assert all(sset.scenarios[s].extends for s in required - {"baseline"})
+
+
+def test_validate_command_lists_every_problem_and_exits_non_zero(folder, capsys):
+    from sim.cli import main
+
+    assert main(["validate", "--scenarios", str(folder), "--model", str(TINY)]) == 0
+    edit(folder, "plan", lambda d: d["levers"].update(transfer=99, tranfser=1))
+    code = main(["validate", "--scenarios", str(folder), "--model", str(TINY)])
+    err = capsys.readouterr().err
+    assert code != 0
+    assert "plan.yaml: levers.transfer: value 99 out of range" in err
+    assert "plan.yaml: levers.tranfser: unknown lever (did you mean 'transfer'" in err
