@@ -179,7 +179,8 @@ def read_targets(path: str | os.PathLike, model_variables: Iterable[str] | None 
         if t is None:
             continue
         if t.id in seen:
-            problems.append(Problem(file, seen[t.id], f"target id {t.id!r} appears twice (also {f'targets[{i}]'})"))
+            problems.append(Problem(file, f"targets[{i}].id", f"target {t.id!r} (id at this horizon) is "
+                                    f"already defined at {seen[t.id]}"))
             continue
         seen[t.id] = f"targets[{i}]"
         targets.append(t)

@@ -174,6 +174,7 @@ def test_moving_a_horizon_is_one_edit(tmp_path):
     (lambda d: d["targets"][1]["name"].pop("zh"), "targets[1] (replacement_share).name.zh", "Chinese"),
     (lambda d: d["targets"][1].update(threshold="sixty"), "targets[1] (replacement_share).threshold", "number"),
     (lambda d: d["horizons"]["first"].update(base_year=2025), "horizons.first.base_year", "before"),
+    (lambda d: d["targets"][1].update(id="gdp_growth"), "targets[1].id", "already defined at targets[0]"),
 ])
 def test_target_file_errors_name_the_key(tmp_path, mutate, key, text):
     problems = validate_targets(write_targets(tmp_path, mutate))
