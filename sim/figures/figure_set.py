@@ -1,0 +1,169 @@
+"""The whole figure set of a run, in one or both languages, and rebuilding it from a folder.
+
+:func:`write_figure_set` is what the main job (``sim.run.run_all``) calls;
+:func:`regenerate` rebuilds the figures of a results folder written by it.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import warnings
+from pathlib import Path
+from typing import Callable, Mapping, Sequence
+
+import pandas as pd
+
+from .dashboard import plot_dashboard
+from .history import plot_model_vs_history
+from .indicators import plot_target_indicator
+from .labels import check_lang, default_labels
+from .measures import MissingDataError, as_figure_target
+from .panels import THEMES, plot_gdp_by_sector, plot_theme
+from .style import DEFAULT_HORIZONS, DPI, FORMATS, save, scenario_colours
+
+LANG_SETS = {"zh": ("zh",), "en": ("en",), "both": ("zh", "en")}
+
+
+def _figures(results, scorecard, targets, scenarios_meta, history, common) -> list[tuple]:
+    """(file stem, function drawing the figure for one language) for the whole set."""
+    labels = common["labels"]
+    items: list[tuple[str, Callable]] = [
+        ("dashboard", lambda lang: plot_dashboard(
+            scorecard, targets, scenarios_meta, lang=lang, scenario_ids=list(results),
+            colours=common["colours"], source=common["source"], labels=labels)),
+    ]
+    for t in targets:
+        items.append((f"target_{t.id}", lambda lang, t=t: plot_target_indicator(
+            results, t, scorecard, scenarios_meta, lang=lang, **common)))
+    items.append(("gdp_by_sector", lambda lang: plot_gdp_by_sector(
+        results, scenarios_meta=scenarios_meta, lang=lang, **common)))
+    for key, theme in THEMES.items():
+        items.append((key, lambda lang, theme=theme: plot_theme(
+            results, theme["variables"], title=labels.t(theme["title"], lang, kind="title"),
+            targets=targets, scenarios_meta=scenarios_meta, lang=lang, **common)))
+    if history is not None:
+        items.append(("model_vs_history", lambda lang: plot_model_vs_history(
+            history, results, scenarios_meta=scenarios_meta, lang=lang, **common)))
+    return items
+
+
+def write_figure_set(out_dir, results: Mapping[str, pd.DataFrame], scorecard: pd.DataFrame,
+                     targets, scenarios_meta: Mapping | None, lang: str = "both", *,
+                     history: pd.DataFrame | None = None, source=None,
+                     formats: Sequence[str] = FORMATS, dpi: int = DPI) -> list[Path]:
+    """Write every figure of a run; return the files written.
+
+    ``results``: {scenario id: DataFrame indexed by year, columns = model variables};
+    ``scorecard``: the DataFrame of ``sim.targets.scorecard``; ``targets``: the targets
+    (``sim.targets.Target`` objects, a ``TargetSet`` or target dicts); ``scenarios_meta``:
+    {id: {"name": {zh, en}, ...}}. ``lang``: ``zh``, ``en`` or ``both``; each language goes
+    to its own subfolder (``out_dir/zh``, ``out_dir/en``). ``history``: optional data
+    points (indicator, year, value) for the model-vs-data figure. Figures whose variables
+    are missing from the results are skipped with a warning.
+    """
+    check_lang(lang)
+    out_dir = Path(out_dir)
+    targets = [as_figure_target(t, f"targets[{i}]") for i, t in enumerate(targets)]
+    common = {
+        "colours": scenario_colours(results),
+        "horizons": sorted({t.year for t in targets}) or list(DEFAULT_HORIZONS),
+        "source": source,
+        "labels": default_labels(),
+    }
+    written: list[Path] = []
+    for stem, draw in _figures(results, scorecard, targets, scenarios_meta, history, common):
+        for one in LANG_SETS[lang]:
+            try:
+                fig = draw(one)
+            except MissingDataError as err:
+                warnings.warn(f"figure {stem!r} skipped: {err}", stacklevel=2)
+                break
+            written += save(fig, out_dir / one / stem, formats=formats, dpi=dpi)
+    return written
+
+
+def compare_figure(path, results: Mapping[str, pd.DataFrame], a: str, b: str, targets,
+                   scenarios_meta: Mapping | None = None, lang: str = "zh") -> Path:
+    """Goal dashboard of two scenarios side by side, written to ``path`` (suffix = format).
+
+    ``targets``: ``sim.targets.Target`` objects (the scorecard is computed here with
+    :func:`sim.targets.scorecard`). Returns the path written.
+    """
+    from sim.targets import scorecard as make_scorecard
+
+    targets = list(targets)
+    card = make_scorecard({a: results[a], b: results[b]}, targets)
+    fig = plot_dashboard(card, targets, scenarios_meta, lang=lang, scenario_ids=[a, b])
+    path = Path(path)
+    fmt = path.suffix.lstrip(".") or "png"
+    return save(fig, path.with_suffix(f".{fmt}"), formats=(fmt,))[0]
+
+
+# --------------------------------------------------------------------------- regenerate
+def _manifest_targets(manifest: dict, results_dir: Path, targets_path) -> list:
+    """Target definitions for a results folder.
+
+    ``manifest["targets"]`` holds either the definitions (dicts) or only the ids (as
+    ``sim.run`` writes today); then the definitions are read from ``targets_path`` or the
+    targets file named in ``manifest["files"]["targets"]`` (a warning if its sha256 no
+    longer matches the run's).
+    """
+    entries = manifest.get("targets")
+    if not isinstance(entries, list):
+        raise ValueError(f"{results_dir / 'manifest.json'}: key 'targets' must be a list of "
+                         f"target ids or definitions, got {type(entries).__name__}")
+    if all(isinstance(e, Mapping) for e in entries):
+        return list(entries)
+    from sim.targets import load_targets
+
+    recorded = (manifest.get("files") or {}).get("targets") or {}
+    if targets_path is None:
+        if not recorded:
+            raise ValueError(f"{results_dir / 'manifest.json'}: key 'files.targets' is missing "
+                             "and no targets_path was given: cannot find the target definitions")
+        targets_path, sha = next(iter(recorded.items()))
+        candidates = [Path(targets_path), Path(__file__).resolve().parents[2] / targets_path]
+        targets_path = next((p for p in candidates if p.is_file()), Path(targets_path))
+        if Path(targets_path).is_file() and \
+                hashlib.sha256(Path(targets_path).read_bytes()).hexdigest() != sha:
+            warnings.warn(f"{targets_path} changed since the run in {results_dir}: figures use "
+                          "the current target definitions", stacklevel=3)
+    by_id = load_targets(targets_path).by_id()
+    unknown = [e for e in entries if e not in by_id]
+    if unknown:
+        raise ValueError(f"{results_dir / 'manifest.json'}: key 'targets' names {unknown}, "
+                         f"not in {targets_path}")
+    return [by_id[e] for e in entries]
+
+
+def regenerate(results_dir, lang: str = "both", *, out_dir=None, targets_path=None,
+               history: pd.DataFrame | None = None,
+               formats: Sequence[str] = FORMATS) -> list[Path]:
+    """Rebuild the figures of a results folder (default into ``<results_dir>/figures``).
+
+    Reads ``manifest.json`` (keys ``scenarios``: {id: {"name": …}} and ``targets``),
+    ``timeseries/<id>.csv`` (index column ``time``) and ``scorecard.csv``.
+    """
+    check_lang(lang)
+    results_dir = Path(results_dir)
+    manifest_path = results_dir / "manifest.json"
+    if not manifest_path.is_file():
+        raise FileNotFoundError(f"{manifest_path}: not found; expected a folder written by "
+                                "sim.run.run_all")
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    meta = manifest.get("scenarios")
+    if not isinstance(meta, Mapping) or not meta:
+        raise ValueError(f"{manifest_path}: key 'scenarios' must map scenario ids to metadata")
+    results = {}
+    for sid in meta:
+        csv = results_dir / "timeseries" / f"{sid}.csv"
+        if not csv.is_file():
+            raise FileNotFoundError(f"{csv}: time series of scenario {sid!r} (listed in "
+                                    f"{manifest_path} key 'scenarios') is missing")
+        df = pd.read_csv(csv, index_col=0)
+        df.index = df.index.astype(float)
+        results[sid] = df
+    card = pd.read_csv(results_dir / "scorecard.csv")
+    targets = _manifest_targets(manifest, results_dir, targets_path)
+    return write_figure_set(out_dir or results_dir / "figures", results, card, targets, meta,
+                            lang=lang, history=history, formats=formats)

@@ -1,0 +1,84 @@
+"""Model against historical data: data points (indicator, year, value) and model lines."""
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import pandas as pd
+
+from .labels import Labels, default_labels, pick
+from .measures import MissingDataError
+from .panels import _grid
+from .style import (DEFAULT_HORIZONS, add_caption, house_style, mark_horizons, new_figure,
+                    scenario_colours, scenario_linestyles, scenario_name)
+
+DATA_STYLE = dict(marker="o", ms=10, ls="none", mfc="white", mec="#222222", mew=2.2, zorder=6)
+#: Years of data before the model's start shown for context.
+CONTEXT_YEARS = 5
+
+
+def plot_model_vs_history(data: pd.DataFrame, model, series: Sequence[str] | None = None, *,
+                          scenarios_meta: Mapping | None = None, lang: str = "zh",
+                          colours: Mapping[str, str] | None = None,
+                          horizons: Sequence[float] = DEFAULT_HORIZONS, source=None,
+                          labels: Labels | None = None):
+    """One panel per data indicator: observed points against the model's series.
+
+    ``data``: DataFrame with columns ``indicator, year, value`` in the data's own unit
+    (as ``history_to_2015.csv``); every row is drawn, duplicates included.
+    ``model``: a results DataFrame (years × variables) or ``{scenario id: DataFrame}``.
+    ``series``: data indicators to show (default: those of ``labels.history`` present in
+    ``data``); ``labels.history`` gives each one's model variable and the scale from the
+    data unit to the model unit. Values are drawn in the variable's display unit.
+    """
+    labels = labels or default_labels()
+    for col in ("indicator", "year", "value"):
+        if col not in data.columns:
+            raise ValueError(f"model-vs-data figure: data has no column {col!r}: expected "
+                             "columns indicator, year, value")
+    results = {"model": model} if isinstance(model, pd.DataFrame) else dict(model)
+    if series is None:
+        series = [s for s in labels.history if s in set(data["indicator"])]
+    unknown = [s for s in series if s not in labels.history]
+    if unknown:
+        raise KeyError(f"{labels.source}: key 'history' has no entry for {unknown}: expected "
+                       "{variable, scale, zh, en} for each indicator drawn")
+    if not series:
+        raise MissingDataError("model-vs-data figure: no indicator of labels.history in the "
+                               "data")
+    colours = dict(colours or scenario_colours(results))
+    styles = scenario_linestyles(results)
+    start = min(float(df.index.min()) for df in results.values())
+    with house_style():
+        nrows, ncols = _grid(len(series))
+        fig, axes = new_figure(nrows, ncols, sharex=True, lang=lang)
+        flat = axes.ravel()
+        for ax in flat[len(series):]:
+            ax.set_visible(False)
+        for ax, ind in zip(flat, series):
+            spec = labels.history[ind]
+            var = spec["variable"]
+            scale = labels.scale(var)
+            pts = data[(data["indicator"] == ind) & (data["year"] >= start - CONTEXT_YEARS)]
+            for sid, df in results.items():
+                if var in df.columns:
+                    ax.plot(df.index.to_numpy(float), df[var].to_numpy(float) * scale,
+                            color=colours[sid], ls=styles.get(sid, "-"), gid=f"scenario:{sid}",
+                            label=(labels.t("model", lang) if sid == "model"
+                                   else scenario_name(sid, scenarios_meta, lang)))
+            ax.plot(pts["year"].to_numpy(float),
+                    pts["value"].to_numpy(float) * spec["scale"] * scale, **DATA_STYLE,
+                    gid=f"data:{ind}", label=labels.t("data", lang))
+            mark_horizons(ax, horizons)
+            ax.set_title(pick(spec, lang, kind="title"), loc="left", fontsize=19)
+            ax.set_ylabel(labels.unit(var, lang))
+        for ax in axes[-1]:
+            ax.set_xlabel(labels.t("year", lang))
+        seen = {}
+        for ax in flat[:len(series)]:
+            for h, n in zip(*ax.get_legend_handles_labels()):
+                seen.setdefault(n, h)
+        fig.legend(list(seen.values()), list(seen), loc="outside right upper")
+        fig.suptitle(labels.t("history_title", lang, kind="title"), x=0.01, ha="left")
+        add_caption(fig, labels, lang, source, [s for s in results if s != "model"],
+                    scenarios_meta)
+    return fig

@@ -1,0 +1,114 @@
+"""One figure per target: its measure across scenarios, the threshold, the year first met."""
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .labels import Labels, compose, default_labels, pick
+from .measures import FigureTarget, MissingDataError, as_figure_target, finite, measure_path
+from .style import (DEFAULT_HORIZONS, add_caption, house_style, mark_horizons, new_figure,
+                    scenario_colours, scenario_linestyles, scenario_name)
+
+COMPARATOR_SIGNS = {">=": "≥", ">": ">", "<=": "≤", "<": "<"}
+WINDOW_SHADE = "#F0F0F0"
+
+
+def scorecard_row(scorecard: pd.DataFrame | None, scenario: str, target_id: str):
+    """The scorecard row for one scenario × target, or None."""
+    if scorecard is None or scorecard.empty:
+        return None
+    rows = scorecard[(scorecard["scenario"] == scenario) & (scorecard["target"] == target_id)]
+    return None if rows.empty else rows.iloc[0]
+
+
+def target_title(target: FigureTarget, labels: Labels, lang: str) -> str:
+    """Target name with its horizon year, e.g. ``GDP年均增长（2020）``."""
+    return compose(lang, lambda one: labels.t(
+        "with_year", one, text=pick(target.name, one, default=target.id),
+        year=f"{target.year:g}"))
+
+
+def threshold_text(target: FigureTarget, value: float, unit: str, labels: Labels,
+                   lang: str) -> str:
+    """``目标 ≥ 14 %/年``: the comparator, value and unit of a threshold."""
+    sign = COMPARATOR_SIGNS.get(target.comparator, target.comparator)
+    return f"{labels.t('threshold', lang)} {sign} {number(value)} {unit}".strip()
+
+
+def number(value: float, fmt: str = ".4g") -> str:
+    """A number with a typographic minus sign (U+2212), like matplotlib's tick labels."""
+    return format(float(value), fmt).replace("-", "\u2212")
+
+
+def legend_status(row, labels: Labels, lang: str) -> str:
+    """``met, first in 2018`` / ``missed, reached only in 2027`` / ``missed`` / ``""``."""
+    if row is None:
+        return ""
+    year = row["year_reached"]
+    passed = bool(row["passed"])
+    if finite(year):
+        return labels.t("met_in" if passed else "missed_until", lang, year=f"{float(year):g}")
+    return labels.t("reached" if passed else "missed", lang)
+
+
+def plot_target_indicator(results: Mapping[str, pd.DataFrame], target,
+                          scorecard: pd.DataFrame | None = None,
+                          scenarios_meta: Mapping | None = None, *, lang: str = "zh",
+                          colours: Mapping[str, str] | None = None,
+                          horizons: Sequence[float] = DEFAULT_HORIZONS,
+                          source=None, labels: Labels | None = None):
+    """Figure of one target's measure for every scenario, in the target's unit.
+
+    ``results``: {scenario id: DataFrame indexed by year, columns = model variables};
+    ``target``: a :class:`sim.targets.Target` or target dict. Draws one line per scenario
+    (gid ``scenario:<id>``), the threshold at ``target.threshold`` (gid ``threshold``),
+    the horizons (the target's own one solid), the measure window for window and min/max
+    measures (shaded), and a ring where the scorecard says the goal was first met (gid
+    ``reached:<id>``; the year is also in the legend). Returns the Figure.
+    """
+    labels = labels or default_labels()
+    target = as_figure_target(target)
+    ids = [s for s, df in results.items() if target.indicator in df.columns]
+    if not ids:
+        raise MissingDataError(f"target {target.id}: indicator {target.indicator!r} is in "
+                                "none of the results")
+    colours = dict(colours or scenario_colours(results))
+    styles = scenario_linestyles(results)
+    unit = lambda one: labels.target_unit_text(target.unit, one)  # noqa: E731
+    with house_style():
+        fig, axes = new_figure(lang=lang)
+        ax = axes[0, 0]
+        if target.measure != "value_in_year":
+            ax.axvspan(target.start, target.year, color=WINDOW_SHADE, zorder=0, lw=0,
+                       gid="window")
+        for sid in ids:
+            path = measure_path(results[sid], target)
+            x, y = path.index.to_numpy(float), path.to_numpy(float)
+            row = scorecard_row(scorecard, sid, target.id)
+            year = row["year_reached"] if row is not None else np.nan
+            label = compose(lang, lambda one: labels.t("colon", one).join(filter(None, [
+                scenario_name(sid, scenarios_meta, one), legend_status(row, labels, one)])))
+            ax.plot(x, y, color=colours[sid], ls=styles.get(sid, "-"), label=label,
+                    gid=f"scenario:{sid}")
+            year = row["year_reached"] if row is not None else np.nan
+            if finite(year):
+                ok = np.isfinite(y)
+                ax.plot([float(year)], [float(np.interp(float(year), x[ok], y[ok]))],
+                        marker="o", ms=13, mfc="white", mec=colours[sid], mew=3, ls="none",
+                        zorder=5, gid=f"reached:{sid}")
+        ax.axhline(target.threshold, color="#222222", lw=2.5, ls=(0, (6, 3)), zorder=2,
+                   gid="threshold",
+                   label=compose(lang, lambda one: threshold_text(
+                       target, target.threshold, unit(one), labels, one)))
+        mark_horizons(ax, horizons, emphasise=target.year)
+        ax.set_title(target_title(target, labels, lang), loc="left")
+        measure = (lambda one: labels.name(target.indicator, one)) \
+            if target.path_kind == "level" and not target.denominator \
+            else (lambda one: labels.t(target.text_key, one, start=f"{target.start:g}"))
+        ax.set_ylabel(compose(lang, lambda one: labels.with_unit(measure(one), unit(one), one)))
+        ax.set_xlabel(labels.t("year", lang))
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
+        add_caption(fig, labels, lang, source, ids, scenarios_meta)
+    return fig

@@ -1,0 +1,159 @@
+"""What a figure draws for a target: the target's measure as a path over time.
+
+A target (``sim.targets``) judges one number, its measure at the horizon; an indicator
+figure shows how that number evolves so the threshold line can be read against every
+year. The numbers come from ``sim.targets.MEASURES`` itself, so the path at the horizon
+year equals the scorecard's ``value``:
+
+* level measures (``value_in_year``, ``min_over``, ``max_over``): ``scale × indicator``
+  in every year (for min/max the window is shaded: the line must stay on the right side
+  of the threshold inside it);
+* window measures (``avg_growth``, ``ratio_change``): the measure from the target's start
+  year to each later year Y.
+
+Values are in the target's unit, so the threshold is drawn at ``threshold`` itself.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+from typing import Mapping
+
+import pandas as pd
+
+from sim import targets as sim_targets
+
+#: measure -> kind of path drawn ("level" or "window") and the text key describing it.
+MEASURE_PATHS: dict[str, tuple[str, str]] = {
+    "value_in_year": ("level", "measure_level"),
+    "min_over": ("level", "measure_level"),
+    "max_over": ("level", "measure_level"),
+    "avg_growth": ("window", "measure_growth"),
+    "ratio_change": ("window", "measure_change"),
+}
+
+
+class TargetFigureError(ValueError):
+    """A target cannot be drawn (missing key, unknown measure)."""
+
+
+class MissingDataError(ValueError):
+    """The results lack the variables a figure needs (the figure set skips it, warning)."""
+
+
+@dataclass(frozen=True)
+class FigureTarget:
+    """What the figures need of a target (any unit: the target's own ``unit``).
+
+    ``year``: horizon year; ``start``: first year of the measure's window (the horizon's
+    base year); ``scale``: target value = scale × model value (e.g. Dmnl → %: 100).
+    """
+
+    id: str
+    name: dict
+    indicator: str
+    measure: str
+    comparator: str
+    threshold: float
+    unit: str
+    year: float
+    start: float
+    scale: float = 1.0
+    denominator: str | None = None
+    basis: str = ""
+
+    @property
+    def path_kind(self) -> str:
+        return MEASURE_PATHS[self.measure][0]
+
+    @property
+    def text_key(self) -> str:
+        return MEASURE_PATHS[self.measure][1]
+
+
+#: Keys accepted for each field when a target comes as a dict (first present wins).
+DICT_KEYS = {
+    "year": ("year", "horizon_year", "horizon"),
+    "start": ("start", "base_year"),
+}
+REQUIRED = ("id", "indicator", "measure", "comparator", "threshold", "year", "start")
+
+
+def as_figure_target(obj, where: str = "targets") -> FigureTarget:
+    """Convert a :class:`sim.targets.Target` or a target dict to a :class:`FigureTarget`."""
+    if isinstance(obj, FigureTarget):
+        return obj
+    if isinstance(obj, sim_targets.Target):
+        return FigureTarget(id=obj.id, name=dict(obj.name), indicator=obj.indicator,
+                            measure=obj.measure, comparator=obj.comparator,
+                            threshold=obj.threshold, unit=obj.unit, year=obj.year,
+                            start=obj.start, scale=obj.scale, denominator=obj.denominator,
+                            basis=obj.basis)
+    if not isinstance(obj, Mapping):
+        raise TargetFigureError(f"{where}: expected a target mapping, got {type(obj).__name__}")
+    data = dict(obj)
+    for key, aliases in DICT_KEYS.items():
+        for alias in aliases:
+            value = data.get(alias)
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                data[key] = float(value)
+                break
+    tid = data.get("id", "?")
+    missing = [k for k in REQUIRED if data.get(k) is None]
+    if missing:
+        raise TargetFigureError(f"{where} ({tid}): missing key(s) {', '.join(missing)}; "
+                                f"expected {', '.join(REQUIRED)} (year may be "
+                                f"horizon_year, start may be base_year)")
+    if data["measure"] not in MEASURE_PATHS:
+        raise TargetFigureError(f"{where} ({tid}).measure: {data['measure']!r}; expected one "
+                                f"of {', '.join(MEASURE_PATHS)}")
+    known = {f.name for f in fields(FigureTarget)}
+    kwargs = {k: v for k, v in data.items() if k in known}
+    kwargs["name"] = dict(data.get("name") or {"zh": tid, "en": tid})
+    kwargs["threshold"] = float(data["threshold"])
+    kwargs["scale"] = float(data.get("scale") or 1.0)
+    kwargs["unit"] = str(data.get("unit") or "")
+    return FigureTarget(**kwargs)
+
+
+def indicator_series(results: pd.DataFrame, target: FigureTarget) -> pd.Series:
+    """The series the target reads (indicator, or indicator / denominator), model units."""
+    needed = [target.indicator] + ([target.denominator] if target.denominator else [])
+    missing = [v for v in needed if v not in results.columns]
+    if missing:
+        raise MissingDataError(f"target {target.id}: results have no column {missing[0]!r}")
+    s = results[target.indicator].astype(float)
+    if target.denominator:
+        s = s / results[target.denominator].astype(float)
+    return s
+
+
+def measure_path(results: pd.DataFrame, target: FigureTarget) -> pd.Series:
+    """The target's measure over time, in the target's unit (NaN where undefined)."""
+    s = indicator_series(results, target)
+    if target.path_kind == "level":
+        return s * target.scale
+    fn = sim_targets.MEASURES[target.measure]
+    years = s.index.to_numpy(dtype=float)
+    values = [fn(s, target.start, float(y), target.scale) if y > target.start + 1e-9
+              else math.nan for y in years]
+    return pd.Series(values, index=s.index, dtype=float)
+
+
+def threshold_in_display_unit(target: FigureTarget, variable_scale: float) -> float:
+    """A level target's threshold converted to a variable's display unit.
+
+    target unit → model unit (÷ target.scale) → display unit (× label scale).
+    """
+    return target.threshold / target.scale * variable_scale
+
+
+def finite(x) -> bool:
+    try:
+        return math.isfinite(float(x))
+    except (TypeError, ValueError):
+        return False
+
+
+__all__ = ["FigureTarget", "MEASURE_PATHS", "TargetFigureError", "MissingDataError", "as_figure_target",
+           "indicator_series", "measure_path", "threshold_in_display_unit", "finite"]

@@ -1,0 +1,176 @@
+"""House style: projector-sized type, the Okabe–Ito palette, one fixed colour per scenario,
+horizon marks, the caption line and export.
+
+Sizes assume a 16:9 slide: figures are 13.33 × 7.5 in, so at full-screen on a 1920-px
+projector 1 pt ≈ 2 px and 18-pt body text is about 36 px high.
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterable, Mapping, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")  # figures are files; never open a window
+import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
+
+from sim.fonts import font_rc  # noqa: E402
+
+from .labels import Labels, compose, pick  # noqa: E402
+
+#: Okabe & Ito (2008) colour-blind-safe palette.
+OKABE_ITO = {
+    "black": "#000000",
+    "orange": "#E69F00",
+    "sky_blue": "#56B4E9",
+    "bluish_green": "#009E73",
+    "yellow": "#F0E442",
+    "blue": "#0072B2",
+    "vermillion": "#D55E00",
+    "reddish_purple": "#CC79A7",
+}
+
+#: The known scenarios keep these colours in every figure.
+FIXED_SCENARIO_COLOURS = {
+    "baseline": OKABE_ITO["black"],
+    "plan": OKABE_ITO["blue"],
+    "accelerated": OKABE_ITO["vermillion"],
+    "green_first": OKABE_ITO["bluish_green"],
+    "social_first": OKABE_ITO["reddish_purple"],
+    "no_transfers": OKABE_ITO["orange"],
+}
+
+#: Colours handed, in this order, to scenarios not listed above (sorted by id): the rest of
+#: Okabe–Ito, then Paul Tol's "muted" scheme (also colour-blind safe).
+EXTRA_SCENARIO_COLOURS = (
+    OKABE_ITO["sky_blue"], "#332288", "#117733", "#882255", "#999933", "#AA4499",
+    "#44AA99", "#DDCC77", "#888888", OKABE_ITO["yellow"],
+)
+#: After the extra colours run out, colours repeat with these line styles.
+CYCLE_LINESTYLES = ("-", "--", ":", "-.")
+
+#: Goal-dashboard cell colours by result (colour-blind-safe pair plus grey).
+STATUS_COLOURS = {True: OKABE_ITO["bluish_green"], False: OKABE_ITO["vermillion"], None: "#BBBBBB"}
+
+#: Planning horizons marked on every time plot (years).
+DEFAULT_HORIZONS = (2020, 2030)
+
+FIGSIZE = (13.33, 7.5)
+DPI = 300
+FORMATS = ("png", "svg", "pdf")
+
+HOUSE_RC = {
+    "figure.figsize": FIGSIZE,
+    "figure.dpi": 100,
+    "savefig.dpi": DPI,
+    "font.size": 18,
+    "axes.titlesize": 21,
+    "axes.titleweight": "normal",
+    "axes.labelsize": 18,
+    "xtick.labelsize": 16,
+    "ytick.labelsize": 16,
+    "legend.fontsize": 15,
+    "legend.title_fontsize": 16,
+    "figure.titlesize": 24,
+    "figure.titleweight": "normal",
+    "lines.linewidth": 3.0,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "grid.color": "#DDDDDD",
+    "grid.linewidth": 1.0,
+    "axes.axisbelow": True,
+    "legend.frameon": False,
+}
+CAPTION_SIZE = 13
+#: Space (figure fraction) kept free at the bottom for the caption line.
+CAPTION_BAND = 0.055
+#: Caption lines by language setting (both: Chinese line, then English line).
+CAPTION_LINES = {"zh": 1, "en": 1, "both": 2}
+
+
+def scenario_colours(ids: Iterable[str]) -> dict[str, str]:
+    """One colour per scenario: fixed for the known ids, the next free ones for the rest.
+
+    Unknown ids are sorted, so the assignment depends only on the set of ids.
+    """
+    ids = list(dict.fromkeys(ids))
+    out = {i: FIXED_SCENARIO_COLOURS[i] for i in ids if i in FIXED_SCENARIO_COLOURS}
+    unknown = sorted(i for i in ids if i not in FIXED_SCENARIO_COLOURS)
+    for k, sid in enumerate(unknown):
+        out[sid] = EXTRA_SCENARIO_COLOURS[k % len(EXTRA_SCENARIO_COLOURS)]
+    return {i: out[i] for i in ids}
+
+
+def scenario_linestyles(ids: Iterable[str]) -> dict[str, str]:
+    """Solid lines, except where extra colours had to repeat (then dashed, dotted, ...)."""
+    unknown = sorted(i for i in dict.fromkeys(ids) if i not in FIXED_SCENARIO_COLOURS)
+    out = {i: "-" for i in ids}
+    for k, sid in enumerate(unknown):
+        out[sid] = CYCLE_LINESTYLES[(k // len(EXTRA_SCENARIO_COLOURS)) % len(CYCLE_LINESTYLES)]
+    return out
+
+
+def scenario_name(sid: str, scenarios_meta: Mapping | None, lang: str) -> str:
+    """Display name of scenario ``sid`` from ``{id: {"name": {zh, en}}}``; its id if absent."""
+    meta = (scenarios_meta or {}).get(sid) or {}
+    return pick(meta.get("name"), lang, default=sid) or sid
+
+
+@contextmanager
+def house_style():
+    """Matplotlib rc settings of the house style (CJK font, sizes, export settings)."""
+    with plt.rc_context({**HOUSE_RC, **font_rc()}):
+        yield
+
+
+def new_figure(nrows: int = 1, ncols: int = 1, figsize: Sequence[float] = FIGSIZE, *,
+               lang: str = "zh", **kw):
+    """A constrained-layout figure with room for the caption line(s) at the bottom."""
+    fig, axes = plt.subplots(nrows, ncols, figsize=figsize, layout="constrained",
+                             squeeze=False, **kw)
+    band = CAPTION_BAND * CAPTION_LINES[lang] * FIGSIZE[1] / figsize[1]
+    fig.get_layout_engine().set(rect=(0, band, 1, 1 - band), h_pad=0.08, w_pad=0.08)
+    return fig, axes
+
+
+def add_caption(fig, labels: Labels, lang: str, source: Mapping | str | None,
+                scenario_ids: Sequence[str], scenarios_meta: Mapping | None) -> None:
+    """Caption line: source and the scenarios shown, bottom left, small type."""
+    def line(one):
+        src = pick(source, one) if source else labels.t("default_source", one)
+        names = labels.t("list_sep", one).join(
+            scenario_name(s, scenarios_meta, one) for s in scenario_ids)
+        colon = labels.t("colon", one)
+        return (f"{labels.t('source', one)}{colon}{src}{labels.t('gap', one)}"
+                f"{labels.t('scenarios', one)}{colon}{names}")
+    fig.text(0.01, 0.01, compose(lang, line), fontsize=CAPTION_SIZE, color="#444444",
+             ha="left", va="bottom", gid="caption", wrap=True)
+
+
+def mark_horizons(ax, horizons: Iterable[float] = DEFAULT_HORIZONS, emphasise=None) -> None:
+    """Vertical lines at the planning horizons, labelled with the year at the top; whole
+    years on the x axis."""
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 5, 10]))
+    for year in horizons:
+        strong = emphasise is not None and float(year) == float(emphasise)
+        ax.axvline(year, color="#666666", lw=2.5 if strong else 1.5,
+                   ls="-" if strong else (0, (1, 2)), zorder=1, gid=f"horizon:{year:g}")
+        ax.text(year, 0.99, f"{year:g} ", transform=ax.get_xaxis_transform(), ha="right",
+                va="top", fontsize=14, color="#666666")
+
+
+def save(fig, path_stem: Path, formats: Sequence[str] = FORMATS, dpi: int = DPI) -> list[Path]:
+    """Write ``fig`` as ``path_stem.<fmt>`` for each format; close it; return the paths."""
+    path_stem = Path(path_stem)
+    path_stem.parent.mkdir(parents=True, exist_ok=True)
+    out = []
+    with house_style():  # export settings (pdf.fonttype) are read at save time
+        for fmt in formats:
+            p = path_stem.with_suffix(f".{fmt}")
+            fig.savefig(p, format=fmt, dpi=dpi)
+            out.append(p)
+    plt.close(fig)
+    return out
