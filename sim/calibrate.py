@@ -30,6 +30,7 @@ Spec format (paths are relative to the spec file, else to the project root)::
         years: [2005, 2015]         # optional inclusive window
         duplicates: first           # first | mean | {source: <substring of source_url>}
         normalise: mean_abs         # mean_abs | std | <positive number, model units>
+        transform: level            # level | yoy_growth | yoy_change (see TRANSFORMS)
 
 ``duplicates`` is required only when the indicator has more than one row for a year:
 ``first`` keeps the first row in file order, ``mean`` averages them, ``{source: text}``
@@ -67,13 +68,33 @@ TOP_KEYS = {"name", "model", "loss", "f_scale", "jacobian_step", "max_nfev",
             "simulate_options", "parameters", "series", "note"}
 PARAMETER_KEYS = {"name", "initial", "bounds", "note"}
 SERIES_KEYS = {"name", "data", "indicator", "variable", "scale", "weight", "years",
-               "duplicates", "normalise", "note"}
+               "duplicates", "normalise", "transform", "note"}
 
 # Identifiability flags: thresholds (documented in the report).
 CI_RANGE_RATIO = 1.0        # flag when the 95 % CI is wider than the bounds range
 CORRELATION_LIMIT = 0.95    # flag when |correlation| with another parameter exceeds this
 SINGULAR_RCOND = 1e-10      # smallest / largest singular value of J below this: singular
 FAILED_RUN_RESIDUAL = 1e3   # normalised residual assigned to every point of a failed run
+
+
+def _level(value_at: Callable, t: np.ndarray) -> np.ndarray:
+    return value_at(t)
+
+
+def _yoy_growth(value_at: Callable, t: np.ndarray) -> np.ndarray:
+    return value_at(t) / value_at(t - 1.0) - 1.0
+
+
+def _yoy_change(value_at: Callable, t: np.ndarray) -> np.ndarray:
+    return value_at(t) - value_at(t - 1.0)
+
+
+#: What a data series measures of its model variable v: name -> (years of history the
+#: measure needs, function of (v at given times, times)).  ``yoy_growth`` is the
+#: year-on-year growth v(t)/v(t-1) - 1 (Dmnl, e.g. real GDP growth), ``yoy_change`` the
+#: difference v(t) - v(t-1) in the variable's units.
+TRANSFORMS: dict[str, tuple[float, Callable]] = {
+    "level": (0.0, _level), "yoy_growth": (1.0, _yoy_growth), "yoy_change": (1.0, _yoy_change)}
 
 
 class CalibrationSpecError(SimError, ValueError):
@@ -109,6 +130,7 @@ class SeriesSpec:
     years: tuple[float, float] | None
     duplicates: Any
     normalise: Any
+    transform: str
     data_unit: str
     data: pd.Series = field(compare=False, hash=False)
 
@@ -396,6 +418,10 @@ def _parse_series(entries, variables, model, spec_dir: Path, errors) -> list[Ser
         if normalise not in NORMALISATIONS and not (_number(normalise) or 0) > 0:
             errors.append(f"{key}.normalise: expected mean_abs, std or a positive number, got {normalise!r}")
             normalise = "mean_abs"
+        transform = entry.get("transform", "level")
+        if transform not in TRANSFORMS:
+            errors.append(f"{key}.transform: {transform!r} unknown; expected one of {list(TRANSFORMS)}")
+            transform = "level"
         data_file = _resolve_path(str(entry.get("data", "")), spec_dir)
         data, unit = pd.Series(dtype=float), ""
         if not entry.get("data"):
@@ -413,7 +439,7 @@ def _parse_series(entries, variables, model, spec_dir: Path, errors) -> list[Ser
             else:
                 data, unit = _extract_series(table, indicator, duplicates, years, key, errors)
         result.append(SeriesSpec(name, data_file, indicator, variable, scale, weight, years,
-                                 duplicates, normalise, unit, data * scale))
+                                 duplicates, normalise, transform, unit, data * scale))
     return result
 
 
@@ -535,24 +561,24 @@ class _Problem:
         return self._cache[key]
 
     def restrict_to(self, times: pd.Index) -> list[str]:
-        """Drop data points outside the simulated time span; returns notes."""
+        """Drop data points the model cannot be compared with (outside the simulated time
+        span, or too early for the series' transform); returns notes."""
         notes, kept = [], []
         for s, data in zip(self.spec.series, self.series_data):
-            inside = data[(data.index >= times.min()) & (data.index <= times.max())]
+            first = times.min() + TRANSFORMS[s.transform][0]
+            inside = data[(data.index >= first) & (data.index <= times.max())]
             if len(inside) < len(data):
                 dropped = ", ".join(f"{y:g}" for y in data.index.difference(inside.index))
-                notes.append(f"series {s.name!r}: data years {dropped} lie outside the "
-                             f"model's time span {times.min():g}-{times.max():g} and were not used")
+                notes.append(f"series {s.name!r}: data years {dropped} lie outside "
+                             f"{first:g}-{times.max():g}, where the model gives its "
+                             f"{s.transform}, and were not used")
             kept.append(inside)
         self.series_data = kept
         return notes
 
     def model_at_data(self, df: pd.DataFrame, i: int) -> np.ndarray:
-        """Model values of series i at its data years (linear interpolation in time)."""
-        s, data = self.spec.series[i], self.series_data[i]
-        times = df.index.to_numpy(dtype=float)
-        return np.interp(data.index.to_numpy(dtype=float), times,
-                         df[s.variable].to_numpy(dtype=float))
+        """Model values of series i at its data years (model units)."""
+        return model_measure(df, self.spec.series[i], self.series_data[i].index)
 
     def residuals(self, x) -> np.ndarray:
         df = self.run(x)
@@ -564,6 +590,15 @@ class _Problem:
                 continue
             parts.append(math.sqrt(s.weight) * (self.model_at_data(df, i) - data) / s.normaliser)
         return np.concatenate(parts) if parts else np.zeros(0)
+
+
+def model_measure(df: pd.DataFrame, series: SeriesSpec, times=None) -> np.ndarray:
+    """What ``series`` measures of a run (its transform of the variable) at ``times``
+    (default: the run's own times; linear interpolation between output times)."""
+    grid = df.index.to_numpy(dtype=float)
+    values = df[series.variable].to_numpy(dtype=float)
+    t = grid if times is None else np.asarray(times, dtype=float)
+    return TRANSFORMS[series.transform][1](lambda when: np.interp(when, grid, values), t)
 
 
 def _jacobian(problem: _Problem, x: np.ndarray, lower, upper, step: float) -> np.ndarray:
@@ -733,7 +768,8 @@ def result_to_dict(result: CalibrationResult) -> dict:
         "correlation": result.correlation.to_numpy().tolist(),
         "parameter_order": list(result.parameters.index),
         "series": {
-            s.name: {"indicator": s.indicator, "variable": s.variable, "data_file": str(s.data_file),
+            s.name: {"indicator": s.indicator, "variable": s.variable, "transform": s.transform,
+                     "data_file": str(s.data_file),
                      "data_unit": s.data_unit, "scale": s.scale, "weight": s.weight,
                      "normaliser": s.normaliser, "duplicates": s.duplicates,
                      "years": list(s.years) if s.years else None,
@@ -794,7 +830,8 @@ def report_markdown(result: CalibrationResult) -> str:
               "## Series", "",
               _md_table(pd.DataFrame(
                   {"indicator": [s.indicator for s in spec.series],
-                   "variable": [s.variable for s in spec.series],
+                   "variable": [s.variable if s.transform == "level"
+                                else f"{s.transform}({s.variable})" for s in spec.series],
                    "data unit": [s.data_unit for s in spec.series],
                    "scale": [s.scale for s in spec.series],
                    "weight": [s.weight for s in spec.series],
@@ -818,13 +855,15 @@ def plot_fit(result: CalibrationResult, series_name: str, path: Path) -> Path:
     row = result.statistics.loc[series_name]
     fig, ax = plt.subplots(figsize=(7, 4.2))
     try:
-        ax.plot(result.initial_run.index, result.initial_run[s.variable], color="0.6",
-                linestyle="--", label="model, initial values")
-        ax.plot(result.fitted.index, result.fitted[s.variable], color="tab:blue", label="model, fitted")
+        lag = TRANSFORMS[s.transform][0]
+        for run, style in ((result.initial_run, dict(color="0.6", linestyle="--", label="model, initial values")),
+                           (result.fitted, dict(color="tab:blue", label="model, fitted"))):
+            t = run.index[run.index >= run.index.min() + lag]
+            ax.plot(t, model_measure(run, s, t), **style)
         ax.scatter(s.data.index, s.data.values, color="black", zorder=3, s=18,
                    label=f"data: {s.indicator} × {s.scale:g}")
         ax.set_xlabel("year")
-        ax.set_ylabel(s.variable)
+        ax.set_ylabel(s.variable if s.transform == "level" else f"{s.transform} of {s.variable}")
         ax.set_title(f"{s.name}: RMSE {row['RMSE']:.3g}, MAPE {row['MAPE']:.2f} %, R² {row['R2']:.3f}\n"
                      f"Theil U_M {row['U_M']:.2f}, U_S {row['U_S']:.2f}, U_C {row['U_C']:.2f}",
                      fontsize=9)

@@ -17,8 +17,8 @@ import yaml
 from scipy import stats
 
 import sim
-from sim.calibrate import (CalibrationSpecError, _uncertainty, calibrate, fit_statistics,
-                           load_spec, main_calibrate, write_report)
+from sim.calibrate import (CalibrationSpecError, SeriesSpec, _uncertainty, calibrate,
+                           fit_statistics, load_spec, main_calibrate, model_measure, write_report)
 
 MODELS = Path(__file__).parent / "models" / "calibration"
 LOGISTIC = MODELS / "logistic.mdl"
@@ -134,6 +134,39 @@ def test_fit_statistics_of_the_recovered_fit_reflect_three_percent_noise(logisti
         assert row["R2"] > 0.99
         assert row["U_C"] > 0.5                  # most of the error is unsystematic
         assert row["U_M"] + row["U_S"] + row["U_C"] == pytest.approx(1.0)
+
+
+def test_growth_rates_in_percent_recover_the_constants(tmp_path):
+    """Data as year-on-year growth (%) of the stock, as GDP growth is reported."""
+    truth = sim.simulate(sim.load_model(LOGISTIC),
+                         params={"growth rate": TRUE_RATE, "carrying capacity": TRUE_CAPACITY})
+    population = truth["population"]
+    years = np.arange(2000, 2021)
+    growth_pct = 100 * (population / population.shift(1) - 1).loc[years.astype(float)].to_numpy()
+    growth_pct[1:] += np.random.default_rng(11).normal(0, 0.5, years.size - 1)
+    growth_pct[0] = 40.0                   # a 2000 figure: the model has no 1999 to compare
+    data = write_csv(tmp_path / "growth.csv", rows_of("population_growth", years, growth_pct, "%"))
+    spec = logistic_spec(tmp_path, data, series=[
+        {"name": "growth", "data": str(data), "indicator": "population_growth",
+         "variable": "population", "scale": 0.01, "transform": "yoy_growth"}])
+    result = calibrate(load_spec(spec))
+    for name, value in (("growth rate", TRUE_RATE), ("carrying capacity", TRUE_CAPACITY)):
+        row = result.parameters.loc[name]
+        assert row["ci_low"] <= value <= row["ci_high"], (name, row.to_dict())
+    assert result.statistics.loc["growth", "n"] == 20                   # 2000 has no 1999
+    assert any("2000" in note for note in result.notes)
+
+
+def test_model_measure_applies_the_transform_between_years():
+    run = pd.DataFrame({"level": [10.0, 11.0, 12.0, 13.0]}, index=[2000.0, 2001.0, 2002.0, 2003.0])
+
+    def series(transform):
+        return SeriesSpec("s", Path("x.csv"), "s", "level", 1.0, 1.0, None, None, "mean_abs",
+                          transform, "", pd.Series(dtype=float))
+
+    assert model_measure(run, series("level"), [2001.5]) == pytest.approx([11.5])
+    assert model_measure(run, series("yoy_growth"), [2001, 2003]) == pytest.approx([0.1, 1 / 12])
+    assert model_measure(run, series("yoy_change"), [2002.5]) == pytest.approx([1.0])
 
 
 def test_linear_model_reproduces_ordinary_least_squares(tmp_path):
