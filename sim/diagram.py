@@ -156,9 +156,24 @@ def draw_group(model: MdlModel, group: str, path: Path) -> Path:
                  "modules)", fontsize=9)
     ax.axis("off")
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    return _save(fig, path)
+
+
+def _save(fig, path: Path) -> Path:
+    """Write a figure as a 32-colour palette PNG (a third of the size; diagrams are
+    committed to git), then close it."""
+    import io
+
+    import matplotlib.pyplot as plt
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, dpi=110, format="png")
     plt.close(fig)
+    buffer.seek(0)
+    image = Image.open(buffer).convert("RGB").quantize(colors=32)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image.save(path, optimize=True)
     return path
 
 
@@ -214,10 +229,7 @@ def draw_overview(model: MdlModel, path: Path) -> Path:
                  "with the number of B's equations that read A)", fontsize=10)
     ax.axis("off")
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def draw_all(model: MdlModel, docs_dir: Path) -> list:

@@ -157,3 +157,18 @@ def main_docs(model_path: str = "models/jingdezhen.mdl", *, readme: str | None =
     if sketch and write_sketch(model_path):
         written.append(str(model_path))
     return written
+
+
+def main(argv=None) -> int:
+    """``python -m sim.modeldoc [MODEL] [--no-sketch]``: regenerate and list the files."""
+    import sys
+    args = sys.argv[1:] if argv is None else list(argv)
+    sketch = "--no-sketch" not in args
+    paths = [a for a in args if not a.startswith("--")]
+    for path in main_docs(paths[0] if paths else "models/jingdezhen.mdl", sketch=sketch):
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

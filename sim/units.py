@@ -40,7 +40,7 @@ that should carry units must be a named constant with units).  Handled functions
 ``RAMP`` of a plain number adapts like a number), lookup calls (result in the
 lookup's units; the argument is not checked, since Vensim gives a lookup only
 output units), ``SMOOTH*``, ``DELAY*``, ``DELAY FIXED``, ``INITIAL``, ``TREND``,
-``FORECAST``, ``SAMPLE IF TRUE``.
+``FORECAST``, ``SAMPLE IF TRUE``, ``ACTIVE INITIAL``.
 
 What it skips: any other function call, ``WITH LOOKUP`` (result taken as declared),
 subscripts, lookups' x axes, constants' values.  An expression containing a skipped
@@ -489,8 +489,12 @@ def _minmax(c, args):
     return c.agree(args, "argument", "arguments of MIN/MAX")
 
 
+def _active_initial(c, args):
+    return c.agree(args, "argument", "arguments of ACTIVE INITIAL")
+
+
 _FUNCTIONS = {
-    "min": _minmax, "max": _minmax, "if_then_else": _if,
+    "min": _minmax, "max": _minmax, "if_then_else": _if, "active_initial": _active_initial,
     "abs": _first, "integer": _first, "int": _first, "modulo": _first, "quantum": _first,
     "zidz": _quotient, "xidz": _quotient,
     "exp": _dimensionless_fn, "ln": _dimensionless_fn, "log": _dimensionless_fn,
@@ -527,7 +531,7 @@ def _forecast(c, node):
 
 
 _STRUCTURES = {
-    "SmoothStructure": _delayed, "DelayStructure": _delayed,
+    "SmoothStructure": _delayed, "SmoothNStructure": _delayed, "DelayStructure": _delayed,
     "DelayNStructure": _delayed, "DelayFixedStructure": _delayed,
     "InitialStructure": lambda c, n: c.infer(n.initial),
     "SampleIfTrueStructure": lambda c, n: (

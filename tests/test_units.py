@@ -161,6 +161,14 @@ BASE = [("capital", "100", "CNY100M"), ("labour", "50", "Person10K"),
     ("MAX(0, capital - 10)", "CNY100M", True),
     ("IF THEN ELSE(Time > start, capital, 0)", "CNY100M", True),
     ("-capital * rate", "CNY100M/Year", True),
+    ("SMOOTH(capital, start - 2010)", "CNY100M", True),
+    ("SMOOTH3(capital, share)", "CNY100M", False),           # smoothing time in Year
+    ("DELAY FIXED(capital, 2, labour)", "CNY100M", False),   # initial value disagrees
+    ("DELAY N(capital * rate, 3, 0, 4)", "CNY100M/Year", True),
+    ("TREND(capital, 3, 0)", "1/Year", True),
+    ("INITIAL(capital)", "CNY100M", True),
+    ("INITIAL(labour)", "CNY100M", False),
+    ("SAMPLE IF TRUE(Time > start, capital, capital)", "CNY100M", True),
 ])
 def test_inference_rules(tmp_path, equation, units, ok):
     path = _model(tmp_path, BASE + [("x", equation, units)])
