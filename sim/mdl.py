@@ -29,7 +29,7 @@ from pathlib import Path
 from pysd.translators.structures import abstract_expressions as ae
 from pysd.translators.vensim import vensim_utils as vu
 from pysd.translators.vensim.vensim_element import (
-    Component, Data, Element, Lookup, SubscriptRange)
+    Data, Element, Lookup, SubscriptRange)
 from pysd.translators.vensim.vensim_file import VensimFile
 from pysd.translators.vensim.vensim_section import SectionElementsVisitor
 
