@@ -22,8 +22,9 @@ PySD ``ast`` and the names it depends on.
 """
 from __future__ import annotations
 
+import hashlib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from pysd.translators.structures import abstract_expressions as ae
@@ -163,15 +164,38 @@ class _GroupedVisitor(SectionElementsVisitor):
         self.entries[-1] = (self.group, self.entries[-1])
 
 
+_CACHE: dict = {}
+_CACHE_SIZE = 8
+
+
 def read_mdl(path) -> MdlModel:
     """Parse a Vensim ``.mdl`` file into an :class:`MdlModel` (macros are ignored).
 
     Raises ``FileNotFoundError`` for a missing file and ``ValueError`` naming the file
     and the element when an equation cannot be parsed or refers to an undefined name.
+    Parsing a few hundred equations takes seconds, so results are cached by the text
+    of the equations part (a changed equation is parsed again; a copy of the file or
+    a new sketch is not); treat the result as read-only.
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"model file not found: {path}")
+    raw = path.read_bytes()
+    equations, _, sketch = raw.partition(b"\\\\\\---///")
+    key = hashlib.sha256(equations).hexdigest()
+    if key not in _CACHE:
+        if len(_CACHE) >= _CACHE_SIZE:
+            _CACHE.pop(next(iter(_CACHE)))
+        _CACHE[key] = _parse(path)
+        _CACHE[key]._sketch_raw = sketch
+    model = _CACHE[key]
+    if model.path != path or sketch != model._sketch_raw:
+        model = replace(model, path=path, sketch=VensimFile(path).sketch)
+        model._sketch_raw = sketch
+    return model
+
+
+def _parse(path: Path) -> MdlModel:
     vf = VensimFile(path)
     vf.parse(parse_all=False)
     tree = vu.Grammar.get("section_elements").parse(vf.sections[0].content)

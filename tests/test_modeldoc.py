@@ -192,3 +192,17 @@ def test_jingdezhen_readme_is_current():
     assert doc_is_current(JDZ, ROOT / "models" / "README.md"), (
         "models/README.md is stale: run `python -m sim docs` (or "
         "sim.modeldoc.update_readme) after editing models/jingdezhen.mdl")
+
+
+@pytest.mark.skipif(not JDZ.exists(), reason="models/jingdezhen.mdl does not exist yet")
+def test_jingdezhen_sketch_has_one_view_per_module(tmp_path):
+    copy = tmp_path / "jingdezhen.mdl"
+    shutil.copy(JDZ, copy)
+    write_sketch(copy)
+    model = read_mdl(copy)
+    views = views_of(copy.read_text(encoding="utf-8"))
+    assert list(views) == model.groups
+    placed = [n for v in views.values() for n in v["vars"]]
+    assert sorted(placed) == sorted(e.name for e in model.elements)
+    assert split_mdl(copy.read_text(encoding="utf-8"))[0] == split_mdl(
+        JDZ.read_text(encoding="utf-8"))[0]
