@@ -236,3 +236,22 @@ def test_compare_runs_or_reads_saved_results_and_agrees(first_run, tmp_path, mon
         compare("baseline", "plam", SCEN, results_dir=first_run)
     with pytest.raises(FileExistsError):
         compare("baseline", "plan", SCEN, results_dir=first_run, out=out)
+
+
+# ------------------------------------------------------------------ the project's own files
+ROOT = HERE.parent
+
+
+@pytest.mark.skipif(not (ROOT / "scenarios" / "levers.yaml").is_file()
+                    or not (ROOT / "models" / "jingdezhen.mdl").is_file(),
+                    reason="the Jingdezhen model or its lever registry is not there yet")
+def test_project_plan_and_baseline_give_a_full_scorecard(tmp_path):
+    out = run_all(ROOT / "scenarios", ROOT / "models" / "jingdezhen.mdl", results_root=tmp_path,
+                  scenarios=["baseline", "plan"], figures=False)
+    card = pd.read_csv(out / "scorecard.csv")
+    n_targets = len(load_targets(ROOT / "scenarios" / "targets.yaml"))
+    assert len(card) == 2 * n_targets and n_targets >= 20
+    bad = card.loc[~np.isfinite(card["value"]), ["scenario", "target"]]
+    assert bad.empty, f"targets without a finite value: {bad.values.tolist()}"
+    m = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert m["scenarios"]["plan"]["params"] and m["scenarios"]["baseline"]["params"] == {}
