@@ -94,9 +94,21 @@ def half_years(final_time: float) -> np.ndarray:
     return np.arange(0.5, final_time, 1.0)
 
 
+def relative_gap(result, reference, columns) -> float:
+    """Largest over ``columns`` of max |result - reference| / max |reference|."""
+    worst = 0.0
+    for col in columns:
+        ref = reference[col].to_numpy(float)
+        scale = np.max(np.abs(ref))
+        if scale > 0:
+            worst = max(worst, np.max(np.abs(result[col].to_numpy(float) - ref)) / scale)
+    return float(worst)
+
+
 @functools.lru_cache(maxsize=None)
-def gaps(name: str) -> tuple[float, ...]:
-    """Relative gap between PySD Euler and the engine, one per step in EULER_STEPS."""
+def comparison(name: str) -> dict:
+    """Gaps to the tight engine run: PySD Euler at each of EULER_STEPS, and the engine
+    at its default tolerance."""
     path = CORPUS / name
     # PySD side: a plain PySD model from the same translation; Euler at each step.
     pysd_model = sim.load_model(path).fresh()
@@ -104,20 +116,18 @@ def gaps(name: str) -> tuple[float, ...]:
     times = half_years(float(pysd_model.components.final_time()))
     engine = sim.simulate(path, times=times, **ENGINE)
     columns = [c for c in engine.columns if c not in CONTROL]
-    out = []
+    euler_gaps = []
     for dt in EULER_STEPS:
         euler = pysd_model.run(time_step=dt, return_timestamps=times)
         assert set(euler.columns) - CONTROL == set(columns), "engine and PySD name columns alike"
         assert np.allclose(euler.index.to_numpy(float), times)
-        worst = 0.0
-        for col in columns:
-            ref = engine[col].to_numpy(float)
-            scale = np.max(np.abs(ref))
-            if scale == 0:
-                continue
-            worst = max(worst, np.max(np.abs(euler[col].to_numpy(float) - ref)) / scale)
-        out.append(worst)
-    return tuple(out)
+        euler_gaps.append(relative_gap(euler, engine, columns))
+    default = sim.simulate(path, times=times)
+    return {"euler": tuple(euler_gaps), "default": relative_gap(default, engine, columns)}
+
+
+def gaps(name: str) -> tuple[float, ...]:
+    return comparison(name)["euler"]
 
 
 @pytest.mark.parametrize("name", sorted(CONVERGENCE))
@@ -131,6 +141,14 @@ def test_euler_converges_to_engine_in_proportion_to_step(name):
                 assert 2 <= coarse / fine <= 8, f"{name}: gaps {g} do not fall like dt"
     else:
         assert 4 <= g[0] / g[-1] <= 64, f"{name}: gaps {g} do not fall roughly like dt"
+
+
+@pytest.mark.parametrize("name", sorted(CONVERGENCE))
+def test_engine_at_default_tolerance_is_within_the_issues_bar(name):
+    """The engine as the project calls it (default rtol=1e-6) is within 1e-3 of the
+    tight run, the bar the issue sets for Euler at 1/256. (Models with switches at
+    state-dependent times come closest: about 100 times rtol, see docs/benchmarks.md.)"""
+    assert comparison(name)["default"] < FINAL_GAP
 
 
 # --- further claims of the engine, checked on corpus models -----------------------------
@@ -201,3 +219,29 @@ def test_jump_at_a_state_crossing_matches_closed_form():
         fast_eq - (fast_eq - c["threshold"]) * np.exp(-c["fast drain fraction"] * (times - crossing)))
     assert 0 < crossing < 20
     assert np.max(np.abs(df["level"].to_numpy(float) - exact) / exact) <= 1e-5
+
+
+@pytest.mark.xfail(strict=True, reason="engine limitation: IF THEN ELSE on Time is not a breakpoint")
+def test_switch_written_with_if_then_else_on_time_is_as_accurate_as_step(tmp_path):
+    """ENGINE LIMITATION (expected to fail; strict, so it reports when fixed).
+
+    A policy switch is often written ``IF THEN ELSE(Time >= policy time, 8, 5)`` rather
+    than ``5 + STEP(3, policy time)``. The engine splits the integration at STEP times
+    but cannot see a comparison with Time inside IF THEN ELSE, so RK45 steps across the
+    jump and its error estimate does not catch it. In if_then_else.mdl at rtol=1e-4 the
+    IF THEN ELSE version is about 50 times further from the tight run (gap ~1.2e-3) than
+    the STEP version (~2.6e-5). Possible fixes: detect ``time() >= constant`` conditions
+    in the translated module, or document that switches must use STEP.
+    """
+    text = (CORPUS / "if_then_else.mdl").read_text(encoding="utf-8")
+    with_step = text.replace("IF THEN ELSE(Time >= policy time, 8, 5)", "5 + STEP(3, policy time)")
+    assert with_step != text
+    gaps_by_form = {}
+    for form, body in (("if then else", text), ("step", with_step)):
+        path = tmp_path / f"{form.replace(' ', '_')}.mdl"
+        path.write_text(body, encoding="utf-8")
+        times = half_years(20.0)
+        reference = sim.simulate(path, times=times, **ENGINE)
+        loose = sim.simulate(path, times=times, rtol=1e-4)
+        gaps_by_form[form] = relative_gap(loose, reference, ["level"])
+    assert gaps_by_form["if then else"] <= 5 * gaps_by_form["step"], gaps_by_form
