@@ -259,7 +259,12 @@ def run_scenarios(state: dict, ids: list[str], simulate: Callable, engine: dict)
     results, event_times, params = {}, {}, {}
     for sid in ids:
         params[sid] = sset.resolve(sid, defaults=state["facts"]["defaults"])
-        df = simulate(state["loaded"], params=params[sid], events=events, **engine)
+        try:
+            df = simulate(state["loaded"], params=params[sid], events=events, **engine)
+        except SimError as err:  # say which scenario failed, keep the error's type and fields
+            err.args = (f"scenario {sid!r} ({sset.scenarios[sid].path}): {err.args[0] if err.args else err}",
+                        *err.args[1:])
+            raise
         results[sid] = df
         event_times[sid] = dict(df.attrs.get("events") or {})
     return results, event_times, params, sset

@@ -190,6 +190,18 @@ def test_runner_asks_targets_for_events_and_hands_times_back(tmp_path):
     assert card.loc[("fast", "gdp_growth_2020"), "value"] == pytest.approx(20.0)
 
 
+def test_a_failing_scenario_is_named_and_no_folder_is_written(tmp_path):
+    def failing(model, params=None, events=None, **engine):
+        if "growth rate" in params:
+            raise sim.SimulationError("stock 'GDP real' goes negative", time=2017.0, variable="GDP real")
+        return sim.simulate(model, params=params, events=events, **engine)
+
+    with pytest.raises(sim.SimulationError, match=r"scenario 'fast' \(.*fast.yaml\): stock 'GDP real'") as err:
+        run_all(SCEN, TINY, results_root=tmp_path / "r", simulate=failing, figures=False)
+    assert err.value.time == 2017.0 and err.value.variable == "GDP real"
+    assert not (tmp_path / "r").exists()
+
+
 def test_unknown_scenario_selection_suggests(tmp_path):
     with pytest.raises(ValidationError, match="did you mean 'plan'"):
         run_all(SCEN, TINY, results_root=tmp_path, scenarios=["plam"], figures=False)
