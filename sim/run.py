@@ -17,7 +17,6 @@ import os
 import platform
 import re
 import subprocess
-import sys
 import warnings
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timezone
