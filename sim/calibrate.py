@@ -849,6 +849,7 @@ def plot_fit(result: CalibrationResult, series_name: str, path: Path) -> Path:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     spec = result.spec
     s = next(x for x in spec.series if x.name == series_name)
@@ -863,6 +864,7 @@ def plot_fit(result: CalibrationResult, series_name: str, path: Path) -> Path:
         ax.scatter(s.data.index, s.data.values, color="black", zorder=3, s=18,
                    label=f"data: {s.indicator} × {s.scale:g}")
         ax.set_xlabel("year")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel(s.variable if s.transform == "level" else f"{s.transform} of {s.variable}")
         ax.set_title(f"{s.name}: RMSE {row['RMSE']:.3g}, MAPE {row['MAPE']:.2f} %, R² {row['R2']:.3f}\n"
                      f"Theil U_M {row['U_M']:.2f}, U_S {row['U_S']:.2f}, U_C {row['U_C']:.2f}",

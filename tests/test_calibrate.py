@@ -384,6 +384,19 @@ def test_bad_spec_lists_every_problem_naming_file_and_key(logistic_history, tmp_
     assert "series[1].indicator: 'gdp_missing' not found" in message
 
 
+def test_misspelt_top_level_keys_and_options_are_reported(logistic_history, tmp_path):
+    spec = write_spec(tmp_path / "typo.yaml", model=str(LOGISTIC), loss="l2", paramters=[],
+                      series=[{"data": str(logistic_history), "indicator": "population",
+                               "variable": "population", "weigth": 2}])
+    with pytest.raises(CalibrationSpecError) as info:
+        load_spec(spec)
+    message = str(info.value)
+    assert "paramters: unknown key (did you mean 'parameters'?)" in message
+    assert "parameters: expected a non-empty list" in message
+    assert "loss: 'l2' unknown" in message
+    assert "series[0].weigth: unknown key (did you mean 'weight'?)" in message
+
+
 def test_duplicate_years_need_a_rule_and_the_rule_is_applied(tmp_path):
     rows = [
         {"indicator": "level", "year": 2001, "value": 10.0, "source_url": "https://a.example/x"},
@@ -464,3 +477,20 @@ def test_main_calibrate_creates_the_out_folder_and_refuses_an_existing_one(logis
     assert (out / "manifest.json").is_file()
     with pytest.raises(FileExistsError):
         main_calibrate(str(spec), out=str(out))
+
+
+JINGDEZHEN_SPEC = Path(__file__).parents[1] / "models" / "calibration" / "jingdezhen.yaml"
+
+
+@pytest.mark.skipif(not JINGDEZHEN_SPEC.is_file(), reason="no Jingdezhen calibration spec")
+def test_the_jingdezhen_spec_matches_the_model_and_the_data():
+    """Renaming a model variable or constant the spec uses must break this test, not a run."""
+    try:
+        spec = load_spec(JINGDEZHEN_SPEC)
+    except CalibrationSpecError as err:
+        if "does not exist" in str(err):
+            pytest.skip(f"model or data file missing: {err}")
+        raise
+    assert {s.name for s in spec.series} >= {"gdp_real_growth", "gdp_nominal"}
+    assert all(len(s.data) >= 5 for s in spec.series)
+    assert all(s.data.index.max() <= 2015 for s in spec.series)     # later years are held back
