@@ -12,6 +12,7 @@ Functions take paths and return data or paths; printing is the CLI's job.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import os
 import platform
@@ -218,7 +219,7 @@ def write_netcdf(results: Mapping[str, pd.DataFrame], path: Path) -> Path:
 
 def _write_figures(out_dir: Path, results, card, targets, meta) -> str:
     try:
-        from . import plots
+        plots = importlib.import_module(f"{__package__}.plots")
     except ImportError as err:
         note = f"skipped: sim.plots cannot be imported ({err})"
         warnings.warn(note, stacklevel=3)
@@ -416,7 +417,7 @@ def compare(a: str, b: str, scenario_dir=DEFAULT_SCENARIO_DIR, model=DEFAULT_MOD
     (out_dir / "compare.md").write_text(_table_markdown(table), encoding="utf-8")
     if figures:
         try:
-            from . import plots
+            plots = importlib.import_module(f"{__package__}.plots")
             drawer = getattr(plots, "compare_figure", None)
         except ImportError:
             drawer = None
