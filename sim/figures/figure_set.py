@@ -138,7 +138,7 @@ def _manifest_targets(manifest: dict, results_dir: Path, targets_path) -> list:
 
 def regenerate(results_dir, lang: str = "both", *, out_dir=None, targets_path=None,
                history: pd.DataFrame | None = None,
-               formats: Sequence[str] = FORMATS) -> list[Path]:
+               formats: Sequence[str] = FORMATS, dpi: int = DPI) -> list[Path]:
     """Rebuild the figures of a results folder (default into ``<results_dir>/figures``).
 
     Reads ``manifest.json`` (keys ``scenarios``: {id: {"name": …}} and ``targets``),
@@ -166,4 +166,4 @@ def regenerate(results_dir, lang: str = "both", *, out_dir=None, targets_path=No
     card = pd.read_csv(results_dir / "scorecard.csv")
     targets = _manifest_targets(manifest, results_dir, targets_path)
     return write_figure_set(out_dir or results_dir / "figures", results, card, targets, meta,
-                            lang=lang, history=history, formats=formats)
+                            lang=lang, history=history, formats=formats, dpi=dpi)

@@ -57,7 +57,7 @@ STATUS_COLOURS = {True: OKABE_ITO["bluish_green"], False: OKABE_ITO["vermillion"
 #: Planning horizons marked on every time plot (years).
 DEFAULT_HORIZONS = (2020, 2030)
 
-FIGSIZE = (13.33, 7.5)
+FIGSIZE = (16 / 9 * 7.5, 7.5)  # 16:9 slide; 4000 × 2250 px at 300 dpi
 DPI = 300
 FORMATS = ("png", "svg", "pdf")
 
@@ -172,5 +172,7 @@ def save(fig, path_stem: Path, formats: Sequence[str] = FORMATS, dpi: int = DPI)
             p = path_stem.with_suffix(f".{fmt}")
             fig.savefig(p, format=fmt, dpi=dpi)
             out.append(p)
+            # positions are in figure fractions, valid for every format: lay out once
+            fig.set_layout_engine("none")
     plt.close(fig)
     return out
