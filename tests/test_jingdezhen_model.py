@@ -246,3 +246,10 @@ def test_lever_registry_matches_the_model(mdl, levers):
         low, high = lever["range"]
         assert low <= float(element.equation) <= high, f"{lever['name']}: baseline outside range"
         assert "LEVER" in element.comment and lever["en"] and lever["zh"]
+
+
+def test_units_are_consistent():
+    from sim.units import check_units
+
+    problems = check_units(MODEL)
+    assert not problems, "\n".join(map(str, problems))
