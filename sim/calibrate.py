@@ -18,6 +18,7 @@ Spec format (paths are relative to the spec file, else to the project root)::
     jacobian_step: 0.001            # finite-difference step, fraction of each bounds range
     max_nfev: 200                   # optional cap on least-squares residual evaluations
     simulate_options: {rtol: 1.0e-8}   # optional keyword arguments for simulate()
+    levers: ../../scenarios/levers.yaml  # optional lever registry: its levers may not be fitted
     parameters:
       - {name: growth rate, initial: 0.2, bounds: [0.05, 1.0]}
     series:
@@ -65,7 +66,7 @@ CONTROL_CONSTANTS = {"INITIAL TIME", "FINAL TIME", "TIME STEP", "SAVEPER"}
 DATA_COLUMNS = ("indicator", "year", "value")
 
 TOP_KEYS = {"name", "model", "loss", "f_scale", "jacobian_step", "max_nfev",
-            "simulate_options", "parameters", "series", "note"}
+            "simulate_options", "levers", "parameters", "series", "note"}
 PARAMETER_KEYS = {"name", "initial", "bounds", "note"}
 SERIES_KEYS = {"name", "data", "indicator", "variable", "scale", "weight", "years",
                "duplicates", "normalise", "transform", "note"}
@@ -310,6 +311,8 @@ def load_spec(path: str | Path, *, load_model: Callable | None = None) -> Calibr
         simulate_options = {}
 
     parameters = _parse_parameters(raw.get("parameters"), constants, variables, model, errors)
+    if raw.get("levers"):
+        _check_not_levers(parameters, _resolve_path(str(raw["levers"]), path.parent), errors)
     series = _parse_series(raw.get("series"), variables, model, path.parent, errors)
 
     if errors:
@@ -361,6 +364,20 @@ def _parse_parameters(entries, constants, variables, model, errors) -> list[Para
             errors.append(f"{key}.initial: {initial:g} lies outside bounds [{low:g}, {high:g}]")
         parameters.append(ParameterSpec(real, initial if initial is not None else np.nan, low, high))
     return parameters
+
+
+def _check_not_levers(parameters: list[ParameterSpec], registry: Path, errors: list[str]):
+    """Policy levers are set by scenarios; fitting one to history would blur the two."""
+    try:
+        entries = (yaml.safe_load(registry.read_text(encoding="utf-8")) or {}).get("levers") or []
+    except (OSError, yaml.YAMLError, AttributeError) as exc:
+        errors.append(f"levers: cannot read lever registry {registry}: {exc}")
+        return
+    levers = {e.get("name") for e in entries if isinstance(e, dict)}
+    for i, p in enumerate(parameters):
+        if p.name in levers:
+            errors.append(f"parameters[{i}].name: {p.name!r} is a policy lever in {registry}; "
+                          "levers are set by scenarios, not fitted to history")
 
 
 def _parse_series(entries, variables, model, spec_dir: Path, errors) -> list[SeriesSpec]:

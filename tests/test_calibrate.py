@@ -384,6 +384,17 @@ def test_bad_spec_lists_every_problem_naming_file_and_key(logistic_history, tmp_
     assert "series[1].indicator: 'gdp_missing' not found" in message
 
 
+def test_a_policy_lever_cannot_be_fitted(logistic_history, tmp_path):
+    registry = tmp_path / "levers.yaml"
+    registry.write_text(yaml.safe_dump({"levers": [{"name": "growth rate", "unit": "1/Year"}]}))
+    spec = logistic_spec(tmp_path, logistic_history, levers=str(registry))
+    with pytest.raises(CalibrationSpecError, match=r"parameters\[0\]\.name: 'growth rate' is a policy lever"):
+        load_spec(spec)
+    missing = logistic_spec(tmp_path, logistic_history, levers=str(tmp_path / "none.yaml"))
+    with pytest.raises(CalibrationSpecError, match="levers: cannot read lever registry"):
+        load_spec(missing)
+
+
 def test_misspelt_top_level_keys_and_options_are_reported(logistic_history, tmp_path):
     spec = write_spec(tmp_path / "typo.yaml", model=str(LOGISTIC), loss="l2", paramters=[],
                       series=[{"data": str(logistic_history), "indicator": "population",
