@@ -526,6 +526,8 @@ class CalibrationResult:
     ``parameters``: index = constant name; columns ``initial, lower, upper, value,
     stderr, ci_low, ci_high`` (model units) and ``identifiable`` (bool), ``flags`` (str).
     ``statistics``: index = series name; :func:`fit_statistics` columns.
+    ``comparison``: one row per data point used: ``series, year, data, model,
+    model_initial`` (model units; model at the fitted and at the initial values).
     ``fitted`` / ``initial_run``: model runs at the fitted / initial values.
     """
 
@@ -534,6 +536,7 @@ class CalibrationResult:
     covariance: pd.DataFrame
     correlation: pd.DataFrame
     statistics: pd.DataFrame
+    comparison: pd.DataFrame
     fitted: pd.DataFrame
     initial_run: pd.DataFrame
     optimizer: dict
@@ -731,9 +734,15 @@ def calibrate(spec: CalibrationSpec | str | Path,
     fitted = problem.run(x)
     if fitted is None:
         raise RuntimeError(f"{spec.path}: the model run at the fitted parameter values failed")
+    comparison = pd.concat([
+        pd.DataFrame({"series": s.name, "year": problem.series_data[i].index,
+                      "data": problem.series_data[i].to_numpy(dtype=float),
+                      "model": problem.model_at_data(fitted, i),
+                      "model_initial": problem.model_at_data(initial_run, i)})
+        for i, s in enumerate(spec.series)], ignore_index=True)
     statistics = pd.DataFrame(
-        {s.name: fit_statistics(problem.model_at_data(fitted, i), problem.series_data[i].to_numpy())
-         for i, s in enumerate(spec.series)}).T
+        {name: fit_statistics(rows["model"], rows["data"])
+         for name, rows in comparison.groupby("series", sort=False)}).T
     statistics.index.name = "series"
     if problem.failed:
         notes.append(f"{problem.failed} of {problem.runs} model runs failed and were penalised; "
@@ -751,7 +760,7 @@ def calibrate(spec: CalibrationSpec | str | Path,
         spec=spec, parameters=parameters,
         covariance=pd.DataFrame(cov, index=names, columns=names),
         correlation=pd.DataFrame(corr, index=names, columns=names),
-        statistics=statistics, fitted=fitted, initial_run=initial_run,
+        statistics=statistics, comparison=comparison, fitted=fitted, initial_run=initial_run,
         optimizer=optimizer, notes=notes)
 
 
@@ -791,7 +800,9 @@ def result_to_dict(result: CalibrationResult) -> dict:
                      "normaliser": s.normaliser, "duplicates": s.duplicates,
                      "years": list(s.years) if s.years else None,
                      "statistics": result.statistics.loc[s.name].to_dict(),
-                     "data": {f"{y:g}": v for y, v in s.data.items()}}
+                     "points": result.comparison.loc[result.comparison["series"] == s.name,
+                                                     ["year", "data", "model", "model_initial"]]
+                                                .to_dict(orient="records")}
             for s in spec.series},
         "notes": result.notes,
         "thresholds": {"ci_range_ratio": CI_RANGE_RATIO, "correlation_limit": CORRELATION_LIMIT,
@@ -900,7 +911,8 @@ def write_report(result: CalibrationResult, out_dir: str | Path | None = None, *
 
     ``out_dir``: the folder to create (an existing one is an error, never written into);
     default ``<results_root>/<UTC timestamp>-calibration-<spec name>`` (``-2``… if taken).
-    Files: ``calibration.json`` (all numbers), ``report.md`` (tables),
+    Files: ``calibration.json`` (all numbers), ``comparison.csv`` (data against model,
+    point by point), ``report.md`` (tables),
     ``fit_<series>.png`` (model against data) and ``manifest.json`` (spec, model and data
     file hashes, package versions, git commit).
     """
@@ -918,6 +930,7 @@ def write_report(result: CalibrationResult, out_dir: str | Path | None = None, *
         folder.mkdir()                      # FileExistsError if it appeared meanwhile
     (folder / "calibration.json").write_text(
         json.dumps(result_to_dict(result), indent=2, ensure_ascii=False), encoding="utf-8")
+    result.comparison.to_csv(folder / "comparison.csv", index=False)
     (folder / "report.md").write_text(report_markdown(result), encoding="utf-8")
     figures = [plot_fit(result, s.name, folder / f"fit_{s.name}.png").name for s in spec.series]
     manifest = {
@@ -927,7 +940,8 @@ def write_report(result: CalibrationResult, out_dir: str | Path | None = None, *
         "model_file": str(spec.model_path), "model_sha256": sha256(spec.model_path),
         "data_files": {str(p): sha256(p) for p in sorted({s.data_file for s in spec.series})},
         "package": "jdz-sim", "package_version": versions()["sim"], "versions": versions(),
-        "git": git_state(), "files": ["calibration.json", "report.md", *figures],
+        "git": git_state(),
+        "files": ["calibration.json", "comparison.csv", "report.md", *figures],
     }
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
     return folder

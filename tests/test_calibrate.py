@@ -452,7 +452,7 @@ def test_data_outside_the_model_time_span_are_left_out_with_a_note(tmp_path):
 def test_a_second_report_never_overwrites_the_first(logistic_result, tmp_path):
     first = write_report(logistic_result, results_root=tmp_path)
     before = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in first.iterdir()}
-    assert set(before) == {"calibration.json", "report.md", "manifest.json",
+    assert set(before) == {"calibration.json", "comparison.csv", "report.md", "manifest.json",
                            "fit_population.png", "fit_share.png"}
     second = write_report(logistic_result, results_root=tmp_path)    # same second is likely
     assert second != first and second.parent == first.parent == tmp_path
@@ -470,6 +470,11 @@ def test_report_files_carry_the_numbers_and_the_provenance(logistic_result, tmp_
         logistic_result.parameters.loc["growth rate", "value"])
     theil = numbers["series"]["share"]["statistics"]
     assert theil["U_M"] + theil["U_S"] + theil["U_C"] == pytest.approx(1.0)
+    points = pd.DataFrame(numbers["series"]["share"]["points"])
+    assert len(points) == 21
+    assert fit_statistics(points["model"], points["data"])["RMSE"] == pytest.approx(theil["RMSE"])
+    comparison = pd.read_csv(folder / "comparison.csv")
+    assert set(comparison["series"]) == {"population", "share"} and len(comparison) == 42
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     spec = logistic_result.spec
     assert manifest["spec_sha256"] == hashlib.sha256(spec.path.read_bytes()).hexdigest()
