@@ -8,7 +8,7 @@ import pandas as pd
 from .labels import Labels, default_labels, pick
 from .measures import MissingDataError
 from .panels import _grid
-from .style import (DEFAULT_HORIZONS, add_caption, house_style, mark_horizons, new_figure,
+from .style import (DEFAULT_HORIZONS, PANEL_TITLE_SIZE, panel_title, add_caption, house_style, mark_horizons, new_figure,
                     scenario_colours, scenario_linestyles, scenario_name)
 
 DATA_STYLE = dict(marker="o", ms=10, ls="none", mfc="white", mec="#222222", mew=2.2, zorder=6)
@@ -69,7 +69,8 @@ def plot_model_vs_history(data: pd.DataFrame, model, series: Sequence[str] | Non
                     pts["value"].to_numpy(float) * spec["scale"] * scale, **DATA_STYLE,
                     gid=f"data:{ind}", label=labels.t("data", lang))
             mark_horizons(ax, horizons)
-            ax.set_title(pick(spec, lang, kind="title"), loc="left", fontsize=19)
+            ax.set_title(panel_title(pick(spec, lang, kind="title"), ncols), loc="left",
+                         fontsize=PANEL_TITLE_SIZE)
             ax.set_ylabel(labels.unit(var, lang))
         for ax in axes[-1]:
             ax.set_xlabel(labels.t("year", lang))

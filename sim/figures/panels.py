@@ -15,7 +15,7 @@ import pandas as pd
 
 from .labels import Labels, default_labels
 from .measures import MissingDataError, as_figure_target, threshold_in_display_unit
-from .style import (DEFAULT_HORIZONS, add_caption, house_style, mark_horizons, new_figure,
+from .style import (DEFAULT_HORIZONS, PANEL_TITLE_SIZE, panel_title, add_caption, house_style, mark_horizons, new_figure,
                     scenario_colours, scenario_linestyles, scenario_name)
 
 #: Thematic figures: title key in labels.text and the variables shown, one panel each.
@@ -110,8 +110,8 @@ def plot_theme(results: Mapping[str, pd.DataFrame], variables: Sequence[str], *,
                                 "data"), xytext=(4, 3), textcoords="offset points",
                                 fontsize=13, color="#222222", va="bottom")
             mark_horizons(ax, horizons)
-            ax.set_title(labels.name(var, lang, kind="title"), loc="left",
-                         fontsize=19 if len(present) > 1 else None)
+            ax.set_title(panel_title(labels.name(var, lang, kind="title"), ncols), loc="left",
+                         fontsize=PANEL_TITLE_SIZE if len(present) > 1 else None)
             ax.set_ylabel(_axis_unit(labels, var, lang))
         for ax in axes[-1]:
             ax.set_xlabel(labels.t("year", lang))
@@ -169,8 +169,9 @@ def plot_gdp_by_sector(results: Mapping[str, pd.DataFrame], *,
                     poly.set_hatch("//")
                     poly.set_edgecolor("white")
             mark_horizons(ax, horizons)
-            ax.set_title(scenario_name(sid, scenarios_meta, lang), loc="left",
-                         color=colours[sid], fontsize=19, gid=f"scenario-title:{sid}")
+            ax.set_title(panel_title(scenario_name(sid, scenarios_meta, lang), ncols),
+                         loc="left", color=colours[sid], fontsize=PANEL_TITLE_SIZE,
+                         gid=f"scenario-title:{sid}")
             ax.grid(axis="x", visible=False)
         unit = labels.unit(sectors[0][0], lang)
         for row in axes:
@@ -178,7 +179,9 @@ def plot_gdp_by_sector(results: Mapping[str, pd.DataFrame], *,
         for ax in axes[-1]:
             ax.set_xlabel(labels.t("year", lang))
         handles, names = flat[0].get_legend_handles_labels()
-        fig.legend(handles[::-1], names[::-1], loc="outside right upper", fontsize=14)
+        fig.legend(handles[::-1], names[::-1], loc="outside right upper", fontsize=14,
+                   title=labels.t("sectors_legend", lang, kind="title"), title_fontsize=13,
+                   alignment="left")
         fig.suptitle(labels.t("gdp_sectors_title", lang, kind="title"), x=0.01, ha="left")
         add_caption(fig, labels, lang, source, ids, scenarios_meta)
     return fig

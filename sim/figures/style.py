@@ -91,6 +91,51 @@ CAPTION_BAND = 0.055
 CAPTION_LINES = {"zh": 1, "en": 1, "both": 2}
 
 
+#: Panel titles: type size, and the share of the figure width the panels get (the rest
+#: is the legend column).
+PANEL_TITLE_SIZE = 18
+PANEL_WIDTH_SHARE = 0.80
+LATIN_EM = 0.55          # average width of a Latin character, in em
+WIDE_FROM = 0x2E80       # CJK and full-width characters: 1 em
+
+
+def _em(text: str) -> float:
+    return sum(1.0 if ord(c) >= WIDE_FROM else LATIN_EM for c in text)
+
+
+def wrap_text(text: str, width_em: float) -> str:
+    """Break ``text`` into lines of at most ``width_em`` em: between words in Latin script,
+    between any two characters in CJK. Existing line breaks are kept."""
+    out = []
+    for para in text.split("\n"):
+        tokens, word = [], ""
+        for c in para:
+            if ord(c) >= WIDE_FROM:
+                tokens += [word, c] if word else [c]
+                word = ""
+            elif c == " ":
+                tokens += [word, " "] if word else [" "]
+                word = ""
+            else:
+                word += c
+        tokens += [word] if word else []
+        line = ""
+        for tok in tokens:
+            if line.strip() and _em(line + tok) > width_em and tok != " ":
+                out.append(line.rstrip())
+                line = "" if tok == " " else tok
+            else:
+                line += tok
+        out.append(line.rstrip())
+    return "\n".join(out)
+
+
+def panel_title(text: str, ncols: int, fontsize: float = PANEL_TITLE_SIZE) -> str:
+    """``text`` wrapped to the width of one of ``ncols`` panels side by side."""
+    width_pt = FIGSIZE[0] * 72 * PANEL_WIDTH_SHARE / ncols - 60
+    return wrap_text(text, width_pt / fontsize)
+
+
 def scenario_colours(ids: Iterable[str]) -> dict[str, str]:
     """One colour per scenario: fixed for the known ids, the next free ones for the rest.
 
