@@ -139,8 +139,8 @@ was measured in one process on the machine described at the end.
   engine's gap at that tolerance (found from runs at TIME STEP and TIME STEP/2, Euler's
   gap being ≈ C·dt, then checked). Each Euler step evaluates the derivatives once, so
   *Euler steps* is PySD's count of RHS evaluations. When that run would take more than
-  {budget_s:g} s, its time is extrapolated linearly in the number of steps from the two
-  calibration runs and marked `~` (its gap is then the C·dt estimate).
+  {budget_s:g} s, its time is extrapolated as (time per step of the run at TIME STEP/2)
+  × steps and marked `~` (its gap is then the C·dt estimate).
 - **ratio** = PySD wall time / engine wall time (above 1: the engine is faster at the
   same accuracy); **CPU ratio** is the same with process CPU time, less sensitive to
   other jobs on a shared machine.
@@ -177,8 +177,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--rtol", type=float, nargs="+", default=[1e-3, 1e-6],
                         help="engine tolerances to compare (default: 1e-3 1e-6)")
-    parser.add_argument("--budget", type=float, default=30.0,
-                        help="longest PySD run actually performed, seconds (default 30)")
+    parser.add_argument("--budget", type=float, default=20.0,
+                        help="longest PySD run actually performed, seconds (default 20)")
     parser.add_argument("--chain-stocks", type=int, default=60,
                         help=f"stocks in the generated chain model (>= {MIN_CHAIN_STOCKS})")
     parser.add_argument("--models", nargs="*", default=None,

@@ -10,7 +10,7 @@ calibration runs (the model's TIME STEP and half of it): Euler's gap is about C 
 ``dt = gap_engine / C``, rounded down to a power of two so that the half-year output
 times stay on the Euler grid, then checked by running PySD there (halving again if its
 gap is still larger). When that run would take longer than ``budget_s``, its time is
-extrapolated from the calibration runs (time = a + b * steps) and marked as such.
+extrapolated from the finer calibration run (time per step times steps) and marked as such.
 """
 from __future__ import annotations
 
@@ -89,7 +89,7 @@ def _euler(pysd_model, dt: float, times, repeats: int = 1):
 
 
 def euler_to_match(pysd_model, reference, target_gap: float, times, horizon: float,
-                   model_step: float, budget_s: float = 30.0,
+                   model_step: float, budget_s: float = 20.0,
                    calibration: dict | None = None) -> EulerRun:
     """The PySD Euler run whose gap reaches ``target_gap`` (measured or extrapolated).
 
@@ -101,13 +101,14 @@ def euler_to_match(pysd_model, reference, target_gap: float, times, horizon: flo
         for dt in (model_step, model_step / 2):
             wall, cpu, df = _euler(pysd_model, dt, times)
             calibration[dt] = (wall, cpu, relative_gap(df, reference))
-    (dt0, (w0, c0, g0)), (dt1, (w1, c1, g1)) = sorted(calibration.items(), reverse=True)
-    n0, n1 = horizon / dt0, horizon / dt1
-    b_wall, b_cpu = (w1 - w0) / (n1 - n0), (c1 - c0) / (n1 - n0)   # seconds per step
-    a_wall, a_cpu = w1 - b_wall * n1, c1 - b_cpu * n1              # seconds per run
+    (_, (_, _, g0)), (dt1, (w1, c1, g1)) = sorted(calibration.items(), reverse=True)
+    # cost per step from the finer calibration run, fixed cost included: a slight
+    # overestimate for long runs, but robust (a difference of two short runs is noise)
+    n1 = horizon / dt1
+    wall_per_step, cpu_per_step = w1 / n1, c1 / n1
 
     def predicted(steps):
-        return a_wall + b_wall * steps, a_cpu + b_cpu * steps
+        return wall_per_step * steps, cpu_per_step * steps
 
     first_order = g1 / dt1
     dt = model_step if g0 <= target_gap else 2.0 ** math.floor(math.log2(target_gap / first_order))
