@@ -104,7 +104,7 @@ class _Switches:
         t = self._switch_time(time)
         if repeat_time == 0:
             self._note(start, start + width)
-            return 1.0 * (start - SMALL <= t < start + width - SMALL)
+            return 1.0 * ((start - SMALL <= t) & (t < start + width - SMALL))
         stop = self.tf if end is None else min(end, self.tf)
         k = 0
         while start + k * repeat_time < stop and k < 10_000:
@@ -112,9 +112,8 @@ class _Switches:
             k += 1
         if end is not None:
             self._note(end)
-        if start - SMALL <= t and (end is None or t < end):
-            return 1.0 * (((t - start + SMALL) % repeat_time) < width)
-        return 0.0
+        on = (start - SMALL <= t) & (True if end is None else t < end)
+        return 1.0 * on * (((t - start + SMALL) % repeat_time) < width)
 
     def ramp(self, time, slope, start, finish=None):
         self._note(start, finish)
@@ -350,7 +349,13 @@ def simulate(model, params: dict | None = None, *, method: str = "RK45", rtol: f
         _resolve_names([ev.variable for ev in events], m._namespace, "event variable", path)
 
     # patch STEP/PULSE/RAMP before initialisation so initial values use them too
-    t0, tf = float(m.time.initial_time()), float(m.time.final_time())
+    # control variables may refer to each other (SAVEPER = TIME STEP): wire them first
+    m.components._init_outer_references({"scope": m, "time": m.time})
+    t0 = float(m.time.initial_time())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out_times = _output_times(m, times)
+    tf = float(out_times[-1])  # integrate only as far as the last output time
     switches = _Switches(t0, tf)
     module = m.components._components
     for fname in ("step", "pulse", "ramp"):
@@ -359,7 +364,6 @@ def simulate(model, params: dict | None = None, *, method: str = "RK45", rtol: f
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        out_times = _output_times(m, times)
         m._stepper_mode = False
         m._config_simulation(p, return_columns, list(out_times), ic if ic else "original",
                              None, None, None, cache_output=False, progress=False)

@@ -231,3 +231,16 @@ def test_a_pysd_model_object_is_accepted_and_left_as_found(tmp_path):
     assert df["tau"].iloc[0] == 2  # parameters already set on the object are kept
     assert "extra" not in model._components_setter_tracker
     assert model.components.extra() == 0
+
+
+def test_saveper_equal_to_time_step_is_vensims_default(tmp_path):
+    text = DECAY.replace("SAVEPER = 1", "SAVEPER = TIME STEP")
+    df = sim.simulate(write(tmp_path, "saveper.mdl", text))
+    assert df.index[1] == 0.125 and df.index[-1] == 20
+
+
+def test_integration_stops_at_the_last_requested_time(decay):
+    short = sim.simulate(decay, times=[0, 5])
+    full = sim.simulate(decay)
+    assert short.attrs["nfev"] < full.attrs["nfev"]
+    assert short.loc[5.0, "Stock"] == pytest.approx(full.loc[5.0, "Stock"], rel=1e-5)
