@@ -332,7 +332,7 @@ def _chinese_strings() -> list[str]:
         for h in (data.get("horizons") or {}).values():
             if isinstance(h, dict) and isinstance(h.get("name"), dict):
                 texts.append(str(h["name"].get("zh", "")))
-    texts += ["✓ ×  ≥ ≤ −3.2 （）：、"]          # marks and punctuation the figures print
+    texts += ["✓ × – ≥ ≤ −3.2\u00a0% （）：、"]   # marks and punctuation the figures print
     return [t for t in texts if t]
 
 
@@ -383,7 +383,7 @@ def test_pdf_and_svg_export_with_cff_font(tmp_path, results, card):
 # --------------------------------------------------------------------------- figure set
 def test_write_figure_set_both_languages(tmp_path, results, card):
     out = plots.write_figure_set(tmp_path / "figures", results, card, TARGETS[:2], META,
-                                 lang="both", formats=("png",), dpi=30)
+                                 lang="both", formats=("png",), dpi=30, history=None)
     zh = sorted(p.name for p in (tmp_path / "figures" / "zh").iterdir())
     en = sorted(p.name for p in (tmp_path / "figures" / "en").iterdir())
     assert zh == en
@@ -400,7 +400,7 @@ def test_write_figure_set_skips_figures_without_data(tmp_path, results, card):
             for s, df in results.items()}
     with pytest.warns(UserWarning, match="gdp_by_sector"):
         out = plots.write_figure_set(tmp_path, slim, card, TARGETS[:1], META, lang="en",
-                                     formats=("png",), dpi=20)
+                                     formats=("png",), dpi=20, history=None)
     assert "gdp_by_sector.png" not in {p.name for p in out}
 
 
@@ -436,16 +436,17 @@ def _results_folder(tmp_path, results, card, targets_entries) -> Path:
 def test_regenerate_from_a_results_folder(tmp_path, results, card):
     folder = _results_folder(tmp_path, results, card[card.target == "gdp_growth_2020"],
                              ["gdp_growth_2020"])
-    out = plots.regenerate(folder, "en", formats=("png",), dpi=30)
+    data = pd.DataFrame({"indicator": ["gdp"], "year": [2012], "value": [600.0]})
+    out = plots.regenerate(folder, "en", formats=("png",), dpi=30, history=data)
     names = {p.name for p in out}
-    assert "target_gdp_growth_2020.png" in names and "dashboard.png" in names
+    assert {"target_gdp_growth_2020.png", "dashboard.png", "model_vs_history.png"} <= names
     assert all(p.parent == folder / "figures" / "en" for p in out)
 
 
 def test_regenerate_names_unknown_targets(tmp_path, results, card):
     folder = _results_folder(tmp_path, results, card, ["no_such_target_2020"])
     with pytest.raises(ValueError, match="no_such_target_2020"):
-        plots.regenerate(folder, "en", formats=("png",))
+        plots.regenerate(folder, "en", formats=("png",), history=None)
 
 
 # --------------------------------------------------------------------------- label table
@@ -496,3 +497,24 @@ def test_target_dicts_and_objects_draw_alike(results):
     pd.testing.assert_series_equal(a, b)
     with pytest.raises(ValueError, match="missing key"):
         as_figure_target({"id": "x", "measure": "avg_growth"})
+
+
+def test_crossing_times_are_shown_as_the_first_yearly_value_that_meets_the_goal():
+    from sim.figures.indicators import legend_status
+    labels = default_labels()
+    row = pd.Series({"year_reached": 2017.3, "passed": True})
+    assert legend_status(row, labels, "en") == "met, first in 2018"
+    row = pd.Series({"year_reached": 2016.0, "passed": False})
+    assert legend_status(row, labels, "en") == "missed, reached only in 2016"
+    assert legend_status(pd.Series({"year_reached": np.nan, "passed": False}),
+                         labels, "zh") == labels.t("missed", "zh")
+
+
+def test_history_file_found_through_the_environment(tmp_path, monkeypatch):
+    from sim.figures.history import find_history
+    csv = tmp_path / "h.csv"
+    csv.write_text("indicator,year,value,unit,source_url,note\ngdp,2010,461.5,亿元,x,\n",
+                   encoding="utf-8")
+    monkeypatch.setenv("JDZ_HISTORY", str(csv))
+    data = find_history()
+    assert list(data["value"]) == [461.5]

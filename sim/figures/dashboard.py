@@ -15,13 +15,23 @@ from matplotlib.patches import Rectangle
 
 from .indicators import COMPARATOR_SIGNS, number, scorecard_row
 from .labels import Labels, compose, default_labels, pick
-from .measures import as_figure_target, finite
+from .measures import as_figure_target, finite, whole_year
 from .style import (FIGSIZE, STATUS_COLOURS, add_caption, house_style, new_figure,
-                    scenario_colours, scenario_name)
+                    scenario_colours, scenario_name, wrap_text)
 
 STATUS_MARKS = {True: "✓", False: "×", None: "–"}
+#: Margin shown with fewer digits as it grows: (smallest |margin|, format), first match.
+MARGIN_FORMATS = ((100, "+.0f"), (1, "+.1f"), (0, "+.2f"))
+#: Row labels wrap at this share of the figure width.
+ROW_LABEL_SHARE = 0.36
+ROW_LABEL_SIZE = 14
 ROW_HEIGHT_IN = 0.62
 HEADER_IN = 2.2
+
+
+def margin_format(margin: float) -> str:
+    """Format spec for a margin: ``+171``, ``+4.2``, ``+0.08``."""
+    return next(fmt for floor, fmt in MARGIN_FORMATS if abs(margin) >= floor)
 
 
 def _status(row) -> bool | None:
@@ -39,7 +49,9 @@ def _row_label(target, labels: Labels, lang: str) -> str:
         name = labels.t("with_year", one, text=pick(target.name, one, default=target.id),
                         year=f"{target.year:g}")
         unit = labels.target_unit_text(target.unit, one)
-        return f"{name}  {sign} {number(target.threshold)} {unit}"
+        # no-break spaces keep "≥ 95 %" together when the label wraps
+        line = f"{name}  " + "\u00a0".join(filter(None, [sign, number(target.threshold), unit]))
+        return wrap_text(line, FIGSIZE[0] * 72 * ROW_LABEL_SHARE / ROW_LABEL_SIZE)
     return compose(lang, one_line)
 
 
@@ -49,10 +61,10 @@ def _cell_text(row, status, labels: Labels, lang: str) -> str:
     margin = row.get("margin")
     text = STATUS_MARKS[status]
     if finite(margin):
-        text += " " + number(margin, "+.3g")
+        text += " " + number(margin, margin_format(float(margin)))
     year = row.get("year_reached")
     if finite(year):
-        text += f"\n{float(year):g}"
+        text += f"\n{whole_year(year)}"
     return text
 
 
@@ -92,7 +104,8 @@ def plot_dashboard(scorecard: pd.DataFrame, targets: Sequence[Mapping],
         ax.set_xlim(0, n_cols)
         ax.set_ylim(0, n_rows)
         ax.set_yticks(np.arange(n_rows) + 0.5,
-                      [_row_label(t, labels, lang) for t in reversed(targets)], fontsize=14)
+                      [_row_label(t, labels, lang) for t in reversed(targets)],
+                      fontsize=ROW_LABEL_SIZE, linespacing=1.0)
         ax.xaxis.tick_top()
         ax.set_xticks(np.arange(n_cols) + 0.5,
                       [scenario_name(s, scenarios_meta, lang) for s in ids], fontsize=15)

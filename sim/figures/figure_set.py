@@ -14,7 +14,7 @@ from typing import Callable, Mapping, Sequence
 import pandas as pd
 
 from .dashboard import plot_dashboard
-from .history import plot_model_vs_history
+from .history import find_history, plot_model_vs_history
 from .indicators import plot_target_indicator
 from .labels import check_lang, default_labels
 from .measures import MissingDataError, as_figure_target
@@ -49,7 +49,7 @@ def _figures(results, scorecard, targets, scenarios_meta, history, common) -> li
 
 def write_figure_set(out_dir, results: Mapping[str, pd.DataFrame], scorecard: pd.DataFrame,
                      targets, scenarios_meta: Mapping | None, lang: str = "both", *,
-                     history: pd.DataFrame | None = None, source=None,
+                     history: pd.DataFrame | str | None = "auto", source=None,
                      formats: Sequence[str] = FORMATS, dpi: int = DPI) -> list[Path]:
     """Write every figure of a run; return the files written.
 
@@ -57,11 +57,17 @@ def write_figure_set(out_dir, results: Mapping[str, pd.DataFrame], scorecard: pd
     ``scorecard``: the DataFrame of ``sim.targets.scorecard``; ``targets``: the targets
     (``sim.targets.Target`` objects, a ``TargetSet`` or target dicts); ``scenarios_meta``:
     {id: {"name": {zh, en}, ...}}. ``lang``: ``zh``, ``en`` or ``both``; each language goes
-    to its own subfolder (``out_dir/zh``, ``out_dir/en``). ``history``: optional data
-    points (indicator, year, value) for the model-vs-data figure. Figures whose variables
-    are missing from the results are skipped with a warning.
+    to its own subfolder (``out_dir/zh``, ``out_dir/en``). ``history``: data points
+    (indicator, year, value) for the model-vs-data figure; ``"auto"`` reads the project's
+    data file when it is found (:func:`sim.figures.history.find_history`), ``None`` skips
+    the figure. Figures whose variables are missing from the results are skipped with a
+    warning.
     """
     check_lang(lang)
+    if isinstance(history, str):
+        if history != "auto":
+            raise ValueError(f"history={history!r}: expected a DataFrame, 'auto' or None")
+        history = find_history()
     out_dir = Path(out_dir)
     targets = [as_figure_target(t, f"targets[{i}]") for i, t in enumerate(targets)]
     common = {
@@ -137,7 +143,7 @@ def _manifest_targets(manifest: dict, results_dir: Path, targets_path) -> list:
 
 
 def regenerate(results_dir, lang: str = "both", *, out_dir=None, targets_path=None,
-               history: pd.DataFrame | None = None,
+               history: pd.DataFrame | str | None = "auto",
                formats: Sequence[str] = FORMATS, dpi: int = DPI) -> list[Path]:
     """Rebuild the figures of a results folder (default into ``<results_dir>/figures``).
 

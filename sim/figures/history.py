@@ -1,6 +1,9 @@
 """Model against historical data: data points (indicator, year, value) and model lines."""
 from __future__ import annotations
 
+import math
+import os
+from pathlib import Path
 from typing import Mapping, Sequence
 
 import pandas as pd
@@ -8,12 +11,30 @@ import pandas as pd
 from .labels import Labels, default_labels, pick
 from .measures import MissingDataError
 from .panels import _grid
-from .style import (DEFAULT_HORIZONS, PANEL_TITLE_SIZE, panel_title, add_caption, house_style, mark_horizons, new_figure,
-                    scenario_colours, scenario_linestyles, scenario_name)
+from .style import (DEFAULT_HORIZONS, PANEL_TITLE_SIZE, add_caption, house_style,
+                    mark_horizons, new_figure, panel_title, scenario_colours,
+                    scenario_linestyles, scenario_name)
+
+#: Where the historical data file is looked for: $JDZ_HISTORY, then ``shared/data`` beside
+#: the repository (as laid out for developers and CI).
+HISTORY_ENV = "JDZ_HISTORY"
+HISTORY_FILE = Path(__file__).resolve().parents[3] / "shared" / "data" / "history_to_2015.csv"
+
+
+def find_history() -> pd.DataFrame | None:
+    """The historical data points (indicator, year, value, ...) if the file is found, else None."""
+    candidates = [Path(p) for p in [os.environ.get(HISTORY_ENV)] if p] + [HISTORY_FILE]
+    for path in candidates:
+        if path.is_file():
+            return pd.read_csv(path)
+    return None
+
 
 DATA_STYLE = dict(marker="o", ms=10, ls="none", mfc="white", mec="#222222", mew=2.2, zorder=6)
-#: Years of data before the model's start shown for context.
+#: Years of data before the model's start shown for context, and years of model run shown
+#: after the last data point (the figure is about the fit, not the projection).
 CONTEXT_YEARS = 5
+TAIL_YEARS = 5
 
 
 def plot_model_vs_history(data: pd.DataFrame, model, series: Sequence[str] | None = None, *,
@@ -48,6 +69,9 @@ def plot_model_vs_history(data: pd.DataFrame, model, series: Sequence[str] | Non
     colours = dict(colours or scenario_colours(results))
     styles = scenario_linestyles(results)
     start = min(float(df.index.min()) for df in results.values())
+    shown = data[data["indicator"].isin(series)]
+    end = (float(shown["year"].max()) + TAIL_YEARS) if not shown.empty else math.inf
+    results = {sid: df[df.index.to_numpy(float) <= end] for sid, df in results.items()}
     with house_style():
         nrows, ncols = _grid(len(series))
         fig, axes = new_figure(nrows, ncols, sharex=True, lang=lang)
@@ -68,7 +92,7 @@ def plot_model_vs_history(data: pd.DataFrame, model, series: Sequence[str] | Non
             ax.plot(pts["year"].to_numpy(float),
                     pts["value"].to_numpy(float) * spec["scale"] * scale, **DATA_STYLE,
                     gid=f"data:{ind}", label=labels.t("data", lang))
-            mark_horizons(ax, horizons)
+            mark_horizons(ax, [h for h in horizons if h <= end])
             ax.set_title(panel_title(pick(spec, lang, kind="title"), ncols), loc="left",
                          fontsize=PANEL_TITLE_SIZE)
             ax.set_ylabel(labels.unit(var, lang))

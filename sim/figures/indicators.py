@@ -7,7 +7,8 @@ import numpy as np
 import pandas as pd
 
 from .labels import Labels, compose, default_labels, pick
-from .measures import FigureTarget, MissingDataError, as_figure_target, finite, measure_path
+from .measures import (FigureTarget, MissingDataError, as_figure_target, finite, measure_path,
+                       whole_year)
 from .style import (DEFAULT_HORIZONS, add_caption, house_style, mark_horizons, new_figure,
                     scenario_colours, scenario_linestyles, scenario_name)
 
@@ -49,7 +50,7 @@ def legend_status(row, labels: Labels, lang: str) -> str:
     year = row["year_reached"]
     passed = bool(row["passed"])
     if finite(year):
-        return labels.t("met_in" if passed else "missed_until", lang, year=f"{float(year):g}")
+        return labels.t("met_in" if passed else "missed_until", lang, year=whole_year(year))
     return labels.t("reached" if passed else "missed", lang)
 
 

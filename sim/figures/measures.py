@@ -148,6 +148,12 @@ def threshold_in_display_unit(target: FigureTarget, variable_scale: float) -> fl
     return target.threshold / target.scale * variable_scale
 
 
+def whole_year(year: float) -> str:
+    """A crossing time shown as a calendar year: the first whole year at or after it, i.e.
+    the first yearly value that meets the goal (2017.83 -> "2018", 2016.0 -> "2016")."""
+    return f"{math.ceil(float(year) - 1e-6):d}"
+
+
 def finite(x) -> bool:
     try:
         return math.isfinite(float(x))
@@ -156,4 +162,5 @@ def finite(x) -> bool:
 
 
 __all__ = ["FigureTarget", "MEASURE_PATHS", "TargetFigureError", "MissingDataError", "as_figure_target",
-           "indicator_series", "measure_path", "threshold_in_display_unit", "finite"]
+           "indicator_series", "measure_path", "threshold_in_display_unit", "finite",
+           "whole_year"]

@@ -15,8 +15,9 @@ import pandas as pd
 
 from .labels import Labels, default_labels
 from .measures import MissingDataError, as_figure_target, threshold_in_display_unit
-from .style import (DEFAULT_HORIZONS, PANEL_TITLE_SIZE, panel_title, add_caption, house_style, mark_horizons, new_figure,
-                    scenario_colours, scenario_linestyles, scenario_name)
+from .style import (DEFAULT_HORIZONS, PANEL_TITLE_SIZE, add_caption, house_style,
+                    mark_horizons, new_figure, panel_title, scenario_colours,
+                    scenario_linestyles, scenario_name)
 
 #: Thematic figures: title key in labels.text and the variables shown, one panel each.
 THEMES: dict[str, dict] = {
@@ -100,15 +101,19 @@ def plot_theme(results: Mapping[str, pd.DataFrame], variables: Sequence[str], *,
                 ax.plot(df.index.to_numpy(float), df[var].to_numpy(float) * scale,
                         color=colours[sid], ls=styles.get(sid, "-"),
                         label=scenario_name(sid, scenarios_meta, lang), gid=f"scenario:{sid}")
+            years_at: dict[float, list[str]] = {}
             for target in targets:
                 if (target.indicator == var and target.path_kind == "level"
                         and not target.denominator):
                     level = threshold_in_display_unit(target, scale)
                     ax.axhline(level, color="#222222", lw=2.2, ls=(0, (6, 3)),
                                gid=f"threshold:{target.id}", label=labels.t("threshold", lang))
-                    ax.annotate(f"{target.year:g}", (0.0, level), xycoords=("axes fraction",
-                                "data"), xytext=(4, 3), textcoords="offset points",
-                                fontsize=13, color="#222222", va="bottom")
+                    years_at.setdefault(round(level, 9), []).append(f"{target.year:g}")
+            for level, years in years_at.items():   # one note per line: "2020, 2030"
+                ax.annotate(", ".join(dict.fromkeys(years)), (0.0, level),
+                            xycoords=("axes fraction", "data"), xytext=(4, 3),
+                            textcoords="offset points", fontsize=13, color="#222222",
+                            va="bottom")
             mark_horizons(ax, horizons)
             ax.set_title(panel_title(labels.name(var, lang, kind="title"), ncols), loc="left",
                          fontsize=PANEL_TITLE_SIZE if len(present) > 1 else None)
