@@ -17,6 +17,12 @@ fast lookups), with these differences, stated plainly:
   differs between samples, and the ``float()`` PySD wraps around NumPy calls lets
   arrays through (both replaced in the translated module's namespace only).
 
+A sampled constant may also be a per-sample time series (a :class:`pandas.DataFrame`
+indexed by year, one column per sample), e.g. a policy lever that keeps its baseline value
+until a start year and takes the sample's value from then on. It is interpolated linearly
+between the years and held flat outside them, exactly as a ``pandas.Series`` param of
+:func:`sim.engine.simulate`; its years are integration breakpoints.
+
 Results must match single runs of the engine within 1e-6 relative
 (``tests/test_batch.py`` checks it on the corpus and the Jingdezhen model).
 """
@@ -32,8 +38,9 @@ from pysd.py_backend.lookups import HardcodedLookups
 from pysd.py_backend import statefuls as pysd_statefuls
 from scipy.integrate import solve_ivp
 
-from .engine import (METHODS, SMALL, _nonnegative_stocks, _output_times, _prepare_params,
-                     _resolve_names, _stateful_names, _StateVector, _Switches)
+from .engine import (METHODS, SMALL, _nonnegative_stocks, _numpy_for, _output_times,
+                     _prepare_params, _resolve_names, _stateful_names, _StateVector, _Switches,
+                     _time_comparison_points)
 from .errors import ModelError, ParameterError, SimulationError
 from .model import LoadedModel, as_loaded
 
@@ -110,6 +117,45 @@ def _set_array_constant(m, py_name: str, values: np.ndarray) -> None:
     m.components._set_component(py_name, constant)
 
 
+def _set_series_constant(m, py_name: str, years: np.ndarray, values: np.ndarray) -> None:
+    """Make a constant a per-sample time series: ``values`` has shape (len(years), N).
+
+    Linear between ``years`` (sorted, float), flat outside them, as PySD's Series params.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # PySD's bookkeeping: the constant depends on time
+        m.set_components({py_name: pd.Series([0.0] * years.size, index=years)})
+    original = getattr(m.components, py_name)
+    last = years.size - 1
+
+    def series():
+        t = float(m.time())
+        if t <= years[0]:
+            return values[0]
+        if t >= years[last]:
+            return values[last]
+        i = int(np.searchsorted(years, t, side="right")) - 1
+        w = (t - years[i]) / (years[i + 1] - years[i])
+        return values[i] + w * (values[i + 1] - values[i])
+
+    series.__name__ = py_name
+    series.__dict__.update(getattr(original, "__dict__", {}))
+    m.components._set_component(py_name, series)
+
+
+def _sample_table(name, value) -> tuple[np.ndarray, np.ndarray]:
+    """A per-sample series as (sorted years, values of shape (len(years), N))."""
+    years = np.asarray(value.index, dtype=float)
+    values = value.to_numpy(dtype=float)
+    if years.size == 0 or not np.all(np.isfinite(years)) or not np.all(np.isfinite(values)):
+        raise ParameterError(f"sampled series {name!r}: expected finite years and values, "
+                             "at least one year")
+    if np.unique(years).size != years.size:
+        raise ParameterError(f"sampled series {name!r}: its years repeat")
+    order = np.argsort(years)
+    return years[order], values[order]
+
+
 class _BatchState(_StateVector):
     """State vector whose elements carry a trailing sample dimension of size ``n``."""
 
@@ -145,6 +191,8 @@ def simulate_batch(model, samples: dict[str, np.ndarray], params: dict | None = 
     ----------
     model: path, :class:`~sim.model.LoadedModel` or PySD model (never modified).
     samples: ``{constant name: array of N values}``; every array has the same length.
+        A value may instead be a ``pandas.DataFrame`` indexed by year with N columns:
+        one time series per sample (linear between years, flat outside them).
     params: values shared by all samples, as in :func:`sim.engine.simulate` (numbers or
         ``pandas.Series`` indexed by year, e.g. a scenario's levers).
     method, rtol, atol, times, return_columns: as in :func:`sim.engine.simulate`;
@@ -161,7 +209,9 @@ def simulate_batch(model, samples: dict[str, np.ndarray], params: dict | None = 
     path = handle.path
     if not samples:
         raise ParameterError("simulate_batch needs at least one sampled constant")
-    arrays = {k: np.atleast_1d(np.asarray(v, dtype=float)) for k, v in samples.items()}
+    tables = {k: _sample_table(k, v) for k, v in samples.items() if isinstance(v, pd.DataFrame)}
+    arrays = {k: tables[k][1][0] if k in tables else np.atleast_1d(np.asarray(v, dtype=float))
+              for k, v in samples.items()}
     sizes = {a.shape for a in arrays.values()}
     if len(sizes) != 1 or len(next(iter(sizes))) != 1:
         raise ParameterError(f"every sample array must be one-dimensional and of one length, "
@@ -188,11 +238,17 @@ def simulate_batch(model, samples: dict[str, np.ndarray], params: dict | None = 
     if hasattr(module, "if_then_else"):
         module.if_then_else = _where
     module.float = _float  # shadows the builtin inside the translated module only
+    if hasattr(module, "np"):
+        module.np = _numpy_for(m, switches)
     for fname, fn in (("zidz", _zidz), ("xidz", _xidz)):
         if hasattr(module, fname):
             setattr(module, fname, fn)
     for name, values in arrays.items():
-        _set_array_constant(m, resolved[name], values)
+        if name in tables:
+            _set_series_constant(m, resolved[name], *tables[name])
+            switches._note(tables[name][0])
+        else:
+            _set_array_constant(m, resolved[name], values)
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -202,6 +258,7 @@ def simulate_batch(model, samples: dict[str, np.ndarray], params: dict | None = 
     for el in m._lookup_elements:
         if isinstance(el, HardcodedLookups) and el.is_float and el.interp == "interpolate":
             _batch_lookup(el, m, switches)
+    switches._note(_time_comparison_points(m, handle.py_file))
     for value in shared.values():
         if isinstance(value, pd.Series):
             switches._note(np.asarray(value.index, dtype=float))
@@ -213,6 +270,7 @@ def simulate_batch(model, samples: dict[str, np.ndarray], params: dict | None = 
         scale = float(np.max(np.abs(y0))) if y0.size else 1.0
         atol = max(rtol * 1e-3 * max(scale, 1.0), 1e-12)
     nfev = [0]
+    segment_end = [None]
 
     def set_time_state(t, y):
         sv.set(y)
@@ -221,6 +279,9 @@ def simulate_batch(model, samples: dict[str, np.ndarray], params: dict | None = 
 
     def rhs(t, y):
         nfev[0] += 1
+        b = segment_end[0]
+        if b is not None and t >= b:  # as in the engine: the segment's own regime
+            t = b - 1e-10 * max(1.0, abs(b))
         set_time_state(t, y)
         d = sv.derivative(m)
         if not np.all(np.isfinite(d)):
@@ -252,8 +313,10 @@ def simulate_batch(model, samples: dict[str, np.ndarray], params: dict | None = 
             switches.segment_mid = 0.5 * (a + b)
             inside = (out_times >= a - SMALL) & (out_times <= b + SMALL) & ~filled
             t_eval = np.unique(np.append(np.clip(out_times[inside], a, b), b))
+            segment_end[0] = b
             with np.errstate(all="ignore"):
                 sol = solve_ivp(rhs, (a, b), y, method=method, rtol=rtol, atol=atol, t_eval=t_eval)
+            segment_end[0] = None
             if sol.status == -1:
                 raise SimulationError(f"{path}: solver {method} failed between {a:g} and {b:g}: "
                                       f"{sol.message}", time=a)

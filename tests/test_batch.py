@@ -53,3 +53,27 @@ def test_batch_rejects_subscripted_models_and_mismatched_samples():
     names = [c for c in plain.constants() if c not in CONTROL]
     with pytest.raises(ParameterError, match="one length"):
         simulate_batch(plain, {names[0]: np.ones(3), **({names[1]: np.ones(4)} if len(names) > 1 else {"x": np.ones((2, 2))})})
+
+
+def test_per_sample_step_series_match_single_runs_and_the_analytic_stock():
+    """A DataFrame sample (years × samples) is a per-sample time series: lever values that
+    start in 2016 give S(2020) = 10 + 4.0005 a (not 10 + 10 a as a constant would), and each
+    sample equals a single engine run with the same pandas.Series param."""
+    import pandas as pd
+
+    model = sim.load_model(Path(__file__).parent / "models" / "optimize" / "linear.mdl")
+    years = [2015.999, 2016.0]
+    a_after = np.array([0.0, 2.5, 7.0])
+    a = pd.DataFrame(np.vstack([np.zeros(3), a_after]), index=years)
+    ds = simulate_batch(model, {"a": a, "b": np.array([1.0, 2.0, 3.0])}, rtol=1e-10, atol=1e-12)
+    # the ramp over the 0.001-year step adds half its width times a
+    np.testing.assert_allclose(ds["S"].sel(time=2020.0).values, 10 + (2020 - 2016 + 0.0005) * a_after,
+                               rtol=1e-9)
+    np.testing.assert_allclose(ds["S"].sel(time=2015.0).values, 10.0)
+    for k in range(3):
+        single = sim.simulate(model, params={"a": pd.Series([0.0, a_after[k]], index=years),
+                                             "b": float(k + 1)}, rtol=1e-10, atol=1e-12)
+        for col in ("S", "y", "z"):
+            np.testing.assert_allclose(ds[col].values[k], single[col].to_numpy(float), rtol=1e-6, atol=1e-9)
+    with pytest.raises(ParameterError, match="repeat"):
+        simulate_batch(model, {"a": pd.DataFrame([[1.0], [2.0]], index=[2016.0, 2016.0])})
