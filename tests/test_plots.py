@@ -518,3 +518,34 @@ def test_history_file_found_through_the_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("JDZ_HISTORY", str(csv))
     data = find_history()
     assert list(data["value"]) == [461.5]
+
+
+def test_compare_figure_writes_the_requested_format(tmp_path, results):
+    path = plots.compare_figure(tmp_path / "cmp.svg", results, "baseline", "plan", TARGETS[:2],
+                                META, lang="en")
+    text = path.read_text(encoding="utf-8")
+    assert path.suffix == ".svg" and "<svg" in text
+    # one cell per scenario x target, coloured as the scorecard says (ids in the SVG)
+    assert len(re.findall(r'id="cell:(?:baseline|plan):', text)) == 4
+    with pytest.raises(KeyError, match="nope"):
+        plots.compare_figure(tmp_path / "x.png", results, "baseline", "nope", TARGETS[:1])
+
+
+def test_figure_variables_exist_in_the_model_with_the_labelled_units():
+    """Every variable the figures and the label table name is in models/jingdezhen.mdl,
+    with the units the label table's scale assumes (guards against renames)."""
+    path = ROOT / "models" / "jingdezhen.mdl"
+    if not path.is_file():
+        pytest.skip("models/jingdezhen.mdl not written yet")
+    from sim.figures.panels import SECTORS
+    from sim.mdl import read_mdl
+    units = {e.name: e.units for e in read_mdl(path).elements}
+    labels = default_labels()
+    needed = (set(labels.variables) | {s for s, _, _ in SECTORS}
+              | {v for theme in plots.THEMES.values() for v in theme["variables"]}
+              | {h["variable"] for h in labels.history.values()})
+    assert sorted(needed - set(units)) == []
+    squash = lambda u: u.replace(" ", "")  # noqa: E731
+    mismatched = {n: (units[n], v.model_unit) for n, v in labels.variables.items()
+                  if squash(units[n]) != squash(v.model_unit)}
+    assert mismatched == {}

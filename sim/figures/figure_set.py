@@ -97,6 +97,10 @@ def compare_figure(path, results: Mapping[str, pd.DataFrame], a: str, b: str, ta
     """
     from sim.targets import scorecard as make_scorecard
 
+    missing = [s for s in (a, b) if s not in results]
+    if missing:
+        raise KeyError(f"compare figure: no results for scenario(s) {missing}; have "
+                       f"{sorted(results)}")
     targets = list(targets)
     card = make_scorecard({a: results[a], b: results[b]}, targets)
     fig = plot_dashboard(card, targets, scenarios_meta, lang=lang, scenario_ids=[a, b])
