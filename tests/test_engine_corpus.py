@@ -175,7 +175,7 @@ def test_step_and_pulse_switch_exactly_at_their_times_and_split_the_integration(
 
 
 def test_inline_time_lookup_points_are_breakpoints(tmp_path):
-    """ENGINE BUG (fails on purpose until fixed in sim/engine.py).
+    """Regression test for an engine bug found by the verification corpus (now fixed).
 
     The engine's docstring says the points of lookups whose argument is Time split the
     integration. That holds for named lookup tables (``demand table(Time)``: PySD
@@ -221,17 +221,14 @@ def test_jump_at_a_state_crossing_matches_closed_form():
     assert np.max(np.abs(df["level"].to_numpy(float) - exact) / exact) <= 1e-5
 
 
-@pytest.mark.xfail(strict=True, reason="engine limitation: IF THEN ELSE on Time is not a breakpoint")
 def test_switch_written_with_if_then_else_on_time_is_as_accurate_as_step(tmp_path):
-    """ENGINE LIMITATION (expected to fail; strict, so it reports when fixed).
+    """A policy switch written ``IF THEN ELSE(Time >= policy time, 8, 5)`` is as accurate
+    as ``5 + STEP(3, policy time)``.
 
-    A policy switch is often written ``IF THEN ELSE(Time >= policy time, 8, 5)`` rather
-    than ``5 + STEP(3, policy time)``. The engine splits the integration at STEP times
-    but cannot see a comparison with Time inside IF THEN ELSE, so RK45 steps across the
-    jump and its error estimate does not catch it. In if_then_else.mdl at rtol=1e-4 the
-    IF THEN ELSE version is about 50 times further from the tight run (gap ~1.2e-3) than
-    the STEP version (~2.6e-5). Possible fixes: detect ``time() >= constant`` conditions
-    in the translated module, or document that switches must use STEP.
+    Before the engine found comparisons of Time with a constant in the translated module
+    and made them breakpoints, RK45 stepped across the jump and its error estimate missed
+    it: at rtol=1e-4 the IF THEN ELSE version was about 50 times further from the tight
+    run (gap ~1.2e-3) than the STEP version (~2.6e-5).
     """
     text = (CORPUS / "if_then_else.mdl").read_text(encoding="utf-8")
     with_step = text.replace("IF THEN ELSE(Time >= policy time, 8, 5)", "5 + STEP(3, policy time)")

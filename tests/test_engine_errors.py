@@ -127,7 +127,7 @@ def test_unknown_initial_condition_suggests_the_stock():
 
 
 def test_initial_condition_on_a_constant_is_a_parameter_error():
-    """ENGINE BUG (fails on purpose until fixed in sim/engine.py).
+    """Regression test for an engine bug found by the verification corpus (now fixed).
 
     ``initial_conditions={"decay time": 5}`` names a constant, not a stock. The engine's
     name check accepts any model element, so PySD raises a bare ``ValueError``
@@ -141,7 +141,7 @@ def test_initial_condition_on_a_constant_is_a_parameter_error():
 
 
 def test_unknown_return_column_is_a_parameter_error_with_suggestion():
-    """ENGINE BUG (fails on purpose until fixed in sim/engine.py).
+    """Regression test for an engine bug found by the verification corpus (now fixed).
 
     ``return_columns=["stok"]`` reaches PySD unchecked, which raises a bare
     ``KeyError('stok not found as model element')``: no file, no suggestion. Expected: a
@@ -234,7 +234,7 @@ spending = 2
 
 
 def test_solver_failure_reports_the_time_it_failed(tmp_path):
-    """ENGINE BUG (fails on purpose until fixed in sim/engine.py).
+    """Regression test for an engine bug found by the verification corpus (now fixed).
 
     ``strain' = 1 / (level - 5)`` with ``level = 10 - 2 t`` is singular at t = 2.5 years:
     the solver gives up just before it ("Required step size is less than spacing between
