@@ -56,12 +56,17 @@ def cmd_simulate(args) -> int:
 def cmd_run(args) -> int:
     from . import run
 
+    import pandas as pd
+
+    from .targets import format_matrix
+
     out = run.run_all(scenario_dir=args.scenarios, model=args.model, out=args.out,
-                      scenarios=args.scenario or None, name=args.name)
-    card = Path(out) / "scorecard.md"
-    if card.is_file():
-        print(card.read_text(encoding="utf-8"))
-    print(f"\nresults: {out}")
+                      scenarios=args.scenario or None, name=args.name,
+                      figures=not args.no_figures)
+    card = pd.read_csv(Path(out) / "scorecard.csv")
+    print("Goal scorecard (✓ met, ✗ missed; measured value in the goal's unit)\n")
+    print(format_matrix(card))
+    print(f"\nfull table: {Path(out) / 'scorecard.md'}\nresults: {out}")
     return 0
 
 
@@ -150,6 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scenario", action="append", help="run only these scenario ids")
     p.add_argument("--out", help="results folder to create (must not exist)")
     p.add_argument("--name", default="main", help="suffix of the results folder name")
+    p.add_argument("--no-figures", action="store_true", help="skip the figure set (faster)")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("validate", help="check scenario and target files without running")

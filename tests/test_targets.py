@@ -218,3 +218,22 @@ def test_scorecard_columns_rows_and_renderings():
     assert md.count("\n") == 2 + len(card) and "| s2 | b_2020 |" in md
     text = format_table(card)
     assert len(text.splitlines()) == 2 + len(card) and "—" in text   # never reached → dash
+
+
+def test_goal_matrix_shows_pass_marks_values_and_counts():
+    from sim.targets import SCORECARD_COLUMNS, format_matrix, goal_matrix
+
+    rows = []
+    for sc, vals in (("baseline", (10.0, 50.0)), ("plan", (15.0, 61.0))):
+        for (target, thr, unit), v in zip((("growth_2020", 14.0, "%/yr"), ("share_2020", 60.0, "%")), vals):
+            row = dict.fromkeys(SCORECARD_COLUMNS)
+            row.update(scenario=sc, target=target, value=v, threshold=thr, comparator=">=",
+                       unit=unit, passed=v >= thr, margin=v - thr)
+            rows.append(row)
+    card = pd.DataFrame(rows, columns=SCORECARD_COLUMNS)
+    table = goal_matrix(card)
+    assert list(table.columns) == ["goal", "baseline", "plan"]
+    assert table.loc["growth_2020", "baseline"] == "✗ 10" and table.loc["share_2020", "plan"] == "✓ 61"
+    assert table.loc["share_2020", "goal"] == ">= 60 %"
+    text = format_matrix(card)
+    assert text.splitlines()[-1].split() == ["goals", "met", "0/2", "2/2"]
