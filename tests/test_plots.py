@@ -549,3 +549,15 @@ def test_figure_variables_exist_in_the_model_with_the_labelled_units():
     mismatched = {n: (units[n], v.model_unit) for n, v in labels.variables.items()
                   if squash(units[n]) != squash(v.model_unit)}
     assert mismatched == {}
+
+
+def test_docs_examples_are_captioned_as_synthetic():
+    from sim.figures.examples import example_figures
+    figs = example_figures()
+    assert set(figs) == {"example_dashboard_zh", "example_target_replacement_share_zh",
+                         "example_gdp_by_sector_en"}
+    labels = default_labels()
+    for stem, fig in figs.items():
+        [caption] = [t.get_text() for t in fig.texts if t.get_gid() == "caption"]
+        lang = stem.rsplit("_", 1)[1]
+        assert labels.t("example_source", lang) in caption

@@ -75,24 +75,29 @@ def example_targets():
     ]
 
 
-def write_examples(docs_dir="docs", dpi: int = 150) -> list[Path]:
-    """Write the example PNGs of the docs; return their paths."""
+def example_figures() -> dict:
+    """{file stem: Figure} of the docs' examples, captioned as synthetic data."""
     from sim.targets import scorecard
 
-    docs_dir = Path(docs_dir)
     results = example_results()
     targets = example_targets()
     card = scorecard(results, targets)
     meta = {sid: {"name": name} for sid, name in SCENARIOS.items()}
     source = default_labels().text["example_source"]
+    return {
+        "example_dashboard_zh": plot_dashboard(card, targets, meta, lang="zh", source=source),
+        "example_target_replacement_share_zh": plot_target_indicator(
+            results, targets[1], card, meta, lang="zh", source=source),
+        "example_gdp_by_sector_en": plot_gdp_by_sector(results, scenarios_meta=meta,
+                                                       lang="en", source=source),
+    }
+
+
+def write_examples(docs_dir="docs", dpi: int = 150) -> list[Path]:
+    """Write the example PNGs of the docs; return their paths."""
     out = []
-    out += save(plot_dashboard(card, targets, meta, lang="zh", source=source),
-                docs_dir / "example_dashboard_zh", formats=("png",), dpi=dpi)
-    out += save(plot_target_indicator(results, targets[1], card, meta, lang="zh",
-                                      source=source),
-                docs_dir / "example_target_replacement_share_zh", formats=("png",), dpi=dpi)
-    out += save(plot_gdp_by_sector(results, scenarios_meta=meta, lang="en", source=source),
-                docs_dir / "example_gdp_by_sector_en", formats=("png",), dpi=dpi)
+    for stem, fig in example_figures().items():
+        out += save(fig, Path(docs_dir) / stem, formats=("png",), dpi=dpi)
     return out
 
 

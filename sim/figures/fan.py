@@ -1,0 +1,117 @@
+"""Fan charts: the spread of a goal's measure over an ensemble, one figure per target.
+
+For each scenario, the 5–95 % and 25–75 % bands of the target's measure path (the same
+path as :func:`sim.figures.indicators.plot_target_indicator`: the level for level goals,
+the measure from the start year for growth and change goals) are shaded in the
+scenario's fixed colour, the median drawn as a line (gid ``median:<id>``, bands
+``band90:<id>``/``band50:<id>``), the threshold dashed (gid ``threshold``) and the
+target's horizon emphasised. The legend gives the probability of meeting the goal.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from .indicators import number, target_title, threshold_text
+from .labels import Labels, compose, default_labels
+from .measures import as_figure_target
+from .style import (DEFAULT_HORIZONS, add_caption, house_style, mark_horizons, new_figure, save,
+                    scenario_colours, scenario_name)
+
+#: Words of the fan chart not in sim/labels.yaml.
+FAN_TEXT = {
+    "band90": {"zh": "5–95% 区间", "en": "5–95 % band"},
+    "band50": {"zh": "25–75% 区间", "en": "25–75 % band"},
+    "median": {"zh": "中位数", "en": "median"},
+    "probability": {"zh": "达标概率 {p}", "en": "P(met) {p}"},
+    "source": {"zh": "模型集合模拟（{n} 次，{method}）", "en": "model ensemble ({n} runs, {method})"},
+}
+#: Band opacities (outer, inner).
+ALPHAS = (0.18, 0.35)
+
+
+def fan_quantiles(paths: np.ndarray, qs: Sequence[float] = (0.05, 0.25, 0.5, 0.75, 0.95)) -> np.ndarray:
+    """Quantiles over samples of a samples × times array (NaN ignored): shape (len(qs), T)."""
+    out = np.full((len(qs), paths.shape[1]), np.nan)
+    for j in range(paths.shape[1]):
+        col = paths[:, j]
+        col = col[np.isfinite(col)]
+        if col.size:
+            out[:, j] = np.quantile(col, qs)
+    return out
+
+
+def _t(key: str, lang: str, **fmt) -> str:
+    return compose(lang, lambda one: FAN_TEXT[key][one].format(**fmt), sep=" / ")
+
+
+def plot_fan(times: np.ndarray, quantiles: Mapping[str, np.ndarray], target, *,
+             probabilities: Mapping[str, float] | None = None, scenarios_meta: Mapping | None = None,
+             lang: str = "zh", horizons: Sequence[float] = DEFAULT_HORIZONS, source=None,
+             labels: Labels | None = None):
+    """One target's fan chart. ``quantiles``: {scenario id: (5, T) array of the 5, 25, 50,
+    75, 95 % quantiles of the measure path, target units}. Returns the Figure."""
+    labels = labels or default_labels()
+    target = as_figure_target(target)
+    ids = list(quantiles)
+    colours = scenario_colours(ids)
+    unit = lambda one: labels.target_unit_text(target.unit, one)  # noqa: E731
+    with house_style():
+        fig, axes = new_figure(lang=lang)
+        ax = axes[0, 0]
+        if target.measure != "value_in_year":
+            ax.axvspan(target.start, target.year, color="#F0F0F0", zorder=0, lw=0, gid="window")
+        for sid in ids:
+            q = quantiles[sid]
+            ok = np.isfinite(q[2])
+            x = times[ok]
+            ax.fill_between(x, q[0, ok], q[4, ok], color=colours[sid], alpha=ALPHAS[0], lw=0,
+                            gid=f"band90:{sid}")
+            ax.fill_between(x, q[1, ok], q[3, ok], color=colours[sid], alpha=ALPHAS[1], lw=0,
+                            gid=f"band50:{sid}")
+            p = (probabilities or {}).get(sid)
+            label = compose(lang, lambda one: labels.t("colon", one).join(filter(None, [
+                scenario_name(sid, scenarios_meta, one),
+                FAN_TEXT["probability"][one].format(p=f"{100 * p:.0f}%") if p is not None else ""])))
+            ax.plot(x, q[2, ok], color=colours[sid], label=label, gid=f"median:{sid}")
+        ax.axhline(target.threshold, color="#222222", lw=2.5, ls=(0, (6, 3)), zorder=2, gid="threshold",
+                   label=compose(lang, lambda one: threshold_text(target, target.threshold, unit(one),
+                                                                  labels, one)))
+        ax.fill_between([], [], [], color="#777777", alpha=ALPHAS[0], label=_t("band90", lang))
+        ax.fill_between([], [], [], color="#777777", alpha=ALPHAS[0] + ALPHAS[1],
+                        label=_t("band50", lang))
+        mark_horizons(ax, horizons, emphasise=target.year)
+        ax.set_title(target_title(target, labels, lang), loc="left")
+        measure = (lambda one: labels.name(target.indicator, one)) \
+            if target.path_kind == "level" and not target.denominator \
+            else (lambda one: labels.t(target.text_key, one, start=f"{target.start:g}"))
+        ax.set_ylabel(compose(lang, lambda one: labels.with_unit(measure(one), unit(one), one)))
+        ax.set_xlabel(labels.t("year", lang))
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
+        add_caption(fig, labels, lang, source, ids, scenarios_meta)
+    return fig
+
+
+def write_fan_charts(out_dir, ens, *, lang: str = "both", formats: Sequence[str] = ("png",),
+                     targets=None) -> list[Path]:
+    """Fan charts of every target of an :class:`sim.ensemble.Ensemble`; returns the files."""
+    from sim.ensemble import FAN_QUANTILES, indicator_array, meets_array, measure_array, measure_paths
+
+    out_dir = Path(out_dir)
+    paths = []
+    source = {one: FAN_TEXT["source"][one].format(n=ens.rows, method=ens.method) for one in ("zh", "en")}
+    for target in (targets or ens.targets):
+        quantiles, probs = {}, {}
+        for sid, series in ens.series.items():
+            x = indicator_array(series, target)
+            quantiles[sid] = fan_quantiles(measure_paths(x, ens.times, target), FAN_QUANTILES)
+            probs[sid] = float(meets_array(target, measure_array(x, ens.times, target)).mean())
+        fig = plot_fan(ens.times, quantiles, target, probabilities=probs,
+                       scenarios_meta=ens.scenarios_meta, lang=lang, source=source)
+        paths += save(fig, out_dir / f"fan_{target.id}", formats=formats)
+    return paths
+
+
+__all__ = ["FAN_TEXT", "fan_quantiles", "plot_fan", "write_fan_charts", "number"]
