@@ -1,0 +1,145 @@
+"""What-if runs in memory: a scenario plus lever changes, run and judged without a results folder.
+
+:class:`Workspace` reads the model, the scenario folder, the lever registry and the
+targets once (each validated against the model, as :func:`sim.run.validate_all` does;
+every problem of one file is raised together) and then serves many
+quick runs, for notebooks, sweeps and the live explorer (:mod:`sim.explorer`).
+
+A *variant* is an in-memory child scenario of a scenario file: it ``extends`` that
+scenario and sets some levers, which take effect from the parent's ``policy_start``
+exactly as they would in a scenario file (:func:`sim.scenario.resolve` builds the lever
+paths; before the policy start the parent's path holds). Lever values are in the
+registry's units (``scenarios/levers.yaml``) and are validated against it, so a
+misspelt lever or an out-of-range value raises :class:`sim.scenario.ValidationError`
+naming the variant and the key.
+
+Results are :func:`sim.simulate` DataFrames (index: float years; columns: model names)
+and scorecards are :func:`sim.targets.scorecard` frames.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .engine import Event, simulate
+from .model import load_model
+from .errors import suggest
+from .run import DEFAULT_MODEL, DEFAULT_SCENARIO_DIR, ENGINE_DEFAULTS, model_facts
+from .scenario import (Scenario, ValidationError, check_registry_against_model, load_registry,
+                       load_scenarios, policy_start_of, resolve, validate_scenarios)
+from .targets import TargetSet, events_needed, load_targets, scorecard
+
+
+class Workspace:
+    """Model, scenarios, lever registry and targets, read once for many in-memory runs.
+
+    ``scenario_dir``: the scenario folder; ``model``: the .mdl path; ``targets`` and
+    ``registry`` default to ``targets.yaml`` and ``levers.yaml`` in the scenario folder.
+    Raises :class:`sim.scenario.ValidationError` listing every problem of those files.
+    """
+
+    def __init__(self, scenario_dir: str | os.PathLike = DEFAULT_SCENARIO_DIR,
+                 model: str | os.PathLike = DEFAULT_MODEL, *, targets=None, registry=None):
+        self.scenario_dir = Path(scenario_dir)
+        self.model_path = Path(model)
+        targets_path = Path(targets) if targets is not None else self.scenario_dir / "targets.yaml"
+        registry_path = Path(registry) if registry is not None else self.scenario_dir / "levers.yaml"
+        self.loaded = load_model(self.model_path)
+        self.registry = load_registry(registry_path)
+        self.facts = model_facts(self.loaded, self.registry)
+        problems = check_registry_against_model(self.registry, str(registry_path), self.facts["constants"],
+                                                self.facts["units"])
+        if problems:
+            raise ValidationError(problems)
+        self.time_span: tuple[float, float] = self.facts["time_span"]
+        self.scenario_set = load_scenarios(self.scenario_dir, registry_path, self.time_span)
+        self.scenarios: dict[str, Scenario] = dict(self.scenario_set.scenarios)
+        self.targets: TargetSet = load_targets(targets_path, self.facts["variables"])
+        self.events = [Event(r.variable, r.threshold, r.direction, name=r.key)
+                       for r in events_needed(self.targets)]
+
+    # ------------------------------------------------------------------ scenarios
+    def ids(self) -> list[str]:
+        """Ids of the scenario files, parents before children."""
+        return self.scenario_set.ids()
+
+    def meta(self, *extra: Scenario) -> dict[str, dict]:
+        """Scenario metadata (``{id: {"name": {zh, en}, ...}}``) for figures, variants included."""
+        out = self.scenario_set.meta()
+        out.update({sc.id: sc.meta() for sc in extra})
+        return out
+
+    def variant(self, base: str, levers: Mapping[str, object], *, id: str | None = None,
+                name: Mapping[str, str] | None = None) -> Scenario:
+        """An in-memory child of scenario ``base`` that sets ``levers`` from its policy start.
+
+        ``levers``: ``{lever name: value}`` in the registry's units (a number or a
+        ``{year: value}`` table, as in a scenario file). Raises ValidationError (unknown
+        base or lever, value out of range, bad table year) naming ``<what-if on base>``.
+        """
+        sid = id or f"{base}+what-if"
+        sc = Scenario(id=sid, path=Path(f"<what-if on {base}>"),
+                      name=dict(name or {"zh": f"{base}（调整）", "en": f"{base} (adjusted)"}),
+                      description={"zh": "", "en": ""}, extends=base, policy_start=None,
+                      levers=dict(levers))
+        problems = validate_scenarios({**self.scenarios, sid: sc}, self.registry, self.time_span)
+        mine = [p for p in problems if p.file == str(sc.path)]
+        if mine:
+            raise ValidationError(mine)
+        return sc
+
+    def _scenario(self, scenario: str | Scenario) -> tuple[str, dict[str, Scenario]]:
+        if isinstance(scenario, Scenario):
+            return scenario.id, {**self.scenarios, scenario.id: scenario}
+        if scenario not in self.scenarios:
+            raise KeyError(f"{self.scenario_dir}: unknown scenario {scenario!r}" + suggest(scenario, self.scenarios))
+        return scenario, self.scenarios
+
+    def params(self, scenario: str | Scenario) -> dict:
+        """Engine params of a scenario id or variant: ``{lever: float or Series(year → value)}``."""
+        sid, scenarios = self._scenario(scenario)
+        return resolve(sid, scenarios, self.registry, defaults=self.facts["defaults"],
+                       time_span=self.time_span)
+
+    def lever_value(self, scenario: str | Scenario, lever: str, year: float) -> float:
+        """The value lever ``lever`` takes in ``year`` (registry units) under a scenario."""
+        if lever not in self.registry:
+            raise KeyError(f"unknown lever {lever!r}" + suggest(lever, self.registry))
+        value = self.params(scenario).get(lever, self.facts["defaults"].get(lever))
+        if isinstance(value, pd.Series):
+            return float(np.interp(year, value.index.to_numpy(float), value.to_numpy(float)))
+        return float(value)
+
+    def policy_start(self, scenario: str | Scenario) -> float | None:
+        """The year a scenario's constant levers take effect (inherited from its parents)."""
+        sid, scenarios = self._scenario(scenario)
+        return policy_start_of(sid, scenarios)
+
+    # ------------------------------------------------------------------ runs
+    def run(self, scenario: str | Scenario, *, rtol: float = ENGINE_DEFAULTS["rtol"],
+            method: str = ENGINE_DEFAULTS["method"], events: bool = True,
+            return_columns: Iterable[str] | None = None) -> pd.DataFrame:
+        """Run a scenario id or variant; ``df.attrs["events"]`` holds the targets' crossing times.
+
+        ``events=False`` skips the crossing-time events (faster; the scorecard's
+        ``year_reached`` then comes from the saved yearly values).
+        """
+        return simulate(self.loaded, params=self.params(scenario), method=method, rtol=rtol,
+                        events=self.events if events else None,
+                        return_columns=None if return_columns is None else list(return_columns))
+
+    def run_many(self, scenarios: Iterable[str | Scenario], **engine) -> dict[str, pd.DataFrame]:
+        """``{scenario id: results}`` for several scenario ids or variants (same engine settings)."""
+        out = {}
+        for sc in scenarios:
+            out[sc.id if isinstance(sc, Scenario) else sc] = self.run(sc, **engine)
+        return out
+
+    def scorecard(self, results: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+        """The scorecard of ``{scenario id: results}``, using each run's event times when present."""
+        event_times = {sid: dict(df.attrs.get("events") or {}) for sid, df in results.items()}
+        return scorecard(results, self.targets, event_times)
