@@ -6,6 +6,7 @@
     python -m sim compare A B
     python -m sim figures RESULTS_DIR [--lang zh|en|both]
     python -m sim calibrate SPEC [--out DIR]
+    python -m sim optimize [--from plan] [--goals ID ...] [--horizon 2020] [--start YEAR]
     python -m sim docs [MODEL]
     python -m sim units [MODEL]
 
@@ -113,6 +114,18 @@ def cmd_calibrate(args) -> int:
     return 0
 
 
+def cmd_optimize(args) -> int:
+    from . import optimize
+
+    command = "python -m sim " + " ".join(sys.argv[1:]) if sys.argv[1:2] == ["optimize"] else ""
+    _, out = optimize.optimize(args.from_id, goals=args.goals or None, levers=args.levers or None,
+                               start=args.start, horizon=args.horizon, scenario_dir=args.scenarios,
+                               model=args.model, out=args.out, command=command)
+    print((Path(out) / "policy_search.md").read_text(encoding="utf-8"))
+    print(f"\nresults: {out}")
+    return 0
+
+
 def cmd_docs(args) -> int:
     from . import modeldoc
 
@@ -178,6 +191,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("spec", help="calibration spec (YAML)")
     p.add_argument("--out", help="results folder to create (must not exist)")
     p.set_defaults(func=cmd_calibrate)
+
+    p = sub.add_parser("optimize", help="least-cost lever mix that reaches the goals")
+    scenario_args(p)
+    p.add_argument("--from", dest="from_id", default="plan", help="starting scenario (default plan)")
+    p.add_argument("--goals", nargs="+", metavar="ID", help="target ids (default: every target of the horizon)")
+    p.add_argument("--horizon", type=float, default=None, help="horizon year of the default goals (2020)")
+    p.add_argument("--levers", nargs="+", metavar="NAME", help="levers to move (default: every lever)")
+    p.add_argument("--start", type=float, default=None, help="policy start year (default: the scenario's)")
+    p.add_argument("--out", help="results folder to create (must not exist)")
+    p.set_defaults(func=cmd_optimize)
 
     p = sub.add_parser("docs", help="regenerate the model's equation table, diagrams, sketch")
     p.add_argument("model", nargs="?", default=DEFAULT_MODEL)

@@ -1,0 +1,656 @@
+"""Policy search: the least-cost lever mix that reaches a set of goals (issue 7, part 5).
+
+Problem
+-------
+Levers ``i`` (default: every lever of the registry whose unit is not ``Year``) take a
+constant value ``x_i`` from the policy start year on; before it each keeps the path of
+the starting scenario (``plan`` by default), exactly as a scenario file would set it
+(:mod:`sim.scenario`: a step of width ``STEP_WIDTH_YEARS`` at the start year). Every other
+lever keeps the starting scenario's path.
+
+Cost (dimensionless, "normalised effort")::
+
+    cost(x) = sum_i cost_i * |x_i - b_i| / (high_i - low_i)
+
+``cost_i`` is the registry's ``cost`` weight (1 when the registry gives none), ``[low_i,
+high_i]`` its range and ``b_i`` the lever's baseline: its value just before the policy
+start (the model's own value for ``plan``). No smoothing is needed: the cost search splits
+each move into ``up - down`` (both >= 0, in range units), which makes the cost linear and
+exact (at the optimum one of the two is 0).
+
+Goals are targets of ``scenarios/targets.yaml`` (default: every target of the horizon,
+2020). A goal's normalised margin is the scorecard's ``margin`` (positive = met) divided
+by ``|threshold|``, or by 1 unit of the target when the threshold is 0, so that goals in
+different units are comparable. The search asks for ``margin >= floor`` (default
+``MARGIN_FLOOR``, a small safety room so that strict comparators and the final run at
+the default tolerance also pass).
+
+Method (``scipy.optimize.minimize``, SLSQP, levers scaled to ``u = (x - low)/(high - low)``
+in [0, 1], the registry ranges as bounds):
+
+1. every goal's margin and its Jacobian with respect to all levers come from ONE call of
+   :func:`sim.batch.simulate_batch` with ``n + 1`` samples (the point and one forward
+   step ``FD_STEP`` of the range per lever; a step that would leave the box goes
+   backwards). The samples share the solver's steps, so the differences are smooth;
+2. reachability: a goal not met at the start is tried at the vertex of the box its local
+   gradient points to, and failing that maximised alone (SLSQP, from the start and from
+   that vertex). If even its maximum is below the floor it is *out of reach* within the
+   ranges; its best margin is reported. This is a local search: for a non-convex
+   response "out of reach" means "not reached from these starting points";
+3. the cost is minimised subject to ``margin_g >= floor`` for every reachable goal. When
+   no feasible point is found, the min-margin over the goals is maximised; if that is
+   still negative the goals cannot all be met together: the goal with the worst margin
+   there is set aside (reported as jointly out of reach) and the search repeats;
+4. the found scenario is written as a scenario file, read back and validated, and
+   verified by one run of :func:`sim.engine.simulate` at the default tolerance; the
+   scorecard of that run is what is reported.
+
+:func:`optimize` returns a :class:`SearchResult`; :func:`write_results` writes a new
+results folder (``levers.csv``, ``goals.csv``, ``policy_search.md``, the scenario YAML,
+``manifest.json``).
+"""
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+from scipy.optimize import minimize
+
+from . import __version__
+from .batch import simulate_batch
+from .errors import SimError, suggest
+from .scenario import (Lever, Problem, Scenario, ValidationError, _points_before,
+                       lineage, param_to_json, policy_start_of, read_scenarios, resolve,
+                       validate_scenarios)
+from .targets import Target, measure, scorecard, to_markdown
+
+DEFAULT_FROM = "plan"
+#: Relative tolerance of the search runs. One batch of 21 samples on the Jingdezhen model
+#: to 2020 takes about 0.4 s at 1e-6 and hardly less at 1e-5, so the default tolerance is kept.
+SEARCH_RTOL = 1e-6
+#: Forward-difference step, as a fraction of each lever's range.
+FD_STEP = 1e-3
+#: Normalised margin every goal must keep in the search (0.1 % of its threshold).
+MARGIN_FLOOR = 1e-3
+#: A goal counts as met in the search when its normalised margin is at least this far
+#: below the floor (SLSQP's constraint tolerance).
+FEAS_TOL = 1e-6
+#: Normalised margin given to a goal whose measure is undefined (e.g. growth of a
+#: quantity that reached zero), so that the optimiser moves away from it.
+NAN_MARGIN = -10.0
+
+
+# --------------------------------------------------------------------------- set-up
+@dataclass
+class PolicyProblem:
+    """Everything the search needs: levers, their paths, goals and the model."""
+
+    loaded: object
+    from_id: str
+    start: float
+    levers: list[Lever]
+    baseline: np.ndarray          # b_i, lever units
+    x_start: np.ndarray           # the starting scenario's value from the start year on
+    weights: np.ndarray           # cost_i (1 when the registry has none)
+    assumed_weights: list[str]    # levers whose cost weight was assumed
+    parents: dict                 # lever name -> path before the start (float or points)
+    shared: dict                  # engine params of the other levers (starting scenario)
+    goals: list[Target]
+    scales: np.ndarray            # normalisation of each goal's margin
+    times: np.ndarray             # output years of the search runs
+    state: dict                   # what sim.run read (scenarios, registry, targets, facts)
+    rtol: float = SEARCH_RTOL
+    floor: float = MARGIN_FLOOR
+    runs: int = 0                 # batch calls so far
+    samples: int = 0              # samples simulated so far
+    _cache: dict = field(default_factory=dict)
+
+    @property
+    def lo(self) -> np.ndarray:
+        return np.array([lv.low for lv in self.levers])
+
+    @property
+    def hi(self) -> np.ndarray:
+        return np.array([lv.high for lv in self.levers])
+
+    def to_x(self, u: np.ndarray) -> np.ndarray:
+        return self.lo + np.clip(u, 0.0, 1.0) * (self.hi - self.lo)
+
+    def to_u(self, x: np.ndarray) -> np.ndarray:
+        return (np.asarray(x, dtype=float) - self.lo) / (self.hi - self.lo)
+
+    # ---- cost
+    def cost_terms(self, x: np.ndarray) -> np.ndarray:
+        """Exact cost of each lever: ``cost_i |x_i - b_i| / (high_i - low_i)``."""
+        return self.weights * np.abs(np.asarray(x) - self.baseline) / (self.hi - self.lo)
+
+    # ---- goals
+    def _lever_table(self, name: str, values: np.ndarray) -> pd.DataFrame:
+        points = _points_before(self.parents[name], self.start)
+        years = [y for y, _ in points] + [self.start]
+        before = np.array([v for _, v in points])
+        table = np.vstack([np.repeat(before[:, None], values.size, axis=1), values[None, :]])
+        return pd.DataFrame(table, index=pd.Index(years, dtype=float))
+
+    def margins_of(self, X: np.ndarray) -> np.ndarray:
+        """Normalised goal margins of lever vectors ``X`` (shape (N, n)) → shape (N, G)."""
+        X = np.atleast_2d(X)
+        samples = {lv.name: self._lever_table(lv.name, X[:, i]) for i, lv in enumerate(self.levers)}
+        columns = list(dict.fromkeys(v for g in self.goals for v in g.variables()))
+        ds = simulate_batch(self.loaded, samples, self.shared, rtol=self.rtol, times=self.times,
+                            return_columns=columns)
+        self.runs += 1
+        self.samples += X.shape[0]
+        out = np.empty((X.shape[0], len(self.goals)))
+        t = ds["time"].values
+        for j, g in enumerate(self.goals):
+            series = ds[g.indicator].values
+            if g.denominator:
+                series = series / ds[g.denominator].values
+            for k in range(X.shape[0]):
+                value = measure(pd.Series(series[k], index=t), g)
+                out[k, j] = g.margin(value) / self.scales[j]
+        return np.where(np.isfinite(out), out, NAN_MARGIN)
+
+    def evaluate(self, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(margins (G,), Jacobian (G, n) in u)`` at ``u``, from one batch of n + 1 runs."""
+        u = np.clip(np.asarray(u, dtype=float), 0.0, 1.0)
+        key = u.tobytes()
+        if key not in self._cache:
+            n = u.size
+            steps = np.where(u + FD_STEP <= 1.0, FD_STEP, -FD_STEP)
+            U = np.vstack([u, u + np.diag(steps)])
+            M = self.margins_of(np.array([self.to_x(r) for r in U]))
+            jac = ((M[1:] - M[0]) / steps[:, None]).T
+            self._cache[key] = (M[0], jac)
+            if len(self._cache) > 500:
+                self._cache.pop(next(iter(self._cache)))
+        return self._cache[key]
+
+
+def _goal_scale(t: Target) -> float:
+    return abs(t.threshold) if t.threshold != 0 else 1.0
+
+
+def setup(from_id: str = DEFAULT_FROM, goals: Sequence[str] | None = None,
+          levers: Sequence[str] | None = None, start: float | None = None, *,
+          horizon: float | None = None, scenario_dir="scenarios", model="models/jingdezhen.mdl",
+          rtol: float = SEARCH_RTOL, floor: float = MARGIN_FLOOR) -> PolicyProblem:
+    """Read and check every input; raise :class:`~sim.scenario.ValidationError` on bad input.
+
+    ``goals``: target ids (``gdp_growth_2020``); default every target whose horizon year is
+    ``horizon`` (default 2020, the first horizon). ``levers``: lever names; default every
+    registry lever whose unit is not ``Year``. ``start``: policy start year; default the
+    starting scenario's ``policy_start``.
+    """
+    from .run import _validate
+
+    problems, state = _validate(scenario_dir, model, None, None, None)
+    if problems:
+        raise ValidationError(problems)
+    registry: dict[str, Lever] = state["levers"]
+    scenarios = state["scenarios"]
+    registry_file = str(state["paths"][2])
+    targets_file = str(state["paths"][1])
+    if from_id not in scenarios:
+        raise ValidationError([Problem(str(scenario_dir), from_id, "unknown starting scenario"
+                                       + suggest(from_id, scenarios))])
+    # goals
+    by_id = state["targets"].by_id()
+    if goals:
+        unknown = [g for g in goals if g not in by_id]
+        if unknown:
+            raise ValidationError([Problem(targets_file, g, "unknown target id (ids carry the horizon "
+                                           "year, e.g. gdp_growth_2020)" + suggest(g, by_id))
+                                   for g in unknown])
+        chosen = [by_id[g] for g in dict.fromkeys(goals)]
+    else:
+        year = 2020.0 if horizon is None else float(horizon)
+        chosen = [t for t in state["targets"] if t.year == year]
+        if not chosen:
+            years = sorted({t.year for t in state["targets"]})
+            raise ValidationError([Problem(targets_file, "horizons", f"no target has the horizon year "
+                                           f"{year:g}; years present: {', '.join(f'{y:g}' for y in years)}")])
+    # levers
+    if levers:
+        unknown = [n for n in levers if n not in registry]
+        if unknown:
+            raise ValidationError([Problem(registry_file, n, "not a lever of the registry"
+                                           + suggest(n, registry)) for n in unknown])
+        years = [n for n in levers if registry[n].is_year]
+        if years:
+            raise ValidationError([Problem(registry_file, n, "a start-year lever (unit Year) is a whole "
+                                           "year, not a continuous quantity; the search cannot move it")
+                                   for n in years])
+        chosen_levers = [registry[n] for n in dict.fromkeys(levers)]
+    else:
+        chosen_levers = [lv for lv in registry.values() if not lv.is_year]
+    flat = [lv.name for lv in chosen_levers if not lv.high > lv.low]
+    if flat:
+        raise ValidationError([Problem(registry_file, f"{n}.range", "the search needs low < high")
+                               for n in flat])
+    # policy start and lever paths
+    facts = state["facts"]
+    t0, tf = facts["time_span"]
+    start = policy_start_of(from_id, scenarios) if start is None else float(start)
+    if start is None or not t0 < start < tf:
+        raise ValidationError([Problem(str(scenarios[from_id].path), "policy_start",
+                                       f"the search needs a policy start year inside the model's time span "
+                                       f"{t0:g}–{tf:g}, got {start!r}; pass start=")])
+    params = resolve(from_id, scenarios, registry, defaults=facts["defaults"], time_span=(t0, tf))
+    parents, x_start, baseline = {}, [], []
+    for lv in chosen_levers:
+        p = params.get(lv.name, facts["defaults"].get(lv.name))
+        if p is None:
+            raise SimError(f"{registry_file}: {lv.name}: the model gives no value for this lever")
+        path = float(p) if not isinstance(p, pd.Series) else [(float(y), float(v)) for y, v in p.items()]
+        parents[lv.name] = path
+        x_start.append(float(np.interp(start, *zip(*path))) if isinstance(path, list) else path)
+        baseline.append(_points_before(path, start)[-1][1])
+    x_start = np.clip(np.array(x_start), [lv.low for lv in chosen_levers], [lv.high for lv in chosen_levers])
+    shared = {k: v for k, v in params.items() if k not in parents}
+    horizon_year = max(t.year for t in chosen)
+    times = np.arange(t0, horizon_year + 1.0)
+    times = times[times <= tf]
+    return PolicyProblem(
+        loaded=state["loaded"], from_id=from_id, start=float(start), levers=chosen_levers,
+        baseline=np.array(baseline), x_start=x_start,
+        weights=np.array([1.0 if lv.cost is None else float(lv.cost) for lv in chosen_levers]),
+        assumed_weights=[lv.name for lv in chosen_levers if lv.cost is None],
+        parents=parents, shared=shared, goals=chosen,
+        scales=np.array([_goal_scale(t) for t in chosen]), times=times, state=state,
+        rtol=rtol, floor=floor)
+
+
+# --------------------------------------------------------------------------- search
+@dataclass
+class GoalReach:
+    """How far one goal can go on its own within the lever ranges."""
+
+    target: str
+    start_margin: float           # normalised, at the starting scenario
+    best_margin: float            # normalised, the largest found
+    reachable: bool
+    how: str                      # "met at start", "box vertex", "maximised alone"
+    best_x: np.ndarray | None = None
+
+
+@dataclass
+class SearchResult:
+    problem: PolicyProblem
+    x: np.ndarray                  # found lever values
+    reach: list[GoalReach]
+    dropped: list[str]             # reachable alone but not together with the others
+    joint_margins: dict            # target -> normalised margin at the maximin point when dropped
+    margins: np.ndarray            # normalised, search tolerance, at x
+    status: str
+    message: str
+    seconds: float
+    verified: pd.DataFrame | None = None   # scorecard of the verification run
+    scenario_yaml: str = ""
+    scenario_id: str = ""
+    params: dict = field(default_factory=dict)   # engine params of the written scenario
+
+    @property
+    def cost(self) -> float:
+        return float(self.problem.cost_terms(self.x).sum())
+
+
+def _slsqp(fun, jac, u0, n, constraints=(), maxiter=100):
+    return minimize(fun, u0, jac=jac, method="SLSQP", bounds=[(0.0, 1.0)] * n,
+                    constraints=list(constraints), options={"maxiter": maxiter, "ftol": 1e-9})
+
+
+def _reach(p: PolicyProblem, u0: np.ndarray, m0: np.ndarray, J0: np.ndarray) -> list[GoalReach]:
+    """Step 2 of the method: which goals can be met at all, and how close the others get."""
+    floor = p.floor - FEAS_TOL
+    out: list[GoalReach | None] = [None] * len(p.goals)
+    # the vertex of the box each goal's gradient points to, all goals in one batch
+    V = np.array([np.where(J0[j] > 0, 1.0, np.where(J0[j] < 0, 0.0, u0)) for j in range(len(p.goals))])
+    MV = p.margins_of(np.array([p.to_x(v) for v in V]))
+    still = []
+    for j, g in enumerate(p.goals):
+        best, where = (MV[j, j], V[j]) if MV[j, j] > m0[j] else (m0[j], u0)
+        if m0[j] >= floor:
+            out[j] = GoalReach(g.id, m0[j], best, True, "met at start", p.to_x(where))
+        elif MV[j, j] >= floor:
+            out[j] = GoalReach(g.id, m0[j], best, True, "box vertex", p.to_x(where))
+        else:
+            still.append((j, V[j], MV[j, j]))
+    for j, v, mv in still:  # maximise the goal alone, from the start and from its vertex
+        best_m, best_u = max((m0[j], u0), (mv, v), key=lambda t: t[0])
+        for s in (u0, v):
+            res = _slsqp(lambda u: -p.evaluate(u)[0][j], lambda u: -p.evaluate(u)[1][j], s, u0.size)
+            uj = np.clip(res.x, 0, 1)
+            mj = p.evaluate(uj)[0][j]
+            if mj > best_m:
+                best_m, best_u = mj, uj
+            if best_m >= floor:
+                break
+        out[j] = GoalReach(p.goals[j].id, m0[j], best_m, best_m >= floor, "maximised alone", p.to_x(best_u))
+    return out
+
+
+def _feasible(p: PolicyProblem, u: np.ndarray, idx: list[int]) -> bool:
+    return bool(np.all(p.evaluate(u)[0][idx] >= p.floor - FEAS_TOL))
+
+
+class _Split:
+    """``u = ub + up - down`` with ``up, down >= 0``: the cost ``sum w (up + down)`` is linear,
+    so ``|u - ub|`` needs no smoothing (at the optimum one of ``up``, ``down`` is 0)."""
+
+    def __init__(self, p: PolicyProblem):
+        self.p, self.ub, self.n = p, p.to_u(p.baseline), len(p.levers)
+        self.grad = np.concatenate([p.weights, p.weights])
+        self.bounds = [(0.0, 1.0 - b) for b in self.ub] + [(0.0, b) for b in self.ub]
+
+    def u(self, z: np.ndarray) -> np.ndarray:
+        return np.clip(self.ub + z[:self.n] - z[self.n:], 0.0, 1.0)
+
+    def z(self, u: np.ndarray) -> np.ndarray:
+        d = np.asarray(u) - self.ub
+        return np.concatenate([np.maximum(d, 0.0), np.maximum(-d, 0.0)])
+
+
+def _min_cost(p: PolicyProblem, u0: np.ndarray, idx: list[int]):
+    """Minimise the exact cost subject to ``margin_g >= floor`` for the goals ``idx``."""
+    sp = _Split(p)
+    cons = {"type": "ineq", "fun": lambda z: p.evaluate(sp.u(z))[0][idx] - p.floor,
+            "jac": lambda z: np.hstack([p.evaluate(sp.u(z))[1][idx], -p.evaluate(sp.u(z))[1][idx]])}
+    res = minimize(lambda z: float(sp.grad @ z), sp.z(u0), jac=lambda z: sp.grad, method="SLSQP",
+                   bounds=sp.bounds, constraints=[cons], options={"maxiter": 200, "ftol": 1e-10})
+    res.x = sp.u(res.x)
+    return res
+
+
+def _maximin(p: PolicyProblem, u0: np.ndarray, idx: list[int]) -> tuple[np.ndarray, float]:
+    """Maximise the smallest normalised margin of the goals ``idx``: ``(u, that margin)``."""
+    n = u0.size
+    z0 = np.append(u0, float(np.min(p.evaluate(u0)[0][idx])))
+    cons = {"type": "ineq",
+            "fun": lambda z: p.evaluate(z[:n])[0][idx] - z[n],
+            "jac": lambda z: np.hstack([p.evaluate(z[:n])[1][idx], -np.ones((len(idx), 1))])}
+    grad = np.append(np.zeros(n), -1.0)
+    res = minimize(lambda z: -z[n], z0, jac=lambda z: grad, method="SLSQP",
+                   bounds=[(0.0, 1.0)] * n + [(None, None)], constraints=[cons],
+                   options={"maxiter": 100, "ftol": 1e-9})
+    u = np.clip(res.x[:n], 0, 1)
+    return u, float(np.min(p.evaluate(u)[0][idx]))
+
+
+def search(p: PolicyProblem) -> SearchResult:
+    """Steps 1–3 of the method on a prepared problem (no verification, nothing written)."""
+    t_begin = time.time()
+    u0 = p.to_u(p.x_start)
+    m0, J0 = p.evaluate(u0)
+    reach = _reach(p, u0, m0, J0)
+    idx = [j for j, r in enumerate(reach) if r.reachable]
+    dropped, joint = [], {}
+    status, message = "optimal", ""
+    u_best = u0
+    while idx:
+        res = _min_cost(p, u0, idx)
+        u = np.clip(res.x, 0, 1)
+        if _feasible(p, u, idx):
+            u_best, message = u, str(res.message)
+            break
+        u_mm, worst = _maximin(p, u, idx)
+        if worst >= p.floor - FEAS_TOL:  # feasible: minimise the cost from there
+            res = _min_cost(p, u_mm, idx)
+            u = np.clip(res.x, 0, 1)
+            u_best, message = (u, str(res.message)) if _feasible(p, u, idx) else (u_mm, "maximin point "
+                                                                                    "(cost search did not stay feasible)")
+            if not _feasible(p, u, idx):
+                status = "feasible, cost not minimised"
+            break
+        m = p.evaluate(u_mm)[0]
+        # at the maximin point the binding goals tie: set aside the hardest of them (the
+        # smallest margin it reaches on its own)
+        tied = [j for j in idx if m[j] <= worst + 1e-4]
+        j_worst = min(tied, key=lambda j: reach[j].best_margin)
+        joint[p.goals[j_worst].id] = {p.goals[j].id: float(m[j]) for j in idx}
+        dropped.append(p.goals[j_worst].id)
+        idx = [j for j in idx if j != j_worst]
+        u0 = u_mm
+        status = "optimal without the goals set aside"
+    if not idx:
+        u_best, status, message = u0, "no goal reachable", "no goal can be met within the lever ranges"
+    x = p.to_x(u_best)
+    return SearchResult(problem=p, x=x, reach=reach, dropped=dropped, joint_margins=joint,
+                        margins=p.evaluate(u_best)[0], status=status, message=message,
+                        seconds=time.time() - t_begin)
+
+
+# --------------------------------------------------------------------------- scenario file
+def _round(x: float, lv: Lever) -> float:
+    """A tidy value for the scenario file: 6 significant digits, inside the range."""
+    r = float(f"{x:.6g}")
+    return min(max(r, lv.low), lv.high)
+
+
+def scenario_document(result: SearchResult, sid: str | None = None) -> tuple[str, str]:
+    """``(scenario id, YAML text)`` of the found lever mix, in the scenario file format."""
+    p = result.problem
+    sid = sid or f"optimised_{p.from_id}"
+    goals = ", ".join(g.id for g, r in zip(p.goals, result.reach) if r.reachable and g.id not in result.dropped)
+    out_of_reach = [r.target for r in result.reach if not r.reachable] + result.dropped
+    doc = {
+        "id": sid,
+        "name": {"zh": f"最低成本政策组合（起点：{p.from_id}）",
+                 "en": f"Least-cost lever mix (from {p.from_id})"},
+        "description": {
+            "zh": f"由 python -m sim optimize 求得的最低成本杠杆组合，满足目标：{goals or '无'}。"
+                  + (f"在杠杆范围内无法达到：{', '.join(out_of_reach)}。" if out_of_reach else ""),
+            "en": f"Least-cost lever mix found by python -m sim optimize; goals met: {goals or 'none'}."
+                  + (f" Out of reach within the lever ranges: {', '.join(out_of_reach)}." if out_of_reach else "")
+                  + f" Normalised cost {result.cost:.4g}."},
+        "extends": p.from_id,
+        "policy_start": int(p.start) if float(p.start).is_integer() else p.start,
+        "levers": {lv.name: _round(x, lv) for lv, x in zip(p.levers, result.x)},
+    }
+    head = (f"# Written by sim.optimize ({datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC): the least-cost\n"
+            f"# lever mix from {p.from_id!r}; cost = sum cost_i |x_i - b_i| / (high_i - low_i).\n")
+    return sid, head + yaml.safe_dump(doc, allow_unicode=True, sort_keys=False, width=100)
+
+
+def verify(result: SearchResult, directory: Path, sid: str | None = None) -> pd.DataFrame:
+    """Write the scenario file into ``directory``, read it back, validate it against the
+    registry and run it once with :func:`sim.engine.simulate` at the default tolerance.
+    Returns the scorecard of the goals (and fills ``result.verified``)."""
+    from .engine import simulate
+
+    p = result.problem
+    sid, text = scenario_document(result, sid)
+    path = Path(directory) / f"{sid}.yaml"
+    path.write_text(text, encoding="utf-8")
+    problems: list[Problem] = []
+    read = read_scenarios(directory, problems)
+    if sid not in read:
+        raise ValidationError(problems or [Problem(str(path), "", "written scenario could not be read back")])
+    scenarios = {**p.state["scenarios"], sid: read[sid]}
+    problems += validate_scenarios(scenarios, p.state["levers"], p.state["facts"]["time_span"])
+    if problems:
+        raise ValidationError(problems)
+    params = resolve(sid, scenarios, p.state["levers"], defaults=p.state["facts"]["defaults"],
+                     time_span=p.state["facts"]["time_span"])
+    df = simulate(p.loaded, params=params)
+    card = scorecard({sid: df}, p.goals)
+    card["normalised_margin"] = card["margin"].to_numpy() / p.scales
+    result.verified, result.scenario_yaml, result.scenario_id, result.params = card, text, sid, params
+    return card
+
+
+def optimize(from_id: str = DEFAULT_FROM, goals: Sequence[str] | None = None,
+             levers: Sequence[str] | None = None, start: float | None = None, *,
+             horizon: float | None = None, scenario_dir="scenarios", model="models/jingdezhen.mdl",
+             out=None, results_root="results", name: str | None = None,
+             rtol: float = SEARCH_RTOL, floor: float = MARGIN_FLOOR,
+             command: str = "") -> tuple[SearchResult, Path]:
+    """Set up, search, verify and write a NEW results folder; return ``(result, folder)``.
+
+    ``out``: the folder to create (must not exist); default
+    ``<results_root>/<UTC timestamp>-optimize_<from>``. ``command``: the command line,
+    quoted in the report.
+    """
+    from .run import new_results_dir
+
+    if out is not None and Path(out).exists():
+        raise FileExistsError(f"{out}: results folder already exists; results are never overwritten")
+    p = setup(from_id, goals, levers, start, horizon=horizon, scenario_dir=scenario_dir, model=model,
+              rtol=rtol, floor=floor)
+    result = search(p)
+    if out is not None:
+        folder = Path(out)
+        folder.mkdir(parents=True)
+    else:
+        folder = new_results_dir(results_root, name or f"optimize_{from_id}")
+    (folder / "scenario").mkdir()
+    verify(result, folder / "scenario")
+    write_results(result, folder, scenario_dir=scenario_dir, model=model, command=command)
+    return result, folder
+
+
+# --------------------------------------------------------------------------- tables and report
+def lever_table(result: SearchResult) -> pd.DataFrame:
+    """One row per lever: baseline, start and found value, range, weight, cost and its share."""
+    p = result.problem
+    terms = p.cost_terms(result.x)
+    total = terms.sum()
+    return pd.DataFrame({
+        "lever": [lv.name for lv in p.levers], "unit": [lv.unit for lv in p.levers],
+        "baseline": p.baseline, "start": p.x_start, "found": [_round(x, lv) for lv, x in zip(p.levers, result.x)],
+        "low": p.lo, "high": p.hi, "cost_weight": p.weights, "cost": terms,
+        "cost_share": terms / total if total > 0 else np.zeros_like(terms),
+        "start_cost": p.cost_terms(p.x_start)})
+
+
+def goal_table(result: SearchResult) -> pd.DataFrame:
+    """One row per goal: start and found margins, verification, reachability."""
+    p = result.problem
+    card = result.verified.set_index("target") if result.verified is not None else None
+    rows = []
+    for j, (g, r) in enumerate(zip(p.goals, result.reach)):
+        status = ("out of reach" if not r.reachable else
+                  "set aside (not together)" if g.id in result.dropped else "in the search")
+        row = {"target": g.id, "indicator": g.label, "comparator": g.comparator, "threshold": g.threshold,
+               "unit": g.unit, "scale": p.scales[j], "status": status,
+               "start_margin": r.start_margin * p.scales[j], "best_alone": r.best_margin * p.scales[j],
+               "best_alone_normalised": r.best_margin, "found_margin_search": result.margins[j] * p.scales[j]}
+        if card is not None:
+            row.update(value=card.loc[g.id, "value"], margin=card.loc[g.id, "margin"],
+                       normalised_margin=card.loc[g.id, "normalised_margin"], passed=bool(card.loc[g.id, "passed"]))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _fmt(v, digits=4) -> str:
+    if isinstance(v, (bool, np.bool_)):
+        return "yes" if v else "no"
+    if isinstance(v, (float, np.floating)):
+        return "—" if not math.isfinite(v) else f"{v:.{digits}g}"
+    return str(v).replace("|", "\\|")
+
+
+def _md(table: pd.DataFrame) -> str:
+    lines = ["| " + " | ".join(table.columns) + " |", "|" + "|".join("---" for _ in table.columns) + "|"]
+    lines += ["| " + " | ".join(_fmt(v) for v in row) + " |" for row in table.itertuples(index=False)]
+    return "\n".join(lines) + "\n"
+
+
+def report_markdown(result: SearchResult, command: str = "") -> str:
+    """The search as Markdown: method, levers, goals, out-of-reach goals."""
+    p = result.problem
+    levers, goals = lever_table(result), goal_table(result)
+    out = [g for g in goals.itertuples() if g.status != "in the search"]
+    met = goals[goals["status"] == "in the search"]
+    all_pass = bool(met["passed"].all()) if "passed" in met else False
+    lines = [f"# Policy search: the least-cost lever mix from `{p.from_id}`", ""]
+    if command:
+        lines += [f"Generated by `{command}`.", ""]
+    lines += [
+        f"- Goals: {len(p.goals)} ({', '.join(g.id for g in p.goals)}); levers moved from "
+        f"{p.start:g} on: {len(p.levers)}.",
+        f"- Cost = Σ cost_i·|x_i − b_i| / (high_i − low_i), b_i = the lever's value just before {p.start:g}"
+        f" (normalised effort, exact: each move is split into up − down ≥ 0).",
+        f"- Margins are normalised by |threshold| (1 unit when the threshold is 0); the search keeps every "
+        f"goal at least {p.floor:g} above its line.",
+        f"- Search: SLSQP, gradients from one batch of {len(p.levers) + 1} runs per point (rtol {p.rtol:g}); "
+        f"{p.runs} batch runs, {p.samples} model runs, {result.seconds:.0f} s. Status: {result.status}"
+        + (f" ({result.message})" if result.message else "") + ".",
+        f"- Cost of the starting scenario `{p.from_id}`: {levers['start_cost'].sum():.4g}; cost of the "
+        f"found mix: **{result.cost:.4g}**.",
+        f"- Verification (one run of the written scenario `{result.scenario_id}` at the default "
+        f"tolerance): the goals kept in the search are {'all met' if all_pass else 'NOT all met'}.", "",
+    ]
+    if out:
+        lines += ["## Goals out of reach", ""]
+        for g in out:
+            if g.status == "out of reach":
+                lines.append(f"- **{g.target}** cannot be met within the lever ranges: its best margin "
+                             f"alone is {g.best_alone:.4g} {g.unit} ({100 * g.best_alone_normalised:.3g} % of "
+                             f"the threshold; {g.comparator} {g.threshold:g}).")
+            else:
+                lines.append(f"- **{g.target}** can be met alone (best margin {g.best_alone:.4g} {g.unit}) "
+                             f"but not together with the other goals: at the point that maximises the "
+                             f"smallest margin: " + ", ".join(f"{k} {v:.3g}" for k, v in
+                                                              result.joint_margins[g.target].items()) + ".")
+        lines.append("")
+    lines += ["## Levers", "",
+              "Values in each lever's unit; `cost` is the lever's term in the cost, `cost_share` its "
+              "share of the total.", "",
+              _md(levers.drop(columns=["start_cost"])), "## Goals", "",
+              "Margins in the target's unit (positive = met); `start_margin` at the starting scenario, "
+              "`best_alone` the largest margin found for the goal on its own (maximised only for goals not "
+              "met at the start or at the box vertex its gradient points to, so for the others a lower "
+              "bound), `margin` and `passed` from the verification run.", "",
+              _md(goals.drop(columns=["scale", "best_alone_normalised", "found_margin_search"])),
+              "## The scenario file", "", "```yaml", result.scenario_yaml.rstrip(), "```", ""]
+    return "\n".join(lines)
+
+
+def write_results(result: SearchResult, folder: Path, *, scenario_dir="scenarios",
+                  model="models/jingdezhen.mdl", command: str = "") -> Path:
+    """``levers.csv``, ``goals.csv``, ``policy_search.md`` and ``manifest.json`` in ``folder``
+    (the scenario file is already in ``folder/scenario`` from :func:`verify`)."""
+    from .run import _jsonable, git_state, sha256, versions
+
+    p = result.problem
+    lever_table(result).to_csv(folder / "levers.csv", index=False)
+    goal_table(result).to_csv(folder / "goals.csv", index=False)
+    if result.verified is not None:
+        result.verified.to_csv(folder / "scorecard.csv", index=False)
+        (folder / "scorecard.md").write_text(to_markdown(result.verified), encoding="utf-8")
+    (folder / "policy_search.md").write_text(report_markdown(result, command), encoding="utf-8")
+    scenario_dir_p, targets_path, registry_path = p.state["paths"]
+    manifest = {
+        "name": folder.name, "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "sim_version": __version__, "git": git_state(),
+        "model": {"path": str(model), "sha256": getattr(p.loaded, "sha256", None) or sha256(model)},
+        "files": {"starting scenario": {str(p.state["scenarios"][s].path): sha256(p.state["scenarios"][s].path)
+                                        for s in lineage(p.from_id, p.state["scenarios"])},
+                  "registry": {str(registry_path): sha256(registry_path)},
+                  "targets": {str(targets_path): sha256(targets_path)}},
+        "search": {"from": p.from_id, "policy_start": p.start, "goals": [g.id for g in p.goals],
+                   "levers": [lv.name for lv in p.levers], "assumed_cost_weight_1": p.assumed_weights,
+                   "rtol": p.rtol, "fd_step": FD_STEP, "floor": p.floor,
+                   "batch_runs": p.runs, "model_runs": p.samples, "seconds": result.seconds,
+                   "status": result.status, "message": result.message, "cost": result.cost,
+                   "dropped_jointly": result.dropped,
+                   "out_of_reach": {r.target: r.best_margin for r in result.reach if not r.reachable}},
+        "scenario": {"id": result.scenario_id,
+                     "params": {k: param_to_json(v) for k, v in result.params.items()}},
+        "verification": {"method": "RK45", "rtol": 1e-6},
+        "versions": versions(),
+        "outputs": sorted(str(q.relative_to(folder)) for q in folder.rglob("*") if q.is_file()) + ["manifest.json"],
+    }
+    (folder / "manifest.json").write_text(json.dumps(_jsonable(manifest), indent=2, ensure_ascii=False),
+                                          encoding="utf-8")
+    return folder
