@@ -261,15 +261,32 @@ def test_theme_thresholds_in_display_units(results):
     fig = plots.plot_theme(results, ["replacement industry share"], targets=TARGETS,
                            scenarios_meta=META)
     ax = fig.axes[0]
-    levels = {ln.get_gid(): ln.get_ydata()[0] for ln in ax.get_lines()
-              if (ln.get_gid() or "").startswith("threshold:")}
-    # 60 % (unit %, scale 100) and 0.70 Dmnl (scale 1) both land in the panel's % axis;
-    # window measures (share_gain) draw no level line
-    assert levels == {"threshold:replacement_share_2020": pytest.approx(60.0),
-                      "threshold:replacement_share_dmnl_2030": pytest.approx(70.0)}
+    drawn = {ln.get_gid(): (np.asarray(ln.get_xdata(), float), np.asarray(ln.get_ydata(), float))
+             for ln in ax.get_lines() if (ln.get_gid() or "").startswith("threshold:")}
+    # 60 % (unit %, scale 100) and 0.70 Dmnl (scale 1) both land on the panel's % axis
+    assert drawn["threshold:replacement_share_2020"][1][0] == pytest.approx(60.0)
+    assert drawn["threshold:replacement_share_dmnl_2030"][1][0] == pytest.approx(70.0)
+    # the change target (+10 pp from 2020 to 2030) is the path from the 2020 value
+    x, y = drawn["threshold:share_gain_2030"]
+    start = 100 * results["baseline"].loc[2020.0, "replacement industry share"]
+    assert (x[0], x[-1]) == (2020.0, 2030.0)
+    assert (y[0], y[-1]) == (pytest.approx(start), pytest.approx(start + 10.0))
     # the lines are in % too
     y = np.asarray(lines_by_prefix(fig, "scenario:baseline")[0].get_ydata())
     assert y[0] == pytest.approx(100 * results["baseline"]["replacement industry share"].iloc[0])
+
+
+def test_theme_growth_target_is_the_path_that_just_meets_it(results):
+    fig = plots.plot_theme(results, ["energy intensity"], targets=TARGETS)
+    [path] = lines_by_prefix(fig, "threshold:energy_intensity_2020")
+    x, y = np.asarray(path.get_xdata(), float), np.asarray(path.get_ydata(), float)
+    x0 = results["baseline"].loc[2015.0, "energy intensity"]
+    assert x[0] == 2015.0 and x[-1] == 2020.0
+    assert y[-1] == pytest.approx(x0 * (1 - 0.032) ** 5)
+    # the scorecard's own measure of that path is exactly the threshold
+    from sim.targets import MEASURES
+    assert MEASURES["avg_growth"](pd.Series(y, index=x), 2015.0, 2020.0, 1.0) == \
+        pytest.approx(-3.2)
 
 
 @pytest.mark.parametrize("theme", list(plots.THEMES))
@@ -504,8 +521,10 @@ def test_crossing_times_are_shown_as_the_first_yearly_value_that_meets_the_goal(
     labels = default_labels()
     row = pd.Series({"year_reached": 2017.3, "passed": True})
     assert legend_status(row, labels, "en") == "met, first in 2018"
-    row = pd.Series({"year_reached": 2016.0, "passed": False})
-    assert legend_status(row, labels, "en") == "missed, reached only in 2016"
+    row = pd.Series({"year_reached": 2026.2, "passed": False})
+    assert legend_status(row, labels, "en", 2020.0) == "missed, reached only in 2027"
+    row = pd.Series({"year_reached": 2016.0, "passed": False})     # met, then lost
+    assert legend_status(row, labels, "en", 2020.0) == "missed (met in 2016, not held)"
     assert legend_status(pd.Series({"year_reached": np.nan, "passed": False}),
                          labels, "zh") == labels.t("missed", "zh")
 

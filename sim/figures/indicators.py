@@ -43,15 +43,21 @@ def number(value: float, fmt: str = ".4g") -> str:
     return format(float(value), fmt).replace("-", "\u2212")
 
 
-def legend_status(row, labels: Labels, lang: str) -> str:
-    """``met, first in 2018`` / ``missed, reached only in 2027`` / ``missed`` / ``""``."""
+def legend_status(row, labels: Labels, lang: str, horizon: float | None = None) -> str:
+    """``met, first in 2018`` / ``missed, reached only in 2027`` / ``missed (met in 2016,
+    not held)`` / ``missed`` / ``""``. ``horizon``: the target's year (separates the last
+    two missed cases)."""
     if row is None:
         return ""
     year = row["year_reached"]
     passed = bool(row["passed"])
-    if finite(year):
-        return labels.t("met_in" if passed else "missed_until", lang, year=whole_year(year))
-    return labels.t("reached" if passed else "missed", lang)
+    if not finite(year):
+        return labels.t("reached" if passed else "missed", lang)
+    if passed:
+        key = "met_in"
+    else:
+        key = "missed_lost" if horizon is not None and float(year) <= horizon else "missed_until"
+    return labels.t(key, lang, year=whole_year(year))
 
 
 def plot_target_indicator(results: Mapping[str, pd.DataFrame], target,
@@ -90,7 +96,8 @@ def plot_target_indicator(results: Mapping[str, pd.DataFrame], target,
             row = scorecard_row(scorecard, sid, target.id)
             year = row["year_reached"] if row is not None else np.nan
             label = compose(lang, lambda one: labels.t("colon", one).join(filter(None, [
-                scenario_name(sid, scenarios_meta, one), legend_status(row, labels, one)])))
+                scenario_name(sid, scenarios_meta, one),
+                legend_status(row, labels, one, target.year)])))
             ax.plot(x, y, color=colours[sid], ls=styles.get(sid, "-"), label=label,
                     gid=f"scenario:{sid}")
             year = row["year_reached"] if row is not None else np.nan

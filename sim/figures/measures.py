@@ -19,6 +19,7 @@ import math
 from dataclasses import dataclass, fields
 from typing import Mapping
 
+import numpy as np
 import pandas as pd
 
 from sim import targets as sim_targets
@@ -154,6 +155,32 @@ def whole_year(year: float) -> str:
     return f"{math.ceil(float(year) - 1e-6):d}"
 
 
+def _geometric_path(x0: float, target: FigureTarget, years: np.ndarray) -> np.ndarray:
+    """x0 growing at the threshold rate (%/yr) from the start year."""
+    return x0 * (1.0 + target.threshold / 100.0) ** (years - target.start)
+
+
+def _linear_path(x0: float, target: FigureTarget, years: np.ndarray) -> np.ndarray:
+    """x0 moving evenly to x0 + threshold/scale by the horizon year."""
+    return x0 + target.threshold / target.scale * (years - target.start) / (target.year - target.start)
+
+
+#: Window measures drawn on a variable's own axis as the path that just meets the goal.
+TARGET_PATHS = {"avg_growth": _geometric_path, "ratio_change": _linear_path}
+
+
+def target_path(results: pd.DataFrame, target: FigureTarget) -> pd.Series | None:
+    """The indicator path (model units) that meets a window target exactly, from the start
+    year's value in ``results`` to the horizon; None for level measures or ratios of two
+    variables. Yearly points from start to horizon."""
+    if target.measure not in TARGET_PATHS or target.denominator:
+        return None
+    s = results[target.indicator].astype(float)
+    x0 = float(np.interp(target.start, s.index.to_numpy(float), s.to_numpy(float)))
+    years = np.arange(target.start, target.year + 0.5)
+    return pd.Series(TARGET_PATHS[target.measure](x0, target, years), index=years)
+
+
 def finite(x) -> bool:
     try:
         return math.isfinite(float(x))
@@ -163,4 +190,4 @@ def finite(x) -> bool:
 
 __all__ = ["FigureTarget", "MEASURE_PATHS", "TargetFigureError", "MissingDataError", "as_figure_target",
            "indicator_series", "measure_path", "threshold_in_display_unit", "finite",
-           "whole_year"]
+           "whole_year", "target_path"]

@@ -2,7 +2,9 @@
 
 :data:`THEMES` lists, as data, which variables each thematic figure shows. Every panel
 draws one line per scenario (gid ``scenario:<id>``), the horizons, and the threshold of
-every level target on that variable (gid ``threshold:<target id>``).
+every target on that variable (gid ``threshold:<target id>``): a horizontal line for a
+level target, and for a growth or change target the path that just meets it, from the
+start year to the horizon.
 """
 from __future__ import annotations
 
@@ -14,7 +16,8 @@ import numpy as np
 import pandas as pd
 
 from .labels import Labels, default_labels
-from .measures import MissingDataError, as_figure_target, threshold_in_display_unit
+from .measures import (MissingDataError, as_figure_target, target_path,
+                       threshold_in_display_unit)
 from .style import (DEFAULT_HORIZONS, PANEL_TITLE_SIZE, add_caption, house_style,
                     mark_horizons, new_figure, panel_title, scenario_colours,
                     scenario_linestyles, scenario_name)
@@ -106,9 +109,22 @@ def plot_theme(results: Mapping[str, pd.DataFrame], variables: Sequence[str], *,
                 if (target.indicator == var and target.path_kind == "level"
                         and not target.denominator):
                     level = threshold_in_display_unit(target, scale)
-                    ax.axhline(level, color="#222222", lw=2.2, ls=(0, (6, 3)),
+                    ax.axhline(level, color="#222222", lw=2.2, ls=(0, (6, 3)), zorder=4,
                                gid=f"threshold:{target.id}", label=labels.t("threshold", lang))
                     years_at.setdefault(round(level, 9), []).append(f"{target.year:g}")
+                elif target.indicator == var and target.path_kind == "window":
+                    # the path that just meets a growth goal, from the start year's value
+                    # (of the first scenario: scenarios share history before policy start)
+                    first = next(df for df in results.values() if var in df.columns)
+                    path = target_path(first, target)
+                    if path is not None:
+                        ax.plot(path.index.to_numpy(float), path.to_numpy(float) * scale,
+                                color="#222222", lw=2.2, ls=(0, (6, 3)), zorder=4,
+                                gid=f"threshold:{target.id}",
+                                label=labels.t("threshold", lang))
+                        ax.annotate(f"{target.year:g}", (target.year, path.iloc[-1] * scale),
+                                    xytext=(4, 0), textcoords="offset points", fontsize=13,
+                                    color="#222222", va="center")
             for level, years in years_at.items():   # one note per line: "2020, 2030"
                 ax.annotate(", ".join(dict.fromkeys(years)), (0.0, level),
                             xycoords=("axes fraction", "data"), xytext=(4, 3),
