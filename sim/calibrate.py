@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -210,6 +211,17 @@ def _resolve_path(raw: str, spec_dir: Path) -> Path:
         if (base / path).exists():
             return (base / path).resolve()
     return (spec_dir / path).resolve()
+
+
+def shown_path(path: str | Path) -> str:
+    """A path as reports show it: relative to the project root when it lies in the
+    project or in the ``shared/`` folder beside it (``models/...``,
+    ``../shared/data/...``), else absolute, so a committed report does not carry one
+    machine's directory layout."""
+    path = Path(path).resolve()
+    if any(path.is_relative_to(base) for base in (PROJECT_ROOT, PROJECT_ROOT.parent / "shared")):
+        return os.path.relpath(path, PROJECT_ROOT)
+    return str(path)
 
 
 def _number(value) -> float | None:
@@ -786,7 +798,7 @@ def result_to_dict(result: CalibrationResult) -> dict:
     """Every number of a calibration as plain JSON-ready data."""
     spec = result.spec
     return _jsonable({
-        "spec": {"name": spec.name, "path": str(spec.path), "model": str(spec.model_path),
+        "spec": {"name": spec.name, "path": shown_path(spec.path), "model": shown_path(spec.model_path),
                  "loss": spec.loss, "f_scale": spec.f_scale},
         "optimizer": result.optimizer,
         "parameters": {name: row.to_dict() for name, row in result.parameters.iterrows()},
@@ -795,7 +807,7 @@ def result_to_dict(result: CalibrationResult) -> dict:
         "parameter_order": list(result.parameters.index),
         "series": {
             s.name: {"indicator": s.indicator, "variable": s.variable, "transform": s.transform,
-                     "data_file": str(s.data_file),
+                     "data_file": shown_path(s.data_file),
                      "data_unit": s.data_unit, "scale": s.scale, "weight": s.weight,
                      "normaliser": s.normaliser, "duplicates": s.duplicates,
                      "years": list(s.years) if s.years else None,
@@ -830,7 +842,7 @@ def report_markdown(result: CalibrationResult) -> str:
     stats_cols = ["n", "RMSE", "MAPE", "R2", "R2_determination", "U_M", "U_S", "U_C"]
     lines = [
         f"# Calibration: {spec.name}", "",
-        f"- spec: `{spec.path}`", f"- model: `{spec.model_path}`",
+        f"- spec: `{shown_path(spec.path)}`", f"- model: `{shown_path(spec.model_path)}`",
         f"- loss: {spec.loss} (f_scale {spec.f_scale:g}); {opt['n_points']} data points, "
         f"{opt['n_parameters']} parameters, {opt['dof']} degrees of freedom",
         f"- optimiser: {'converged' if opt['success'] else 'NOT converged'} ({opt['message']}); "
@@ -936,9 +948,9 @@ def write_report(result: CalibrationResult, out_dir: str | Path | None = None, *
     manifest = {
         "kind": "calibration", "name": spec.name,
         "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "spec_file": str(spec.path), "spec_sha256": sha256(spec.path),
-        "model_file": str(spec.model_path), "model_sha256": sha256(spec.model_path),
-        "data_files": {str(p): sha256(p) for p in sorted({s.data_file for s in spec.series})},
+        "spec_file": shown_path(spec.path), "spec_sha256": sha256(spec.path),
+        "model_file": shown_path(spec.model_path), "model_sha256": sha256(spec.model_path),
+        "data_files": {shown_path(p): sha256(p) for p in sorted({s.data_file for s in spec.series})},
         "package": "jdz-sim", "package_version": versions()["sim"], "versions": versions(),
         "git": git_state(),
         "files": ["calibration.json", "comparison.csv", "report.md", *figures],
