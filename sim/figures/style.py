@@ -10,15 +10,15 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
-import matplotlib
+import matplotlib.pyplot as plt
+from matplotlib.ticker import MaxNLocator
 
-matplotlib.use("Agg")  # figures are files; never open a window
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
+from sim.fonts import font_rc
 
-from sim.fonts import font_rc  # noqa: E402
+from .labels import Labels, compose, pick
 
-from .labels import Labels, compose, pick  # noqa: E402
+# The backend is left alone: notebooks keep their inline backend; headless runs (the main
+# job, CI) get Agg from matplotlib's own fallback, and tests select it explicitly.
 
 #: Okabe & Ito (2008) colour-blind-safe palette.
 OKABE_ITO = {
