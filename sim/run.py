@@ -11,6 +11,7 @@ Functions take paths and return data or paths; printing is the CLI's job.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import importlib
 import json
@@ -341,7 +342,7 @@ def run_all(scenario_dir=DEFAULT_SCENARIO_DIR, model=DEFAULT_MODEL, out=None, sc
                             "events": event_times[sid],
                             "nfev": results[sid].attrs.get("nfev")} for sid in ids},
         "model_defaults": state["facts"]["defaults"],
-        "targets": [t.id for t in target_set],
+        "targets": [{"id": t.id, **dataclasses.asdict(t)} for t in target_set],
         "versions": versions(),
         "figures": figure_note,
         "outputs": sorted(str(p.relative_to(out_dir)) for p in out_dir.rglob("*") if p.is_file()),
