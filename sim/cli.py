@@ -9,6 +9,7 @@
     python -m sim optimize [--from plan] [--goals ID ...] [--horizon 2020] [--start YEAR]
     python -m sim docs [MODEL]
     python -m sim units [MODEL]
+    python -m sim ensemble --scenario S --n N [--method lhs|sobol|mc] [--seed K] [--scheduler tcp://host:port] [--out DIR]
 
 Every command exits non-zero with a one-paragraph message on bad input.
 """
@@ -144,6 +145,23 @@ def cmd_units(args) -> int:
     return 1 if problems else 0
 
 
+def cmd_ensemble(args) -> int:
+    from . import ensemble
+
+    out, ens = ensemble.main_ensemble(args.scenario or ["plan"], args.n, args.method, args.seed,
+                                      scheduler=args.scheduler, out=args.out,
+                                      chunk_size=args.chunk_size, workers=args.workers,
+                                      scenario_dir=args.scenarios, model=args.model)
+    probs = out / "probabilities.md"
+    print(probs.read_text(encoding="utf-8"))
+    if (out / "influence.md").is_file():
+        print((out / "influence.md").read_text(encoding="utf-8"))
+    print(f"{ens.rows} runs per scenario in {ens.info['run_seconds']:.1f} s "
+          f"({ens.info['executor']}, {ens.info['chunks']} chunks of {ens.info['chunk_size']})")
+    print(f"\nresults: {out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m sim", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -209,6 +227,20 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("units", help="check units consistency of a model")
     p.add_argument("model", nargs="?", default=DEFAULT_MODEL)
     p.set_defaults(func=cmd_units)
+
+    p = sub.add_parser("ensemble", help="probability of each goal under uncertain parameters")
+    scenario_args(p)
+    p.add_argument("--scenario", action="append", help="scenario id (repeatable; default plan)")
+    p.add_argument("--n", type=int, required=True,
+                   help="samples (sobol: base size, a power of two; runs = n x (parameters + 2))")
+    p.add_argument("--method", choices=["lhs", "sobol", "mc"], default="lhs")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--scheduler", help="Dask scheduler address tcp://host:port (default: local processes)")
+    p.add_argument("--workers", type=int, default=2, help="local worker processes (default 2)")
+    p.add_argument("--chunk-size", type=int, default=None,
+                   help="samples per batch call (fixed; changes the numbers in the last digits)")
+    p.add_argument("--out", help="results folder to create (must not exist)")
+    p.set_defaults(func=cmd_ensemble)
     return parser
 
 

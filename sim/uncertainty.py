@@ -46,7 +46,7 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
-from .errors import suggest
+from .errors import SimError, suggest
 from .scenario import Problem, ValidationError, read_yaml
 
 DEFAULT_FILE = "scenarios/uncertainties.yaml"
@@ -396,6 +396,10 @@ def _lever_names(levers, path: Path, problems: list[Problem]) -> set[str]:
 
 
 # --------------------------------------------------------------------------- sampling
+class SamplingError(SimError, ValueError):
+    """A sampling request that cannot be met (method, size)."""
+
+
 def unit_problem(d: int) -> dict:
     """SALib problem for ``d`` independent U(0, 1) inputs (names ``u0`` … ``u{d-1}``)."""
     return {"num_vars": d, "names": [f"u{i}" for i in range(d)], "bounds": [[0.0, 1.0]] * d}
@@ -410,9 +414,9 @@ def sample_unit(method: str, n: int, d: int, seed: int) -> np.ndarray:
     scrambled Sobol sequence).
     """
     if method not in METHODS:
-        raise ValueError(f"unknown sampling method {method!r}; expected one of {', '.join(METHODS)}")
+        raise SamplingError(f"unknown sampling method {method!r}; expected one of {', '.join(METHODS)}")
     if n < 1:
-        raise ValueError(f"sample size must be positive, got {n}")
+        raise SamplingError(f"sample size must be positive, got {n}")
     if method == "mc":
         return np.random.default_rng(seed).random((n, d))
     if method == "lhs":
@@ -420,7 +424,7 @@ def sample_unit(method: str, n: int, d: int, seed: int) -> np.ndarray:
         return np.asarray(latin.sample(unit_problem(d), n, seed=seed), dtype=float)
     from SALib.sample import sobol
     if n & (n - 1):
-        raise ValueError(f"Sobol (Saltelli) sampling needs a power of two as n, got {n}")
+        raise SamplingError(f"Sobol (Saltelli) sampling needs a power of two as n, got {n}")
     return np.asarray(sobol.sample(unit_problem(d), n, calc_second_order=False, scramble=True,
                                    seed=seed), dtype=float)
 
