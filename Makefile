@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test bench validate docs clean-venv
+.PHONY: run test bench validate docs calibrate clean-venv
 
 # Create the virtual environment and install the project (with test extras) when missing
 # or when pyproject.toml changed since the last install.
@@ -28,6 +28,17 @@ validate: $(STAMP)
 
 docs: $(STAMP)
 	$(PY) -m sim docs
+
+# Fit the Jingdezhen model to the 2011-2015 history (models/calibration/jingdezhen.yaml).
+# The run writes a new, never-overwritten results folder; its copy in
+# models/calibration/report/ is the committed report that the model's constants cite
+# (tests/test_calibration_adopted.py keeps the two in step).
+CAL_SPEC := models/calibration/jingdezhen.yaml
+CAL_OUT  := results/$(shell date -u +%Y%m%dT%H%M%SZ)-calibration-jingdezhen
+calibrate: $(STAMP)
+	$(PY) -m sim calibrate $(CAL_SPEC) --out $(CAL_OUT)
+	rm -rf models/calibration/report
+	cp -R $(CAL_OUT) models/calibration/report
 
 clean-venv:
 	rm -rf $(VENV)

@@ -30,8 +30,13 @@ Spec format (paths are relative to the spec file, else to the project root)::
         weight: 1.0                 # multiplies the series' squared residuals
         years: [2005, 2015]         # optional inclusive window
         duplicates: first           # first | mean | {source: <substring of source_url>}
-        normalise: mean_abs         # mean_abs | std | <positive number, model units>
+        normalise: mean_abs         # mean_abs | std | data | <positive number, model units>
         transform: level            # level | yoy_growth | yoy_change (see TRANSFORMS)
+
+``normalise`` sets what a residual is divided by: the series' mean absolute value, its
+standard deviation, a fixed number, or (``data``) each point's own absolute data value,
+so that the series is fitted by relative errors, the quantity MAPE and per-point
+percentage tolerances judge (the data must then have no zero).
 
 ``duplicates`` is required only when the indicator has more than one row for a year:
 ``first`` keeps the first row in file order, ``mean`` averages them, ``{source: text}``
@@ -62,7 +67,7 @@ DEFAULT_RESULTS_ROOT = "results"   # relative to the working directory, as sim.r
 
 LOSSES = ("linear", "soft_l1", "huber", "cauchy", "arctan")
 DUPLICATE_RULES = ("first", "mean")
-NORMALISATIONS = ("mean_abs", "std")
+NORMALISATIONS = ("mean_abs", "std", "data")
 CONTROL_CONSTANTS = {"INITIAL TIME", "FINAL TIME", "TIME STEP", "SAVEPER"}
 DATA_COLUMNS = ("indicator", "year", "value")
 
@@ -138,12 +143,22 @@ class SeriesSpec:
 
     @property
     def normaliser(self) -> float:
-        """Divisor turning the series' residuals into dimensionless numbers (model units)."""
+        """Divisor turning the series' residuals into dimensionless numbers (model units);
+        NaN for ``normalise: data``, where every point has its own (see :meth:`divisors`)."""
+        if self.normalise == "data":
+            return float("nan")
         if isinstance(self.normalise, (int, float)):
             return float(self.normalise)
         values = self.data.to_numpy(dtype=float)
         value = np.std(values) if self.normalise == "std" else np.mean(np.abs(values))
         return float(value) if value > 0 else 1.0
+
+    def divisors(self, data_values) -> np.ndarray | float:
+        """What the residuals at ``data_values`` (model units) are divided by: |data| point
+        by point for ``normalise: data``, else the series' :attr:`normaliser`."""
+        if self.normalise == "data":
+            return np.abs(np.asarray(data_values, dtype=float))
+        return self.normaliser
 
 
 @dataclass
@@ -445,7 +460,8 @@ def _parse_series(entries, variables, model, spec_dir: Path, errors) -> list[Ser
             duplicates = "first"
         normalise = entry.get("normalise", "mean_abs")
         if normalise not in NORMALISATIONS and not (_number(normalise) or 0) > 0:
-            errors.append(f"{key}.normalise: expected mean_abs, std or a positive number, got {normalise!r}")
+            errors.append(f"{key}.normalise: expected mean_abs, std, data or a positive number, "
+                          f"got {normalise!r}")
             normalise = "mean_abs"
         transform = entry.get("transform", "level")
         if transform not in TRANSFORMS:
@@ -467,6 +483,10 @@ def _parse_series(entries, variables, model, spec_dir: Path, errors) -> list[Ser
                               f"{suggest(indicator, table['indicator'].dropna().unique())}")
             else:
                 data, unit = _extract_series(table, indicator, duplicates, years, key, errors)
+                if normalise == "data" and (data == 0).any():
+                    zero = ", ".join(f"{y:g}" for y in data.index[data == 0])
+                    errors.append(f"{key}.normalise: data (relative errors) needs non-zero data; "
+                                  f"{indicator!r} is 0 in {zero}")
         result.append(SeriesSpec(name, data_file, indicator, variable, scale, weight, years,
                                  duplicates, normalise, transform, unit, data * scale))
     return result
@@ -620,7 +640,7 @@ class _Problem:
             if df is None:
                 parts.append(np.full(data.size, FAILED_RUN_RESIDUAL))
                 continue
-            parts.append(math.sqrt(s.weight) * (self.model_at_data(df, i) - data) / s.normaliser)
+            parts.append(math.sqrt(s.weight) * (self.model_at_data(df, i) - data) / s.divisors(data))
         return np.concatenate(parts) if parts else np.zeros(0)
 
 
@@ -697,8 +717,8 @@ def calibrate(spec: CalibrationSpec | str | Path,
     ``simulate(model, params=..., return_columns=..., **spec.simulate_options)`` must
     return a DataFrame indexed by time (years) with columns named as in the model; it
     defaults to :func:`sim.simulate`.
-    Residuals are (model − data) / series normaliser × √weight, so series in different
-    units combine.  Confidence intervals use the residual Jacobian at the optimum:
+    Residuals are (model − data) / series normaliser (or / |data|) × √weight, so series in
+    different units combine.  Confidence intervals use the residual Jacobian at the optimum:
     covariance = s² (JᵀJ)⁻¹ with s² = Σr² / (n − p), 95 % from Student's t; with a
     robust loss they are an approximation (the Gauss–Newton formula ignores the loss).
     """
@@ -876,6 +896,7 @@ def report_markdown(result: CalibrationResult) -> str:
                    "scale": [s.scale for s in spec.series],
                    "weight": [s.weight for s in spec.series],
                    "duplicates": [str(s.duplicates) for s in spec.series],
+                   "normalise": [str(s.normalise) for s in spec.series],
                    "figure": [f"![{s.name}](fit_{s.name}.png)" for s in spec.series]},
                   index=pd.Index([s.name for s in spec.series], name="series"))), ""]
     if result.notes:
