@@ -121,7 +121,8 @@ def cmd_optimize(args) -> int:
     command = "python -m sim " + " ".join(sys.argv[1:]) if sys.argv[1:2] == ["optimize"] else ""
     _, out = optimize.optimize(args.from_id, goals=args.goals or None, levers=args.levers or None,
                                start=args.start, horizon=args.horizon, scenario_dir=args.scenarios,
-                               model=args.model, out=args.out, command=command)
+                               model=args.model, out=args.out, command=command,
+                               progress=lambda msg: print(msg, file=sys.stderr, flush=True))
     print((Path(out) / "policy_search.md").read_text(encoding="utf-8"))
     print(f"\nresults: {out}")
     return 0

@@ -83,6 +83,8 @@ MARGIN_FLOOR = 1e-3
 #: A goal counts as met in the search when its normalised margin is at least this far
 #: below the floor (SLSQP's constraint tolerance).
 FEAS_TOL = 1e-6
+#: Iterations of SLSQP when one goal is maximised alone (per starting point).
+MAXITER_ALONE = 40
 #: Normalised margin given to a goal whose measure is undefined (e.g. growth of a
 #: quantity that reached zero), so that the optimiser moves away from it.
 NAN_MARGIN = -10.0
@@ -111,7 +113,12 @@ class PolicyProblem:
     floor: float = MARGIN_FLOOR
     runs: int = 0                 # batch calls so far
     samples: int = 0              # samples simulated so far
+    progress: object = None       # callable(str) for progress messages, or None
     _cache: dict = field(default_factory=dict)
+
+    def say(self, message: str) -> None:
+        if self.progress is not None:
+            self.progress(f"[{self.runs} batch runs] {message}")
 
     @property
     def lo(self) -> np.ndarray:
@@ -183,13 +190,13 @@ def _goal_scale(t: Target) -> float:
 def setup(from_id: str = DEFAULT_FROM, goals: Sequence[str] | None = None,
           levers: Sequence[str] | None = None, start: float | None = None, *,
           horizon: float | None = None, scenario_dir="scenarios", model="models/jingdezhen.mdl",
-          rtol: float = SEARCH_RTOL, floor: float = MARGIN_FLOOR) -> PolicyProblem:
+          rtol: float = SEARCH_RTOL, floor: float = MARGIN_FLOOR, progress=None) -> PolicyProblem:
     """Read and check every input; raise :class:`~sim.scenario.ValidationError` on bad input.
 
     ``goals``: target ids (``gdp_growth_2020``); default every target whose horizon year is
     ``horizon`` (default 2020, the first horizon). ``levers``: lever names; default every
     registry lever whose unit is not ``Year``. ``start``: policy start year; default the
-    starting scenario's ``policy_start``.
+    starting scenario's ``policy_start``. ``progress``: a callable taking a message (str).
     """
     from .run import _validate
 
@@ -267,7 +274,7 @@ def setup(from_id: str = DEFAULT_FROM, goals: Sequence[str] | None = None,
         assumed_weights=[lv.name for lv in chosen_levers if lv.cost is None],
         parents=parents, shared=shared, goals=chosen,
         scales=np.array([_goal_scale(t) for t in chosen]), times=times, state=state,
-        rtol=rtol, floor=floor)
+        rtol=rtol, floor=floor, progress=progress)
 
 
 # --------------------------------------------------------------------------- search
@@ -304,6 +311,14 @@ class SearchResult:
         return float(self.problem.cost_terms(self.x).sum())
 
 
+class _Reached(Exception):
+    """A goal maximised alone crossed the floor: it is reachable (stops that search)."""
+
+    def __init__(self, u, margin):
+        super().__init__()
+        self.u, self.margin = u, margin
+
+
 def _slsqp(fun, jac, u0, n, constraints=(), maxiter=100):
     return minimize(fun, u0, jac=jac, method="SLSQP", bounds=[(0.0, 1.0)] * n,
                     constraints=list(constraints), options={"maxiter": maxiter, "ftol": 1e-9})
@@ -325,16 +340,29 @@ def _reach(p: PolicyProblem, u0: np.ndarray, m0: np.ndarray, J0: np.ndarray) -> 
             out[j] = GoalReach(g.id, m0[j], best, True, "box vertex", p.to_x(where))
         else:
             still.append((j, V[j], MV[j, j]))
-    for j, v, mv in still:  # maximise the goal alone, from the start and from its vertex
+    for j, v, mv in still:  # maximise the goal alone, from its vertex and from the start
         best_m, best_u = max((m0[j], u0), (mv, v), key=lambda t: t[0])
-        for s in (u0, v):
-            res = _slsqp(lambda u: -p.evaluate(u)[0][j], lambda u: -p.evaluate(u)[1][j], s, u0.size)
-            uj = np.clip(res.x, 0, 1)
-            mj = p.evaluate(uj)[0][j]
+        p.say(f"{p.goals[j].id}: not met at the start ({m0[j]:.3g}) nor at its vertex ({mv:.3g}); "
+              "maximising it alone")
+
+        def neg_margin(u, j=j):
+            m = p.evaluate(u)[0][j]
+            if m >= floor:  # reached: no need to go on
+                raise _Reached(np.clip(u, 0, 1), m)
+            return -m
+
+        for s in (v, u0):
+            try:
+                res = _slsqp(neg_margin, lambda u, j=j: -p.evaluate(u)[1][j], s, u0.size, maxiter=MAXITER_ALONE)
+                uj = np.clip(res.x, 0, 1)
+                mj = p.evaluate(uj)[0][j]
+            except _Reached as hit:
+                uj, mj = hit.u, hit.margin
             if mj > best_m:
                 best_m, best_u = mj, uj
             if best_m >= floor:
                 break
+        p.say(f"{p.goals[j].id}: best margin alone {best_m:.4g}")
         out[j] = GoalReach(p.goals[j].id, m0[j], best_m, best_m >= floor, "maximised alone", p.to_x(best_u))
     return out
 
@@ -391,8 +419,10 @@ def search(p: PolicyProblem) -> SearchResult:
     t_begin = time.time()
     u0 = p.to_u(p.x_start)
     m0, J0 = p.evaluate(u0)
+    p.say(f"start {p.from_id!r}: {int(np.sum(m0 >= p.floor - FEAS_TOL))} of {len(p.goals)} goals met")
     reach = _reach(p, u0, m0, J0)
     idx = [j for j, r in enumerate(reach) if r.reachable]
+    p.say(f"reachable alone: {len(idx)} of {len(p.goals)}; minimising the cost")
     dropped, joint = [], {}
     status, message = "optimal", ""
     u_best = u0
@@ -402,7 +432,9 @@ def search(p: PolicyProblem) -> SearchResult:
         if _feasible(p, u, idx):
             u_best, message = u, str(res.message)
             break
+        p.say("cost search ended infeasible; maximising the smallest margin")
         u_mm, worst = _maximin(p, u, idx)
+        p.say(f"smallest margin at best {worst:.4g}")
         if worst >= p.floor - FEAS_TOL:  # feasible: minimise the cost from there
             res = _min_cost(p, u_mm, idx)
             u = np.clip(res.x, 0, 1)
@@ -418,6 +450,7 @@ def search(p: PolicyProblem) -> SearchResult:
         j_worst = min(tied, key=lambda j: reach[j].best_margin)
         joint[p.goals[j_worst].id] = {p.goals[j].id: float(m[j]) for j in idx}
         dropped.append(p.goals[j_worst].id)
+        p.say(f"goals cannot all be met together: setting aside {p.goals[j_worst].id}")
         idx = [j for j in idx if j != j_worst]
         u0 = u_mm
         status = "optimal without the goals set aside"
@@ -493,19 +526,19 @@ def optimize(from_id: str = DEFAULT_FROM, goals: Sequence[str] | None = None,
              horizon: float | None = None, scenario_dir="scenarios", model="models/jingdezhen.mdl",
              out=None, results_root="results", name: str | None = None,
              rtol: float = SEARCH_RTOL, floor: float = MARGIN_FLOOR,
-             command: str = "") -> tuple[SearchResult, Path]:
+             command: str = "", progress=None) -> tuple[SearchResult, Path]:
     """Set up, search, verify and write a NEW results folder; return ``(result, folder)``.
 
     ``out``: the folder to create (must not exist); default
     ``<results_root>/<UTC timestamp>-optimize_<from>``. ``command``: the command line,
-    quoted in the report.
+    quoted in the report. ``progress``: a callable taking a message (str).
     """
     from .run import new_results_dir
 
     if out is not None and Path(out).exists():
         raise FileExistsError(f"{out}: results folder already exists; results are never overwritten")
     p = setup(from_id, goals, levers, start, horizon=horizon, scenario_dir=scenario_dir, model=model,
-              rtol=rtol, floor=floor)
+              rtol=rtol, floor=floor, progress=progress)
     result = search(p)
     if out is not None:
         folder = Path(out)
