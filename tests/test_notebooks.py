@@ -42,6 +42,18 @@ def test_stored_without_outputs(path):
     assert "widgets" not in book.metadata, f"{path.name}: saved widget state in the metadata; clear it"
 
 
+@pytest.mark.parametrize("start", [".", "notebooks"])
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=ids(NOTEBOOKS))
+def test_first_cell_finds_the_repo_root(path, start, monkeypatch):
+    """The set-up cell moves to the repository root whether started there or in notebooks/."""
+    first = next(c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code")
+    if "ROOT" not in first.source:
+        pytest.skip(f"{path.name}: its first code cell does not locate the repository root")
+    monkeypatch.chdir(ROOT / start)
+    exec(compile(first.source, f"{path.name}:first cell", "exec"), {})
+    assert Path.cwd().resolve() == ROOT
+
+
 @pytest.fixture(scope="module")
 def kernel_dir(tmp_path_factory):
     """A kernel spec running ipykernel with the interpreter that runs the tests."""
