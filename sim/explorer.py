@@ -36,7 +36,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from .errors import suggest
-from .fonts import font_rc
+from .fonts import register_cjk_font
 from .plots import default_labels, scenario_colours
 from .whatif import Workspace
 
@@ -187,7 +187,8 @@ class Explorer:
 
     # ------------------------------------------------------------------ drawing
     def _font(self) -> dict:
-        return {"fontfamily": font_rc()["font.sans-serif"]} if self.lang == "zh" else {}
+        # the CJK font, DejaVu Sans for glyphs it lacks (only fonts that exist: no findfont noise)
+        return {"fontfamily": [register_cjk_font(), "DejaVu Sans"]} if self.lang == "zh" else {}
 
     def _draw_axes(self):
         fig = Figure(figsize=FIGSIZE, dpi=DPI, layout="constrained")
