@@ -18,6 +18,10 @@ The explorer's runs skip the engine's crossing-time events (``year_reached`` com
 the yearly values), which halves the run time. The figure is laid out once and then
 only redrawn (Agg canvas, PNG with fast compression): about 0.2 s.
 
+A slider sets a constant from the policy start; where the base scenario gives a lever as
+a year → value table, the slider starts at the table's value in the policy-start year and
+replaces the table by that constant.
+
 :meth:`Explorer.update` does one move programmatically (headless tests, timing); the
 notebook ``notebooks/06_live_explorer.ipynb`` displays :meth:`Explorer.widget`.
 """
