@@ -6,7 +6,7 @@
     python -m sim compare A B
     python -m sim figures RESULTS_DIR [--lang zh|en|both]
     python -m sim calibrate SPEC [--out DIR]
-    python -m sim optimize [--from plan] [--goals ID ...] [--horizon 2020] [--start YEAR]
+    python -m sim optimize [--from plan] [--goals ID ...] [--horizon 2020] [--start YEAR] [--doc FILE]
     python -m sim docs [MODEL]
     python -m sim units [MODEL]
     python -m sim ensemble --scenario S --n N [--method lhs|sobol|mc] [--seed K] [--scheduler tcp://host:port] [--out DIR]
@@ -124,6 +124,8 @@ def cmd_optimize(args) -> int:
                                model=args.model, out=args.out, command=command,
                                progress=lambda msg: print(msg, file=sys.stderr, flush=True))
     print((Path(out) / "policy_search.md").read_text(encoding="utf-8"))
+    if args.doc:
+        print(f"report copied to {optimize.write_doc(out, args.doc)}")
     print(f"\nresults: {out}")
     return 0
 
@@ -219,6 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--levers", nargs="+", metavar="NAME", help="levers to move (default: every lever)")
     p.add_argument("--start", type=float, default=None, help="policy start year (default: the scenario's)")
     p.add_argument("--out", help="results folder to create (must not exist)")
+    p.add_argument("--doc", help="also copy the report here (e.g. docs/policy_search.md)")
     p.set_defaults(func=cmd_optimize)
 
     p = sub.add_parser("docs", help="regenerate the model's equation table, diagrams, sketch")

@@ -687,3 +687,17 @@ def write_results(result: SearchResult, folder: Path, *, scenario_dir="scenarios
     (folder / "manifest.json").write_text(json.dumps(_jsonable(manifest), indent=2, ensure_ascii=False),
                                           encoding="utf-8")
     return folder
+
+
+def write_doc(folder, path) -> Path:
+    """Copy a search's ``policy_search.md`` to ``path`` (e.g. ``docs/policy_search.md``),
+    headed by the results folder it comes from."""
+    folder, path = Path(folder), Path(path)
+    text = (folder / "policy_search.md").read_text(encoding="utf-8")
+    title, _, rest = text.partition("\n")
+    note = (f"\n\n> Generated from the results folder `{folder}` (levers.csv, goals.csv, the scenario "
+            f"file and manifest.json are there); regenerate with `python -m sim optimize --doc {path}`.\n")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(title + note + rest, encoding="utf-8")
+    return path
+

@@ -118,12 +118,15 @@ def test_bad_inputs_name_the_file_and_the_key():
 def test_cli_writes_a_new_results_folder_with_the_report(tmp_path, capsys):
     out = tmp_path / "cli"
     code = cli_main(["optimize", "--scenarios", str(SCENARIOS), "--model", str(MODEL), "--from", "start",
-                     "--goals", "level_z_2020", "--levers", "b", "c", "--out", str(out)])
+                     "--goals", "level_z_2020", "--levers", "b", "c", "--out", str(out),
+                     "--doc", str(tmp_path / "doc.md")])
     assert code == 0
     # z = b + c >= 3 with b (0.4 per unit) cheaper than c (0.5 per unit): b = 2.001 (floor 1e-3)
     levers = pd.read_csv(out / "levers.csv").set_index("lever")
     assert levers.loc["b", "found"] == pytest.approx(2 + 3 * opt.MARGIN_FLOOR, abs=1e-4)
     assert levers.loc["c", "found"] == pytest.approx(1.0, abs=1e-4)
     assert "results: " in capsys.readouterr().out
+    doc = (tmp_path / "doc.md").read_text(encoding="utf-8")
+    assert f"Generated from the results folder `{out}`" in doc and "| b |" in doc
     assert cli_main(["optimize", "--scenarios", str(SCENARIOS), "--model", str(MODEL), "--from", "start",
                      "--out", str(out)]) == 2   # an existing folder is never overwritten
