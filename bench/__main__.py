@@ -19,6 +19,7 @@ import numpy as np
 import sim
 
 from .chain_model import write_chain_model
+from .ensemble_speed import bench_ensemble, ensemble_lines
 from .measure import REFERENCE, euler_to_match, run_engine, timed
 from .report import (COLUMNS, format_cells, load_average, machine_description,
                      markdown_table, text_table)
@@ -186,6 +187,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, default=ROOT / "docs" / "benchmarks.md",
                         help="Markdown report to write (default docs/benchmarks.md)")
     parser.add_argument("--no-write", action="store_true", help="print only")
+    parser.add_argument("--no-ensemble", action="store_true",
+                        help="skip the ensemble benchmark (loop of runs vs vectorised, 10,000 runs)")
     args = parser.parse_args(argv)
     if args.chain_stocks < MIN_CHAIN_STOCKS:
         parser.error(f"--chain-stocks must be at least {MIN_CHAIN_STOCKS}")
@@ -208,9 +211,15 @@ def main(argv: list[str] | None = None) -> int:
     for c in costs:
         print(f"{c['model']}: fixed {c['fixed_ms']:.0f} ms/call, marginal {c['marginal_us']:.0f} "
               f"us/RHS eval, PySD {c['pysd_step_us']:.0f} us/Euler step (CPU)")
+    ensemble = None if args.no_ensemble else ensemble_lines(bench_ensemble())
+    if ensemble:
+        print("\n" + "\n".join(ensemble))
     if not args.no_write:
         write_markdown(args.output, machine, rows, costs, sorted(args.rtol, reverse=True),
                        args.budget, load_average())
+        if ensemble:
+            with args.output.open("a", encoding="utf-8") as fh:
+                fh.write("\n" + "\n".join(ensemble))
         print(f"\nwrote {args.output}")
     return 0
 
