@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test bench validate docs calibrate clean-venv
+.PHONY: run test bench validate docs calibrate ensemble clean-venv
 
 # Create the virtual environment and install the project (with test extras) when missing
 # or when pyproject.toml changed since the last install.
@@ -28,6 +28,12 @@ validate: $(STAMP)
 
 docs: $(STAMP)
 	$(PY) -m sim docs
+
+# Full-size uncertainty analysis (issue 7): Sobol (Saltelli) samples, N = 1024 (17,408
+# runs per scenario), every scenario: goal probabilities, fan charts, Sobol indices.
+ENSEMBLE_SCENARIOS := baseline plan accelerated green_first social_first no_transfers
+ensemble: $(STAMP)
+	$(PY) -m sim ensemble $(addprefix --scenario ,$(ENSEMBLE_SCENARIOS)) --n 1024 --method sobol --seed 20161
 
 # Fit the Jingdezhen model to the 2011-2015 history (models/calibration/jingdezhen.yaml).
 # The run writes a new, never-overwritten results folder; its copy in
