@@ -288,6 +288,9 @@ class GoalReach:
     reachable: bool
     how: str                      # "met at start", "box vertex", "maximised alone"
     best_x: np.ndarray | None = None
+    #: for a goal maximised alone: the largest ascent slope left at its best point (normalised
+    #: margin per lever range, along levers not pinned at a bound); ~0 = a local maximum
+    stationarity: float = math.nan
 
 
 @dataclass
@@ -322,6 +325,12 @@ class _Reached(Exception):
 def _slsqp(fun, jac, u0, n, constraints=(), maxiter=100):
     return minimize(fun, u0, jac=jac, method="SLSQP", bounds=[(0.0, 1.0)] * n,
                     constraints=list(constraints), options={"maxiter": maxiter, "ftol": 1e-9})
+
+
+def _ascent_left(u: np.ndarray, grad: np.ndarray, tol: float = 1e-6) -> float:
+    """Largest slope of a maximised margin along a lever not blocked by its bound."""
+    blocked = ((u >= 1 - tol) & (grad > 0)) | ((u <= tol) & (grad < 0))
+    return float(np.max(np.abs(np.where(blocked, 0.0, grad)))) if grad.size else 0.0
 
 
 def _reach(p: PolicyProblem, u0: np.ndarray, m0: np.ndarray, J0: np.ndarray) -> list[GoalReach]:
@@ -362,8 +371,10 @@ def _reach(p: PolicyProblem, u0: np.ndarray, m0: np.ndarray, J0: np.ndarray) -> 
                 best_m, best_u = mj, uj
             if best_m >= floor:
                 break
-        p.say(f"{p.goals[j].id}: best margin alone {best_m:.4g}")
-        out[j] = GoalReach(p.goals[j].id, m0[j], best_m, best_m >= floor, "maximised alone", p.to_x(best_u))
+        slope = _ascent_left(best_u, p.evaluate(best_u)[1][j])
+        p.say(f"{p.goals[j].id}: best margin alone {best_m:.4g} (ascent slope left {slope:.2g})")
+        out[j] = GoalReach(p.goals[j].id, m0[j], best_m, best_m >= floor, "maximised alone",
+                           p.to_x(best_u), slope)
     return out
 
 
@@ -576,7 +587,8 @@ def goal_table(result: SearchResult) -> pd.DataFrame:
         row = {"target": g.id, "indicator": g.label, "comparator": g.comparator, "threshold": g.threshold,
                "unit": g.unit, "scale": p.scales[j], "status": status,
                "start_margin": r.start_margin * p.scales[j], "best_alone": r.best_margin * p.scales[j],
-               "best_alone_normalised": r.best_margin, "found_margin_search": result.margins[j] * p.scales[j]}
+               "best_alone_normalised": r.best_margin, "ascent_left": r.stationarity,
+               "found_margin_search": result.margins[j] * p.scales[j]}
         if card is not None:
             row.update(value=card.loc[g.id, "value"], margin=card.loc[g.id, "margin"],
                        normalised_margin=card.loc[g.id, "normalised_margin"], passed=bool(card.loc[g.id, "passed"]))
@@ -625,11 +637,20 @@ def report_markdown(result: SearchResult, command: str = "") -> str:
     ]
     if out:
         lines += ["## Goals out of reach", ""]
+        reach = {r.target: r for r in result.reach}
         for g in out:
             if g.status == "out of reach":
-                lines.append(f"- **{g.target}** cannot be met within the lever ranges: its best margin "
-                             f"alone is {g.best_alone:.4g} {g.unit} ({100 * g.best_alone_normalised:.3g} % of "
-                             f"the threshold; {g.comparator} {g.threshold:g}).")
+                r = reach[g.target]
+                at_high = [lv.name for lv, x in zip(p.levers, r.best_x) if x >= lv.high - 1e-9 * (lv.high - lv.low)]
+                at_low = [lv.name for lv, x in zip(p.levers, r.best_x) if x <= lv.low + 1e-9 * (lv.high - lv.low)]
+                lines.append(
+                    f"- **{g.target}** cannot be met within the lever ranges: its best margin alone is "
+                    f"{g.best_alone:.4g} {g.unit} (value {g.threshold + (g.best_alone if g.comparator in ('>=', '>') else -g.best_alone):.4g}"
+                    f" against {g.comparator} {g.threshold:g}; {100 * g.best_alone_normalised:.3g} % of the "
+                    f"threshold). Ascent slope left at that point: {r.stationarity:.2g} per lever range"
+                    f"{' (a local maximum)' if r.stationarity < 1e-2 else ' (the search stopped before a stationary point)'}"
+                    f". Levers at their upper bound there: {', '.join(at_high) or 'none'}; at their lower "
+                    f"bound: {', '.join(at_low) or 'none'}.")
             else:
                 lines.append(f"- **{g.target}** can be met alone (best margin {g.best_alone:.4g} {g.unit}) "
                              f"but not together with the other goals: at the point that maximises the "
@@ -644,7 +665,7 @@ def report_markdown(result: SearchResult, command: str = "") -> str:
               "`best_alone` the largest margin found for the goal on its own (maximised only for goals not "
               "met at the start or at the box vertex its gradient points to, so for the others a lower "
               "bound), `margin` and `passed` from the verification run.", "",
-              _md(goals.drop(columns=["scale", "best_alone_normalised", "found_margin_search"])),
+              _md(goals.drop(columns=["scale", "best_alone_normalised", "found_margin_search", "ascent_left"])),
               "## The scenario file", "", "```yaml", result.scenario_yaml.rstrip(), "```", ""]
     return "\n".join(lines)
 

@@ -58,6 +58,9 @@ def test_unreachable_goal_is_reported_with_its_analytic_best_margin(solved):
     assert goals.loc["level_v_2020", "best_alone"] == pytest.approx(-3.0, abs=1e-5)
     report = (folder / "policy_search.md").read_text(encoding="utf-8")
     assert "**level_v_2020** cannot be met" in report
+    # a local maximum: c is pinned at its upper bound, a and b do not move v
+    assert v.stationarity == pytest.approx(0.0, abs=1e-6)
+    assert "value 6 against >= 9" in report and "upper bound there: c;" in report
 
 
 def test_lever_table_shares_and_written_scenario_validates(solved, tmp_path):
