@@ -35,16 +35,19 @@ ENSEMBLE_SCENARIOS := baseline plan accelerated green_first social_first no_tran
 ensemble: $(STAMP)
 	$(PY) -m sim ensemble $(addprefix --scenario ,$(ENSEMBLE_SCENARIOS)) --n 1024 --method sobol --seed 20161
 
-# Fit the Jingdezhen model to the 2011-2015 history (models/calibration/jingdezhen.yaml).
-# The run writes a new, never-overwritten results folder; its copy in
-# models/calibration/report/ is the committed report that the model's constants cite
-# (tests/test_calibration_adopted.py keeps the two in step).
-CAL_SPEC := models/calibration/jingdezhen.yaml
-CAL_OUT  := results/$(shell date -u +%Y%m%dT%H%M%SZ)-calibration-jingdezhen
+# Fit the Jingdezhen model to the 2011-2015 history (models/calibration/jingdezhen.yaml)
+# and run the identifiability probe (identifiability.yaml, every candidate constant at
+# once; not adopted).  Each run writes a new, never-overwritten results folder; its copy
+# in models/calibration/ (report/, identifiability/) is what is committed and what the
+# model's constants cite (tests/test_calibration_adopted.py keeps them in step).
+CAL_DIR   := models/calibration
+CAL_STAMP := $(shell date -u +%Y%m%dT%H%M%SZ)
 calibrate: $(STAMP)
-	$(PY) -m sim calibrate $(CAL_SPEC) --out $(CAL_OUT)
-	rm -rf models/calibration/report
-	cp -R $(CAL_OUT) models/calibration/report
+	$(PY) -m sim calibrate $(CAL_DIR)/jingdezhen.yaml --out results/$(CAL_STAMP)-calibration-jingdezhen
+	$(PY) -m sim calibrate $(CAL_DIR)/identifiability.yaml --out results/$(CAL_STAMP)-calibration-identifiability
+	rm -rf $(CAL_DIR)/report $(CAL_DIR)/identifiability
+	cp -R results/$(CAL_STAMP)-calibration-jingdezhen $(CAL_DIR)/report
+	cp -R results/$(CAL_STAMP)-calibration-identifiability $(CAL_DIR)/identifiability
 
 clean-venv:
 	rm -rf $(VENV)

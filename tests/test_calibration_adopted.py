@@ -5,7 +5,9 @@
 ``models/jingdezhen.mdl`` (rounded) with a comment citing the report.  These tests keep
 the three in step: constants = fitted values within their rounding, comments = the
 report's intervals, the baseline run of the main job = the report's fit statistics,
-and no scenario overrides a fitted constant.  They also check the ``normalise: data``
+no scenario overrides a fitted constant, and the identifiability probe's report
+(``models/calibration/identifiability/``) flags the constants said to be unidentifiable.
+They also check the ``normalise: data``
 option the spec relies on (residuals are relative errors).
 """
 from __future__ import annotations
@@ -33,6 +35,11 @@ MODEL = ROOT / "models" / "jingdezhen.mdl"
 SPEC = ROOT / "models" / "calibration" / "jingdezhen.yaml"
 PROBE = ROOT / "models" / "calibration" / "identifiability.yaml"
 REPORT = ROOT / "models" / "calibration" / "report"
+PROBE_REPORT = ROOT / "models" / "calibration" / "identifiability"
+#: Constants the 2011-2015 data cannot identify (models/README.md, "Calibration").
+UNIDENTIFIABLE = ("capital elasticity of output", "traditional technology growth",
+                  "base replacement technology growth", "return sensitivity of allocation",
+                  "migration unemployment sensitivity", "migration income sensitivity")
 SCENARIOS = ROOT / "scenarios"
 CITATION = "source: calibration, models/calibration/report/report.md"
 
@@ -139,6 +146,16 @@ def test_the_identifiability_probe_fits_the_same_series_with_more_constants():
     assert probe["series"] == main["series"]
     adopted = {p["name"] for p in main["parameters"]}
     assert adopted < {p["name"] for p in probe["parameters"]}
+
+
+def test_the_probe_report_flags_the_constants_said_to_be_unidentifiable():
+    """models/README.md and the .mdl comments say the data cannot identify these."""
+    manifest = json.loads((PROBE_REPORT / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["spec_sha256"] == hashlib.sha256(PROBE.read_bytes()).hexdigest(), \
+        "the probe spec changed since its report was made: run `make calibrate`"
+    probe = json.loads((PROBE_REPORT / "calibration.json").read_text(encoding="utf-8"))["parameters"]
+    for name in UNIDENTIFIABLE:
+        assert not probe[name]["identifiable"], (name, probe[name])
 
 
 # ------------------------------------------------- relative-error normalisation
