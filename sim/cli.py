@@ -154,7 +154,8 @@ def cmd_ensemble(args) -> int:
     out, ens = ensemble.main_ensemble(args.scenario or ["plan"], args.n, args.method, args.seed,
                                       scheduler=args.scheduler, out=args.out,
                                       chunk_size=args.chunk_size, workers=args.workers,
-                                      scenario_dir=args.scenarios, model=args.model)
+                                      scenario_dir=args.scenarios, model=args.model,
+                                      uncertainty_file=args.uncertainties)
     probs = out / "probabilities.md"
     print(probs.read_text(encoding="utf-8"))
     if (out / "influence.md").is_file():
@@ -243,6 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=2, help="local worker processes (default 2)")
     p.add_argument("--chunk-size", type=int, default=None,
                    help="samples per batch call (fixed; changes the numbers in the last digits)")
+    p.add_argument("--uncertainties", help="uncertainty file (default: uncertainties.yaml in --scenarios)")
     p.add_argument("--out", help="results folder to create (must not exist)")
     p.set_defaults(func=cmd_ensemble)
     return parser

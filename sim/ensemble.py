@@ -45,18 +45,23 @@ import numpy as np
 import pandas as pd
 
 from . import __version__
+from .errors import SimError
 from .scenario import ScenarioSet, ValidationError, param_to_json
 from .targets import COMPARATORS, REL_TOL, Target, TargetSet
 from .uncertainty import DEFAULT_FILE, METHODS, UncertaintySet, load_uncertainties, sample_unit, to_values
 
-#: Samples per batch call. Measured on the 2-core machine (see docs/ensemble notes in the
-#: report): larger chunks amortise PySD's per-call set-up, smaller ones balance 2 workers.
+#: Samples per batch call. Each call pays PySD's set-up (a fresh model, initialisation)
+#: once; more chunks than workers only add calls. 10,000 Jingdezhen runs on the shared
+#: 2-core machine (load 4-6 from other jobs), 2 worker processes: chunks of 1000: 22 s,
+#: 2500: 21-25 s, 5000: 13-19 s, one chunk of 10,000: 13-15 s. 5000 keeps both workers
+#: busy for a 10,000-run ensemble and its state (5000 × ~80 stocks × 7 RK stages) small.
 DEFAULT_CHUNK = 5000
 DEFAULT_WORKERS = 2
 ENGINE_DEFAULTS = {"method": "RK45", "rtol": 1e-6, "atol": None}
 FAN_QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 SOBOL_RESAMPLES = 100
 SOBOL_CONF = 0.95
+DASK_CONNECT_TIMEOUT_S = 15
 
 
 # --------------------------------------------------------------------------- chunks
@@ -91,8 +96,8 @@ _BLAS_SETTERS = (("numpy", "numpy.libs", "libscipy_openblas64_*.so", "scipy_open
                  ("scipy", "scipy.libs", "libscipy_openblas*.so", "scipy_openblas_set_num_threads"))
 
 
-def single_blas_thread() -> list[str]:
-    """Make OpenBLAS use one thread in this process; return the libraries changed.
+def single_blas_thread() -> dict:
+    """Make OpenBLAS use one thread in this process; return the previous thread counts.
 
     RK45 combines its stages with a matrix-vector product over the whole stacked state
     (samples × stocks); OpenBLAS threads it, and on a shared 2-core machine the threads
@@ -104,28 +109,46 @@ def single_blas_thread() -> list[str]:
     import glob
     import importlib
 
-    done = []
+    return set_blas_threads(1)
+
+
+def set_blas_threads(n: int | dict) -> dict:
+    """Set OpenBLAS threads (a count, or ``{library: count}`` as returned); return the old counts."""
+    import ctypes
+    import glob
+    import importlib
+
+    old = {}
     for pkg, libdir, pattern, setter in _BLAS_SETTERS:
         try:
             root = Path(importlib.import_module(pkg).__file__).resolve().parent.parent
             for lib in glob.glob(str(root / libdir / pattern)):
-                fn = getattr(ctypes.CDLL(lib), setter, None)
-                if fn is not None:
-                    fn(1)
-                    done.append(lib)
+                handle = ctypes.CDLL(lib)
+                fn = getattr(handle, setter, None)
+                get = getattr(handle, setter.replace("set_", "get_"), None)
+                if fn is None or get is None:
+                    continue
+                want = n.get(lib) if isinstance(n, dict) else n
+                if want is None:
+                    continue
+                old[lib] = int(get())
+                fn(int(want))
         except (ImportError, OSError):
             continue
-    return done
+    return old
 
 
 def run_chunk(task: ChunkTask) -> dict:
     """Run one chunk; ``{"start", "scenario", "times", "data": (n_columns, n_chunk, T)}``."""
     from .batch import simulate_batch
 
-    single_blas_thread()
-    samples = {name: np.ascontiguousarray(task.values[:, j]) for j, name in enumerate(task.names)}
-    ds = simulate_batch(_handle(task.model), samples, task.params, return_columns=list(task.columns),
-                        **task.engine)
+    previous = single_blas_thread()
+    try:
+        samples = {name: np.ascontiguousarray(task.values[:, j]) for j, name in enumerate(task.names)}
+        ds = simulate_batch(_handle(task.model), samples, task.params, return_columns=list(task.columns),
+                            **task.engine)
+    finally:
+        set_blas_threads(previous)
     data = np.stack([ds[c].values for c in task.columns])
     return {"start": task.start, "scenario": task.scenario, "times": ds["time"].values,
             "data": data, "nfev": int(ds.attrs.get("nfev", 0))}
@@ -171,7 +194,14 @@ def execute(tasks: Sequence[ChunkTask], *, scheduler=None, workers: int = DEFAUL
         if scheduler is not None:
             from dask.distributed import Client, as_completed as dask_completed
 
-            client = scheduler if isinstance(scheduler, Client) else Client(_scheduler_address(scheduler))
+            if isinstance(scheduler, Client):
+                client = scheduler
+            else:
+                address = _scheduler_address(scheduler)
+                try:
+                    client = Client(address, timeout=DASK_CONNECT_TIMEOUT_S)
+                except (OSError, TimeoutError) as err:
+                    raise SimError(f"cannot reach the Dask scheduler {address!r}: {err}") from err
             try:
                 futures = client.map(run_chunk, list(tasks), pure=False)
                 index = {f.key: i for i, f in enumerate(futures)}
@@ -360,7 +390,7 @@ def _state(scenario_dir, model, targets, registry):
 
 
 def run_ensemble(scenarios: str | Iterable[str] = ("plan",), n: int = 1000, method: str = "lhs",
-                 seed: int = 0, *, uncertainty_file=DEFAULT_FILE, scenario_dir="scenarios",
+                 seed: int = 0, *, uncertainty_file=None, scenario_dir="scenarios",
                  model="models/jingdezhen.mdl", targets=None, registry=None,
                  chunk_size: int | None = None, scheduler=None, workers: int = DEFAULT_WORKERS,
                  engine: Mapping | None = None, columns: Sequence[str] = (),
@@ -375,6 +405,8 @@ def run_ensemble(scenarios: str | Iterable[str] = ("plan",), n: int = 1000, meth
     t_start = time.perf_counter()
     sample_unit(method, n, 1, seed)  # a bad method or size fails before anything is read
     state = _state(scenario_dir, model, targets, registry)
+    if uncertainty_file is None:
+        uncertainty_file = Path(scenario_dir) / Path(DEFAULT_FILE).name
     uset = load_uncertainties(uncertainty_file, model=state["loaded"], levers=state["levers"])
     scheduler = scheduler if scheduler is not None else uset.scheduler
     chunk_size = chunk_size or uset.chunk_size or DEFAULT_CHUNK
@@ -645,7 +677,7 @@ def _write_netcdf(ens: Ensemble, path: Path) -> None:
 
 def main_ensemble(scenarios, n: int, method: str = "lhs", seed: int = 0, *, scheduler=None,
                   out=None, chunk_size: int | None = None, workers: int = DEFAULT_WORKERS,
-                  uncertainty_file=DEFAULT_FILE, scenario_dir="scenarios",
+                  uncertainty_file=None, scenario_dir="scenarios",
                   model="models/jingdezhen.mdl", progress: bool = True,
                   figures: bool = True) -> tuple[Path, Ensemble]:
     """The ``ensemble`` command: run, analyse, write the results folder."""

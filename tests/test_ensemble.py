@@ -328,3 +328,20 @@ def test_array_measures_equal_sim_targets(jdz_small):
                 assert years[k] == pytest.approx(first, nan_ok=True), t.id
             else:                                              # interpolated: within the year before
                 assert first - 1 < years[k] <= first or years[k] == first == ens.times[0], t.id
+
+
+# ------------------------------------------------------------------ command line
+def test_command_line_runs_and_refuses_bad_input(tiny_file, tmp_path, capsys):
+    from sim.cli import main
+
+    base = ["ensemble", "--scenarios", str(SCEN), "--model", str(TINY), "--uncertainties", str(tiny_file),
+            "--scenario", "baseline", "--workers", "1"]
+    assert main(base + ["--n", "100", "--method", "sobol"]) == 2
+    assert "power of two" in capsys.readouterr().err
+    assert main(base + ["--n", "16", "--scenario", "nope"]) == 2
+    assert "nope" in capsys.readouterr().err
+    assert main(base + ["--n", "40", "--seed", "2", "--out", str(tmp_path / "cli")]) == 0
+    printed = capsys.readouterr().out
+    assert "gdp_growth_2020" in printed and str(tmp_path / "cli") in printed
+    samples = pd.read_csv(tmp_path / "cli" / "samples.csv", index_col=0)
+    assert len(samples) == 40 and list(samples.columns) == [p["name"] for p in TINY_PARAMS]
