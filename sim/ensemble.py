@@ -35,7 +35,7 @@ import multiprocessing
 import os
 import time
 import warnings
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -48,7 +48,7 @@ from . import __version__
 from .errors import SimError
 from .scenario import ScenarioSet, ValidationError, param_to_json
 from .targets import COMPARATORS, REL_TOL, Target, TargetSet
-from .uncertainty import DEFAULT_FILE, METHODS, UncertaintySet, load_uncertainties, sample_unit, to_values
+from .uncertainty import DEFAULT_FILE, UncertaintySet, load_uncertainties, sample_unit, to_values
 
 #: Samples per batch call. Each call pays PySD's set-up (a fresh model, initialisation)
 #: once; more chunks than workers only add calls. 10,000 Jingdezhen runs on the shared
@@ -102,13 +102,9 @@ def single_blas_thread() -> dict:
     RK45 combines its stages with a matrix-vector product over the whole stacked state
     (samples × stocks); OpenBLAS threads it, and on a shared 2-core machine the threads
     of two workers fight: one chunk of 2500 samples took 17 s with 2 BLAS threads and
-    4 s with one. One thread per worker process gives the same numbers (a product of 7
-    stage vectors is summed in the same order) and the processes supply the parallelism.
+    4 s with one. Every chunk runs with one thread whatever the executor, so the numbers
+    cannot depend on a thread count; the worker processes supply the parallelism.
     """
-    import ctypes
-    import glob
-    import importlib
-
     return set_blas_threads(1)
 
 
@@ -180,7 +176,8 @@ def execute(tasks: Sequence[ChunkTask], *, scheduler=None, workers: int = DEFAUL
 
     ``scheduler``: a Dask scheduler address (``tcp://host:port``), a
     ``dask.distributed.Client`` or ``LocalCluster``; else local processes (``workers``
-    of them; 1 runs in this process).
+    of them; 1 runs in this process). Tested with Dask workers of one thread each
+    (``dask worker --nthreads 1``); every chunk builds its own PySD model object.
     """
     bar = _progress(sum(len(t.values) for t in tasks), "ensemble", progress)
     out: list[dict | None] = [None] * len(tasks)

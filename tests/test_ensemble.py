@@ -18,7 +18,7 @@ from scipy import stats
 
 import sim
 from sim import targets as sim_targets
-from sim.ensemble import (Ensemble, chunk_bounds, influence, measure_array, meets_array,
+from sim.ensemble import (chunk_bounds, influence, measure_array, meets_array,
                           probabilities, run_ensemble, sensitivity, sobol_indices, write_results,
                           year_reached_array, indicator_array)
 from sim.scenario import ValidationError

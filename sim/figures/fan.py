@@ -14,7 +14,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from .indicators import number, target_title, threshold_text
+from .indicators import target_title, threshold_text
 from .labels import Labels, compose, default_labels
 from .measures import as_figure_target
 from .style import (DEFAULT_HORIZONS, add_caption, house_style, mark_horizons, new_figure, save,
@@ -117,4 +117,4 @@ def write_fan_charts(out_dir, ens, *, lang: str = "both", formats: Sequence[str]
     return paths
 
 
-__all__ = ["FAN_TEXT", "fan_quantiles", "plot_fan", "write_fan_charts", "number"]
+__all__ = ["FAN_TEXT", "fan_quantiles", "plot_fan", "write_fan_charts"]
