@@ -40,6 +40,7 @@ ensemble: $(STAMP)
 # once; not adopted).  Each run writes a new, never-overwritten results folder; its copy
 # in models/calibration/ (report/, identifiability/) is what is committed and what the
 # model's constants cite (tests/test_calibration_adopted.py keeps them in step).
+# Last, models/fit_report.py redraws docs/model_vs_data.png and the README's fit tables.
 CAL_DIR   := models/calibration
 CAL_STAMP := $(shell date -u +%Y%m%dT%H%M%SZ)
 calibrate: $(STAMP)
@@ -48,6 +49,7 @@ calibrate: $(STAMP)
 	rm -rf $(CAL_DIR)/report $(CAL_DIR)/identifiability
 	cp -R results/$(CAL_STAMP)-calibration-jingdezhen $(CAL_DIR)/report
 	cp -R results/$(CAL_STAMP)-calibration-identifiability $(CAL_DIR)/identifiability
+	$(PY) models/fit_report.py
 
 clean-venv:
 	rm -rf $(VENV)

@@ -1,10 +1,13 @@
 """Fit of models/jingdezhen.mdl to the 2010-2015 data: figure and error table.
 
-Regenerate with ``.venv/bin/python models/fit_report.py``. It runs the baseline, compares
-four series with the data file and writes
+Regenerate with ``.venv/bin/python models/fit_report.py`` (``make calibrate`` runs it
+last). It runs the baseline, compares four series with the data file and writes
 
-* ``docs/model_vs_data.png`` (model against data, four panels), and
-* the table between the ``fit-table`` markers in ``models/README.md``.
+* ``docs/model_vs_data.png`` (model against data, four panels),
+* the table between the ``fit-table`` markers in ``models/README.md``, and
+* between the ``calibration-tables`` markers there, the fitted-parameter and
+  behaviour-reproduction tables copied verbatim from the committed calibration report
+  ``models/calibration/report/report.md`` (never typed by hand).
 
 Series (units as in the data file): nominal GDP (亿元, ``gdp``), real growth
 (%/yr, ``gdp_real_growth``, model: GDP real(t)/GDP real(t-1) - 1), secondary-industry
@@ -33,6 +36,11 @@ FIGURE = ROOT / "docs" / "model_vs_data.png"
 DATA_CANDIDATES = [Path(os.environ.get("JDZ_HISTORY", "/work/shared/data/history_to_2015.csv")),
                    ROOT.parent / "shared" / "data" / "history_to_2015.csv"]
 BEGIN, END = "<!-- BEGIN fit-table (models/fit_report.py) -->", "<!-- END fit-table -->"
+CALIBRATION_REPORT = ROOT / "models" / "calibration" / "report" / "report.md"
+CAL_BEGIN = "<!-- BEGIN calibration-tables (models/fit_report.py, from calibration/report/report.md) -->"
+CAL_END = "<!-- END calibration-tables -->"
+#: Sections of the calibration report copied into the README (heading prefixes).
+CALIBRATION_SECTIONS = ("## Fitted parameters", "## Behaviour reproduction")
 TOLERANCE = 0.10
 
 #: (label, data indicator, model column, scale of the model value to the data unit, unit)
@@ -128,13 +136,37 @@ def update_readme(text: str, block: str) -> str:
     return text.rstrip("\n") + "\n\n## Fit to 2010–2015 data\n\n" + body + "\n"
 
 
+def report_sections(report: str, headings=CALIBRATION_SECTIONS) -> str:
+    """The named ``##`` sections of a calibration report.md (heading, table and the note
+    under it), their headings demoted to ``####`` for the README."""
+    parts = re.split(r"(?m)^(?=## )", report)
+    found = []
+    for heading in headings:
+        section = next((p for p in parts if p.startswith(heading)), None)
+        if section is None:
+            raise ValueError(f"{CALIBRATION_REPORT}: no section starting {heading!r}")
+        found.append("##" + section.strip())
+    return "\n\n".join(found)
+
+
+def replace_block(text: str, begin: str, end: str, block: str) -> str:
+    """Replace what lies between two markers; the markers must be present."""
+    if begin not in text or end not in text:
+        raise ValueError(f"{README}: markers {begin!r} ... {end!r} not found")
+    body = f"{begin}\n{block}\n{end}"
+    return re.sub(re.escape(begin) + ".*?" + re.escape(end), lambda _m: body, text, flags=re.S)
+
+
 def main() -> None:
     run = run_baseline()
     table = fit_table(run, read_history())
     fig = figure(run, table)
     FIGURE.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(FIGURE, dpi=110)
-    README.write_text(update_readme(README.read_text(encoding="utf-8"), markdown(table)), encoding="utf-8")
+    text = update_readme(README.read_text(encoding="utf-8"), markdown(table))
+    calibration = report_sections(CALIBRATION_REPORT.read_text(encoding="utf-8"))
+    text = replace_block(text, CAL_BEGIN, CAL_END, calibration)
+    README.write_text(text, encoding="utf-8")
     print(table.assign(rel_error=table.rel_error.round(3)).to_string(index=False))
     print(f"wrote {FIGURE} and the fit table in {README}")
 

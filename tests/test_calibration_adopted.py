@@ -7,12 +7,13 @@ the three in step: constants = fitted values within their rounding, comments = t
 report's intervals, the baseline run of the main job = the report's fit statistics,
 no scenario overrides a fitted constant, and the identifiability probe's report
 (``models/calibration/identifiability/``) flags the constants said to be unidentifiable.
-They also check the ``normalise: data``
-option the spec relies on (residuals are relative errors).
+They also check the ``normalise: data`` option the spec relies on (residuals are
+relative errors), and that the README's calibration tables are the report's.
 """
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import math
 import re
@@ -187,3 +188,16 @@ def test_normalise_data_makes_every_residual_a_relative_error(tmp_path):
 def test_normalise_data_refuses_a_zero_data_point(tmp_path):
     with pytest.raises(CalibrationSpecError, match=r"series\[0\]\.normalise: .* is 0 in 2001"):
         load_spec(linear_spec(tmp_path, [8.0, 0.0, 20.0]))
+
+
+# ------------------------------------------------------------------- README tables
+
+def test_the_readme_calibration_tables_are_copied_from_the_report():
+    spec = importlib.util.spec_from_file_location("fit_report", ROOT / "models" / "fit_report.py")
+    fit_report = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fit_report)
+    readme = (ROOT / "models" / "README.md").read_text(encoding="utf-8")
+    block = readme.split(fit_report.CAL_BEGIN)[1].split(fit_report.CAL_END)[0].strip()
+    expected = fit_report.report_sections((REPORT / "report.md").read_text(encoding="utf-8"))
+    assert block == expected, "regenerate with .venv/bin/python models/fit_report.py"
+    assert "| initial local investment rate |" in block and "| gdp_real_growth |" in block
