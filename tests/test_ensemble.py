@@ -345,3 +345,19 @@ def test_command_line_runs_and_refuses_bad_input(tiny_file, tmp_path, capsys):
     assert "gdp_growth_2020" in printed and str(tmp_path / "cli") in printed
     samples = pd.read_csv(tmp_path / "cli" / "samples.csv", index_col=0)
     assert len(samples) == 40 and list(samples.columns) == [p["name"] for p in TINY_PARAMS]
+
+
+def test_fan_chart_gives_each_of_many_scenarios_its_own_panel(tiny_lhs):
+    from sim.figures.fan import OVERLAY_MAX, plot_fan
+
+    t = _target(tiny_lhs, "replacement_share_2020")
+    q = np.tile(np.array([[50.0], [55.0], [58.0], [61.0], [65.0]]), (1, 5))
+    ids = ["baseline", "plan", "fast", "other"][:OVERLAY_MAX + 1]
+    fig = plot_fan(np.arange(2016.0, 2021.0), {sid: q + k for k, sid in enumerate(ids)}, t,
+                   probabilities={sid: 0.1 * k for k, sid in enumerate(ids)}, lang="en")
+    panels = [ax for ax in fig.axes if ax.get_visible() and ax.get_lines()]
+    assert len(panels) == len(ids)
+    for k, (ax, sid) in enumerate(zip(panels, ids)):
+        gids = {a.get_gid() for a in ax.get_children()}
+        assert {f"median:{sid}", "threshold"} <= gids and not any(f"median:{o}" in gids for o in ids if o != sid)
+        assert f"met: {10 * k:.0f}%" in ax.get_title(loc="left")
