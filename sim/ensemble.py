@@ -143,6 +143,11 @@ def run_chunk(task: ChunkTask) -> dict:
         samples = {name: np.ascontiguousarray(task.values[:, j]) for j, name in enumerate(task.names)}
         ds = simulate_batch(_handle(task.model), samples, task.params, return_columns=list(task.columns),
                             **task.engine)
+    except SimError as err:  # say which scenario and samples; sample numbers in err are chunk-local
+        err.args = (f"scenario {task.scenario!r}, chunk of samples {task.start}-"
+                    f"{task.start + len(task.values) - 1} (sample k of the message is sample "
+                    f"{task.start} + k of the ensemble): {err.args[0] if err.args else err}", *err.args[1:])
+        raise
     finally:
         set_blas_threads(previous)
     data = np.stack([ds[c].values for c in task.columns])

@@ -361,3 +361,14 @@ def test_fan_chart_gives_each_of_many_scenarios_its_own_panel(tiny_lhs):
         gids = {a.get_gid() for a in ax.get_children()}
         assert {f"median:{sid}", "threshold"} <= gids and not any(f"median:{o}" in gids for o in ids if o != sid)
         assert f"met: {10 * k:.0f}%" in ax.get_title(loc="left")
+
+
+def test_a_failing_sample_names_its_scenario_and_chunk(tmp_path):
+    # an absurd growth effect makes GDP's derivative infinite at the start: the error names
+    # the scenario and the chunk's sample numbers, and keeps the engine's message
+    path = write_uncertainties(tmp_path, [{"name": "transfer growth effect", "source": "assumption: t",
+                                           "distribution": {"kind": "uniform", "min": 1e300, "max": 2e300}}])
+    with pytest.raises(sim.SimulationError, match=r"scenario 'baseline', chunk of samples 0-3 .*"
+                                                  r"derivative of 'GDP real' is inf"):
+        run_ensemble(["baseline"], n=8, method="mc", seed=0, uncertainty_file=path, scenario_dir=SCEN,
+                     model=TINY, workers=1, chunk_size=4)
