@@ -13,10 +13,13 @@ import yaml
 
 import sim
 from sim.mdl import read_mdl
+from sim.run import model_facts
+from sim.scenario import load_scenarios
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = ROOT / "models" / "jingdezhen.mdl"
 LEVERS = ROOT / "scenarios" / "levers.yaml"
+SCENARIOS = ROOT / "scenarios"
 DATA = Path("/work/shared/data/history_to_2015.csv")
 if not DATA.exists():  # CI lays shared/ beside the clone
     DATA = ROOT.parent / "shared" / "data" / "history_to_2015.csv"
@@ -159,6 +162,115 @@ def test_stocks_stay_non_negative_over_lever_box_corners(model, mdl, levers):
         assert df["registered unemployment rate"].between(0, 1).all()
 
 
+# ---------------------------------------------------------------- review fixes (docs/model_review.md)
+BUDGET = ["fiscal resources", "mandatory spending", "discretionary budget", "lever spending actual",
+          "government investment", "fiscal balance", "fiscal feasibility"]
+
+
+@pytest.fixture(scope="module")
+def scenario_runs(model):
+    """Every scenario in scenarios/, as the main job runs it (params on the model's defaults)."""
+    sset = load_scenarios(SCENARIOS)
+    defaults = model_facts(model, sset.registry)["defaults"]
+    return {sid: sim.simulate(model, params=sset.resolve(sid, defaults=defaults),
+                              return_columns=BUDGET + ["GDP real", "central transfer", "provincial matching funds"])
+            for sid in sset.ids()}
+
+
+def test_budget_closes_in_every_scenario_and_at_the_lever_maximum(model, levers, scenario_runs):
+    # E1: resources = mandatory + programmes + public investment + unspent balance (亿元/yr),
+    # the balance is never negative and the programmes never spend more than the discretionary budget.
+    highs = {lv["name"]: lv["range"][1] for lv in levers}
+    runs = dict(scenario_runs, all_levers_high=sim.simulate(model, params=highs, return_columns=BUDGET))
+    for sid, df in runs.items():
+        spent = df["mandatory spending"] + df["lever spending actual"] + df["government investment"] + df["fiscal balance"]
+        assert np.allclose(spent, df["fiscal resources"], rtol=1e-9), sid
+        assert (df["fiscal balance"] >= -1e-9).all(), (sid, df["fiscal balance"].min())
+        assert (df["lever spending actual"] <= df["discretionary budget"] + 1e-9).all(), sid
+    # the all-high corner asks for more than the budget: the constraint binds
+    assert runs["all_levers_high"]["fiscal feasibility"].min() < 0.9
+
+
+def test_transfers_reach_the_programmes_and_investment(model, scenario_runs):
+    # E2: every yuan of central transfer and provincial matching is spent on the lever
+    # programmes or on public investment (government investment share 1), none of it
+    # disappears into mandatory spending.
+    cols = ["lever spending actual", "government investment", "mandatory spending"]
+    low = sim.simulate(model, params={"central transfer": 0}, return_columns=cols + ["GDP real"])
+    high = sim.simulate(model, params={"central transfer": 10, "provincial matching ratio": 0.5},
+                        return_columns=cols + ["GDP real"])
+    # only second-order feedback (more GDP -> more revenue) on top of the 15 亿元/yr
+    extra = (high["lever spending actual"] + high["government investment"]) - (low["lever spending actual"] + low["government investment"])
+    assert (extra.loc[2010.0] == pytest.approx(15.0, rel=1e-6))
+    assert (extra >= 15.0 - 1e-6).all()
+    assert high["GDP real"].iloc[-1] > 1.01 * low["GDP real"].iloc[-1]
+    # and the no_transfers scenario differs from the plan once the transfers stop (2016)
+    plan, none = scenario_runs["plan"], scenario_runs["no_transfers"]
+    gap = (plan["lever spending actual"] + plan["government investment"]) - (none["lever spending actual"] + none["government investment"])
+    assert np.allclose(gap.loc[:2015.0], 0, atol=1e-9)
+    assert (gap.loc[2017.0:] > 0.9 * (plan["central transfer"] + plan["provincial matching funds"]).loc[2017.0:]).all()
+    assert plan["GDP real"].loc[2030.0] > none["GDP real"].loc[2030.0]
+
+
+def test_retraining_lowers_unemployment_and_hires_never_exceed_vacancies(model):
+    # E3: trainees are hired only into vacancies, competing with everyone else, so total
+    # unemployment (not just the laid-off label) falls when more workers are retrained.
+    cols = ["unemployed", "registered unemployment rate", "laid off workers", "hires other from unemployed",
+            "direct reemployment of laid off", "reemployment via training", "vacancies other", "job finding rate"]
+    none = sim.simulate(model, params={"retraining rate": 0}, return_columns=cols)
+    full = sim.simulate(model, params={"retraining rate": 1}, return_columns=cols)
+    for year in (2015.0, 2020.0):
+        assert full.loc[year, "unemployed"] < none.loc[year, "unemployed"]
+        assert full.loc[year, "laid off workers"] < none.loc[year, "laid off workers"]
+    for df in (none, full):
+        hires = df["hires other from unemployed"] + df["direct reemployment of laid off"] + df["reemployment via training"]
+        assert (hires <= df["job finding rate"] * df["vacancies other"] + 1e-9).all()
+
+
+def test_unemployment_rate_is_measured_on_the_urban_labour_force(baseline):
+    # E4/S4: 城镇登记失业率 = unemployed / (non-farm employment + unemployed); 2010 = data 3.2 %.
+    urban = baseline["employment total"] - baseline["employment agriculture"] + baseline["unemployed"]
+    assert np.allclose(baseline["registered unemployment rate"], baseline["unemployed"] / urban)
+    assert baseline.loc[2010.0, "registered unemployment rate"] == pytest.approx(0.032, rel=1e-9)
+
+
+def test_growth_does_not_destroy_jobs(model, baseline):
+    # E4: more investment (credit and bonds at its maximum) means more jobs, not fewer,
+    # and 2010-2015 employment rises (as the urban employment series in the data do).
+    fast = sim.simulate(model, params={"credit and bonds": 60})
+    assert fast.loc[2030.0, "GDP real"] > 1.05 * baseline.loc[2030.0, "GDP real"]
+    assert fast.loc[2030.0, "employment total"] > baseline.loc[2030.0, "employment total"]
+    assert baseline.loc[2015.0, "employment total"] > baseline.loc[2010.0, "employment total"]
+
+
+def test_innovation_and_talent_have_diminishing_bounded_returns(model, baseline, levers):
+    # E5: the top of each lever's range cannot double GDP, and the second half of the range
+    # adds less than the first half.
+    for name in ("innovation spending", "talent spending"):
+        low, high = next(lv["range"] for lv in levers if lv["name"] == name)
+        gdp = [sim.simulate(model, params={name: v}, return_columns=["GDP real"])["GDP real"].iloc[-1]
+               for v in (low, (low + high) / 2, high)]
+        assert gdp[2] < 1.3 * baseline["GDP real"].iloc[-1], name
+        assert gdp[2] - gdp[1] < gdp[1] - gdp[0], name
+
+
+def test_technical_ceilings_hold_at_the_lever_maximum(model, mdl, levers):
+    # E6: waste reuse stays below 100 % and efficiency below its technical limit even with
+    # every lever at the top of its range.
+    highs = {lv["name"]: lv["range"][1] for lv in levers}
+    cols = ["solid waste utilisation rate", "waste utilised from current generation",
+            "industrial solid waste generation", "energy efficiency index", "energy efficiency gain"]
+    df = sim.simulate(model, params=highs, return_columns=cols)
+    cap = float(mdl["maximum utilisable fraction of waste"].equation)
+    limit = float(mdl["maximum energy efficiency index"].equation)
+    assert cap < 1
+    assert (df["waste utilised from current generation"] <= cap * df["industrial solid waste generation"] + 1e-9).all()
+    assert df["solid waste utilisation rate"].max() < 0.99
+    assert df["energy efficiency index"].max() <= limit + 1e-9
+    # the gain slows as the limit approaches
+    assert df["energy efficiency gain"].iloc[-1] < df["energy efficiency gain"].iloc[5]
+
+
 # ---------------------------------------------------------------- conservation
 def test_population_change_equals_integrated_flows(model):
     times = np.round(np.arange(2010, 2030 + 1e-9, 0.05), 6)
@@ -174,8 +286,8 @@ def test_population_change_equals_integrated_flows(model):
 def test_labour_force_is_employed_plus_unemployed(baseline):
     lf = baseline["labour force"]
     assert np.allclose(lf, baseline["employment total"] + baseline["unemployed"])
-    assert np.allclose(baseline["unemployed"], baseline["general unemployed"]
-                       + baseline["laid off workers"] + baseline["workers in retraining"])
+    assert np.allclose(baseline["unemployed"], baseline["general unemployed"] + baseline["laid off untrained"]
+                       + baseline["workers in retraining"] + baseline["retrained job seekers"])
     assert np.allclose(baseline["employment total"],
                        baseline["employment traditional"] + baseline["employment other"])
     # and it follows the population it is drawn from (within 3 %)
