@@ -122,7 +122,9 @@ def test_manifest_contents(first_run):
     created = datetime.fromisoformat(m["created_utc"])
     assert created.tzinfo is not None and abs((datetime.now(timezone.utc) - created).total_seconds()) < 600
     assert "write_figure_set" in m["figures"]
-    assert m["targets"][0] == "gdp_growth_2020"
+    first = m["targets"][0]  # full definitions, so figures can be redrawn from the folder alone
+    assert first["id"] == "gdp_growth_2020" and first["measure"] == "avg_growth"
+    assert {"indicator", "comparator", "threshold", "unit", "basis"} <= set(first)
 
 
 # ------------------------------------------------------------------ never overwrite
