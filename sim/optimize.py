@@ -37,10 +37,13 @@ in [0, 1], the registry ranges as bounds):
    that vertex). If even its maximum is below the floor it is *out of reach* within the
    ranges; its best margin is reported. This is a local search: for a non-convex
    response "out of reach" means "not reached from these starting points";
-3. the cost is minimised subject to ``margin_g >= floor`` for every reachable goal. When
-   no feasible point is found, the min-margin over the goals is maximised; if that is
-   still negative the goals cannot all be met together: the goal with the worst margin
-   there is set aside (reported as jointly out of reach) and the search repeats;
+3. if the reachable goals are not all met at the start, the smallest of their margins is
+   maximised (SLSQP on ``max t`` s.t. ``margin_g >= t``, stopping once all are met with
+   room ``MAXIMIN_ROOM``). If even that maximum is below the floor the goals cannot all be
+   met together: the hardest of the goals binding there is set aside (reported as out of
+   reach together, with the margins at that point) and the step repeats. From the feasible
+   point the cost is minimised subject to ``margin_g >= floor``; the cheapest feasible
+   point SLSQP visits is kept;
 4. the found scenario is written as a scenario file, read back and validated, and
    verified by one run of :func:`sim.engine.simulate` at the default tolerance; the
    scorecard of that run is what is reported.
@@ -83,8 +86,13 @@ MARGIN_FLOOR = 1e-3
 #: A goal counts as met in the search when its normalised margin is at least this far
 #: below the floor (SLSQP's constraint tolerance).
 FEAS_TOL = 1e-6
-#: Iterations of SLSQP when one goal is maximised alone (per starting point).
+#: Iterations of SLSQP when one goal is maximised alone (per starting point), when the
+#: smallest margin is maximised, and in the cost search.
 MAXITER_ALONE = 40
+MAXITER_MAXIMIN = 60
+MAXITER_COST = 100
+#: The maximin step stops once every goal is this far above the floor (normalised).
+MAXIMIN_ROOM = 1e-2
 #: Normalised margin given to a goal whose measure is undefined (e.g. growth of a
 #: quantity that reached zero), so that the optimiser moves away from it.
 NAN_MARGIN = -10.0
@@ -178,6 +186,8 @@ class PolicyProblem:
             M = self.margins_of(np.array([self.to_x(r) for r in U]))
             jac = ((M[1:] - M[0]) / steps[:, None]).T
             self._cache[key] = (M[0], jac)
+            if self.runs % 25 == 0:
+                self.say(f"… now at a point of cost {self.cost_terms(self.to_x(u)).sum():.4g}")
             if len(self._cache) > 500:
                 self._cache.pop(next(iter(self._cache)))
         return self._cache[key]
@@ -399,28 +409,56 @@ class _Split:
         return np.concatenate([np.maximum(d, 0.0), np.maximum(-d, 0.0)])
 
 
-def _min_cost(p: PolicyProblem, u0: np.ndarray, idx: list[int]):
-    """Minimise the exact cost subject to ``margin_g >= floor`` for the goals ``idx``."""
+def _min_cost(p: PolicyProblem, u0: np.ndarray, idx: list[int]) -> tuple[np.ndarray | None, str]:
+    """Minimise the exact cost subject to ``margin_g >= floor`` for the goals ``idx``.
+
+    Returns the cheapest feasible point SLSQP visited (None if none) and its message.
+    """
     sp = _Split(p)
-    cons = {"type": "ineq", "fun": lambda z: p.evaluate(sp.u(z))[0][idx] - p.floor,
+    best = {"u": None, "cost": math.inf}
+
+    def margins(z):
+        u = sp.u(z)
+        m = p.evaluate(u)[0][idx]
+        if np.all(m >= p.floor - FEAS_TOL):
+            c = float(p.cost_terms(p.to_x(u)).sum())
+            if c < best["cost"]:
+                best.update(u=u, cost=c)
+        return m - p.floor
+
+    cons = {"type": "ineq", "fun": margins,
             "jac": lambda z: np.hstack([p.evaluate(sp.u(z))[1][idx], -p.evaluate(sp.u(z))[1][idx]])}
     res = minimize(lambda z: float(sp.grad @ z), sp.z(u0), jac=lambda z: sp.grad, method="SLSQP",
-                   bounds=sp.bounds, constraints=[cons], options={"maxiter": 200, "ftol": 1e-10})
-    res.x = sp.u(res.x)
-    return res
+                   bounds=sp.bounds, constraints=[cons],
+                   options={"maxiter": MAXITER_COST, "ftol": 1e-10})
+    margins(res.x)
+    return best["u"], str(res.message)
 
 
 def _maximin(p: PolicyProblem, u0: np.ndarray, idx: list[int]) -> tuple[np.ndarray, float]:
-    """Maximise the smallest normalised margin of the goals ``idx``: ``(u, that margin)``."""
+    """Maximise the smallest normalised margin of the goals ``idx``: ``(u, that margin)``.
+
+    Stops as soon as every goal is ``MAXIMIN_ROOM`` above the floor (a feasible start for
+    the cost search is all that is needed then).
+    """
     n = u0.size
     z0 = np.append(u0, float(np.min(p.evaluate(u0)[0][idx])))
-    cons = {"type": "ineq",
-            "fun": lambda z: p.evaluate(z[:n])[0][idx] - z[n],
+
+    def room(z):
+        m = p.evaluate(z[:n])[0][idx]
+        if m.min() >= p.floor + MAXIMIN_ROOM:
+            raise _Reached(np.clip(z[:n], 0, 1), float(m.min()))
+        return m - z[n]
+
+    cons = {"type": "ineq", "fun": room,
             "jac": lambda z: np.hstack([p.evaluate(z[:n])[1][idx], -np.ones((len(idx), 1))])}
     grad = np.append(np.zeros(n), -1.0)
-    res = minimize(lambda z: -z[n], z0, jac=lambda z: grad, method="SLSQP",
-                   bounds=[(0.0, 1.0)] * n + [(None, None)], constraints=[cons],
-                   options={"maxiter": 100, "ftol": 1e-9})
+    try:
+        res = minimize(lambda z: -z[n], z0, jac=lambda z: grad, method="SLSQP",
+                       bounds=[(0.0, 1.0)] * n + [(None, None)], constraints=[cons],
+                       options={"maxiter": MAXITER_MAXIMIN, "ftol": 1e-9})
+    except _Reached as hit:
+        return hit.u, hit.margin
     u = np.clip(res.x[:n], 0, 1)
     return u, float(np.min(p.evaluate(u)[0][idx]))
 
@@ -433,38 +471,34 @@ def search(p: PolicyProblem) -> SearchResult:
     p.say(f"start {p.from_id!r}: {int(np.sum(m0 >= p.floor - FEAS_TOL))} of {len(p.goals)} goals met")
     reach = _reach(p, u0, m0, J0)
     idx = [j for j, r in enumerate(reach) if r.reachable]
-    p.say(f"reachable alone: {len(idx)} of {len(p.goals)}; minimising the cost")
+    p.say(f"reachable alone: {len(idx)} of {len(p.goals)}")
     dropped, joint = [], {}
     status, message = "optimal", ""
-    u_best = u0
+    u = u_best = u0
     while idx:
-        res = _min_cost(p, u0, idx)
-        u = np.clip(res.x, 0, 1)
-        if _feasible(p, u, idx):
-            u_best, message = u, str(res.message)
-            break
-        p.say("cost search ended infeasible; maximising the smallest margin")
-        u_mm, worst = _maximin(p, u, idx)
-        p.say(f"smallest margin at best {worst:.4g}")
-        if worst >= p.floor - FEAS_TOL:  # feasible: minimise the cost from there
-            res = _min_cost(p, u_mm, idx)
-            u = np.clip(res.x, 0, 1)
-            u_best, message = (u, str(res.message)) if _feasible(p, u, idx) else (u_mm, "maximin point "
-                                                                                    "(cost search did not stay feasible)")
-            if not _feasible(p, u, idx):
-                status = "feasible, cost not minimised"
-            break
-        m = p.evaluate(u_mm)[0]
-        # at the maximin point the binding goals tie: set aside the hardest of them (the
-        # smallest margin it reaches on its own)
-        tied = [j for j in idx if m[j] <= worst + 1e-4]
-        j_worst = min(tied, key=lambda j: reach[j].best_margin)
-        joint[p.goals[j_worst].id] = {p.goals[j].id: float(m[j]) for j in idx}
-        dropped.append(p.goals[j_worst].id)
-        p.say(f"goals cannot all be met together: setting aside {p.goals[j_worst].id}")
-        idx = [j for j in idx if j != j_worst]
-        u0 = u_mm
-        status = "optimal without the goals set aside"
+        if not _feasible(p, u, idx):
+            p.say(f"not all {len(idx)} goals met: maximising the smallest margin")
+            u, worst = _maximin(p, u, idx)
+            p.say(f"smallest margin {worst:.4g}")
+            if worst < p.floor - FEAS_TOL:
+                m = p.evaluate(u)[0]
+                # at the maximin point the binding goals tie: set aside the hardest of them
+                # (the smallest margin it reaches on its own)
+                tied = [j for j in idx if m[j] <= worst + 1e-3]
+                j_worst = min(tied, key=lambda j: reach[j].best_margin)
+                joint[p.goals[j_worst].id] = {p.goals[j].id: float(m[j]) for j in idx}
+                dropped.append(p.goals[j_worst].id)
+                p.say(f"the goals cannot all be met together: setting aside {p.goals[j_worst].id}")
+                idx = [j for j in idx if j != j_worst]
+                status = "optimal without the goals set aside"
+                continue
+        p.say(f"minimising the cost subject to {len(idx)} goals")
+        u_cost, message = _min_cost(p, u, idx)
+        if u_cost is None:  # SLSQP never stood on a feasible point: keep the one we had
+            u_best, status = u, "feasible, cost not minimised"
+        else:
+            u_best = u_cost
+        break
     if not idx:
         u_best, status, message = u0, "no goal reachable", "no goal can be met within the lever ranges"
     x = p.to_x(u_best)
