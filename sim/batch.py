@@ -38,7 +38,7 @@ from pysd.py_backend.lookups import HardcodedLookups
 from pysd.py_backend import statefuls as pysd_statefuls
 from scipy.integrate import solve_ivp
 
-from .engine import (METHODS, SMALL, _nonnegative_stocks, _numpy_for, _output_times,
+from .engine import (METHODS, SMALL, _default_atol, _install_switches, _nonnegative_stocks,
                      _prepare_params, _resolve_names, _stateful_names, _StateVector, _Switches,
                      _time_comparison_points)
 from .errors import ModelError, ParameterError, SimulationError
@@ -223,23 +223,12 @@ def simulate_batch(model, samples: dict[str, np.ndarray], params: dict | None = 
     if overlap:
         raise ParameterError(f"{sorted(overlap)} given both as shared params and as samples")
 
-    # control variables may refer to each other (SAVEPER = TIME STEP): wire them first
-    m.components._init_outer_references({"scope": m, "time": m.time})
-    t0 = float(m.time.initial_time())
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        out_times = _output_times(m, times)
-    tf = float(out_times[-1])  # integrate only as far as the last output time
-    switches = _Switches(t0, tf)
+    t0, out_times, switches = _install_switches(m, times)
+    tf = float(out_times[-1])
     module = m.components._components
-    for fname in ("step", "pulse", "ramp"):
-        if hasattr(module, fname):
-            setattr(module, fname, getattr(switches, fname))
     if hasattr(module, "if_then_else"):
         module.if_then_else = _where
     module.float = _float  # shadows the builtin inside the translated module only
-    if hasattr(module, "np"):
-        module.np = _numpy_for(m, switches)
     for fname, fn in (("zidz", _zidz), ("xidz", _xidz)):
         if hasattr(module, fname):
             setattr(module, fname, fn)
@@ -266,9 +255,7 @@ def simulate_batch(model, samples: dict[str, np.ndarray], params: dict | None = 
     names = _stateful_names(m)
     sv = _BatchState(m, n)
     y0 = sv.get()
-    if atol is None:
-        scale = float(np.max(np.abs(y0))) if y0.size else 1.0
-        atol = max(rtol * 1e-3 * max(scale, 1.0), 1e-12)
+    atol = _default_atol(y0, rtol) if atol is None else atol
     nfev = [0]
     segment_end = [None]
 

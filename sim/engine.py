@@ -44,7 +44,6 @@ from numbers import Real
 import numpy as np
 import pandas as pd
 import xarray as xr
-from pysd.py_backend import functions as pysd_functions
 from pysd.py_backend.lookups import HardcodedLookups
 from pysd.py_backend.output import ModelOutput
 from pysd.py_backend.statefuls import DelayFixed, DelayN, Integ, SampleIfTrue
@@ -359,6 +358,36 @@ def _output_times(model, times) -> np.ndarray:
     return np.clip(out, t0, tf)
 
 
+def _install_switches(m, times) -> tuple[float, np.ndarray, _Switches]:
+    """Prepare a fresh PySD model for the engine: wire its control variables (they may
+    refer to each other, SAVEPER = TIME STEP), choose the output times, and put the
+    discontinuity-aware STEP/PULSE/RAMP and ``numpy.interp`` into the translated module,
+    before initialisation so that initial values use them too.
+
+    Returns the initial time, the output times (the run stops at the last one) and the
+    :class:`_Switches` that collects breakpoints.
+    """
+    m.components._init_outer_references({"scope": m, "time": m.time})
+    t0 = float(m.time.initial_time())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out_times = _output_times(m, times)
+    switches = _Switches(t0, float(out_times[-1]))
+    module = m.components._components
+    for fname in ("step", "pulse", "ramp"):
+        if hasattr(module, fname):
+            setattr(module, fname, getattr(switches, fname))
+    if hasattr(module, "np"):
+        module.np = _numpy_for(m, switches)
+    return t0, out_times, switches
+
+
+def _default_atol(y0: np.ndarray, rtol: float) -> float:
+    """``rtol * 1e-3`` times the largest initial state magnitude (at least 1e-12)."""
+    scale = float(np.max(np.abs(y0))) if y0.size else 1.0
+    return max(rtol * 1e-3 * max(scale, 1.0), 1e-12)
+
+
 def simulate(model, params: dict | None = None, *, method: str = "RK45", rtol: float = 1e-6,
              atol: float | None = None, times=None, return_columns=None,
              initial_conditions: dict | None = None, events=None,
@@ -413,21 +442,8 @@ def simulate(model, params: dict | None = None, *, method: str = "RK45", rtol: f
     if events:
         _resolve_names([ev.variable for ev in events], m._namespace, "event variable", path)
 
-    # patch STEP/PULSE/RAMP before initialisation so initial values use them too
-    # control variables may refer to each other (SAVEPER = TIME STEP): wire them first
-    m.components._init_outer_references({"scope": m, "time": m.time})
-    t0 = float(m.time.initial_time())
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        out_times = _output_times(m, times)
+    t0, out_times, switches = _install_switches(m, times)
     tf = float(out_times[-1])  # integrate only as far as the last output time
-    switches = _Switches(t0, tf)
-    module = m.components._components
-    for fname in ("step", "pulse", "ramp"):
-        if hasattr(module, fname):
-            setattr(module, fname, getattr(switches, fname))
-    if hasattr(module, "np"):
-        module.np = _numpy_for(m, switches)
     if return_columns is not None and not isinstance(return_columns, str):
         _resolve_names(return_columns, m._namespace, "return column", path)
 
@@ -444,9 +460,7 @@ def simulate(model, params: dict | None = None, *, method: str = "RK45", rtol: f
     names = _stateful_names(m)
     sv = _StateVector(m)
     y0 = sv.get()
-    if atol is None:
-        scale = float(np.max(np.abs(y0))) if y0.size else 1.0
-        atol = max(rtol * 1e-3 * max(scale, 1.0), 1e-12)
+    atol = _default_atol(y0, rtol) if atol is None else atol
     for value in p.values():
         if isinstance(value, pd.Series):
             switches._note(np.asarray(value.index, dtype=float))
