@@ -463,6 +463,16 @@ def _maximin(p: PolicyProblem, u0: np.ndarray, idx: list[int]) -> tuple[np.ndarr
     return u, float(np.min(p.evaluate(u)[0][idx]))
 
 
+def _tidy(p: PolicyProblem, x: np.ndarray, snap: float = 1e-7) -> np.ndarray:
+    """Lever values within ``snap`` of the range from a bound or the baseline are set to it
+    (SLSQP leaves 1e-12-size residues), then rounded to 6 significant digits."""
+    span = p.hi - p.lo
+    x = np.where(np.abs(x - p.baseline) <= snap * span, p.baseline, x)
+    x = np.where(np.abs(x - p.lo) <= snap * span, p.lo, x)
+    x = np.where(np.abs(x - p.hi) <= snap * span, p.hi, x)
+    return np.array([_round(v, lv) for v, lv in zip(x, p.levers)])
+
+
 def search(p: PolicyProblem) -> SearchResult:
     """Steps 1–3 of the method on a prepared problem (no verification, nothing written)."""
     t_begin = time.time()
@@ -490,7 +500,7 @@ def search(p: PolicyProblem) -> SearchResult:
                 dropped.append(p.goals[j_worst].id)
                 p.say(f"the goals cannot all be met together: setting aside {p.goals[j_worst].id}")
                 idx = [j for j in idx if j != j_worst]
-                status = "optimal without the goals set aside"
+                status = "optimal for the goals kept (some set aside)"
                 continue
         p.say(f"minimising the cost subject to {len(idx)} goals")
         u_cost, message = _min_cost(p, u, idx)
@@ -501,7 +511,8 @@ def search(p: PolicyProblem) -> SearchResult:
         break
     if not idx:
         u_best, status, message = u0, "no goal reachable", "no goal can be met within the lever ranges"
-    x = p.to_x(u_best)
+    x = _tidy(p, p.to_x(u_best))
+    u_best = p.to_u(x)
     return SearchResult(problem=p, x=x, reach=reach, dropped=dropped, joint_margins=joint,
                         margins=p.evaluate(u_best)[0], status=status, message=message,
                         seconds=time.time() - t_begin)
