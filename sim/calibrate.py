@@ -949,18 +949,10 @@ def write_report(result: CalibrationResult, out_dir: str | Path | None = None, *
     ``fit_<series>.png`` (model against data) and ``manifest.json`` (spec, model and data
     file hashes, package versions, git commit).
     """
-    from .run import git_state, new_results_dir, sha256, versions
+    from .run import git_state, make_results_dir, sha256, versions
 
     spec = result.spec
-    if out_dir is None:
-        folder = new_results_dir(results_root, f"calibration-{spec.name}")
-    else:
-        folder = Path(out_dir)
-        if folder.exists():
-            raise FileExistsError(f"{folder}: results folder already exists; "
-                                  "results are never overwritten")
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        folder.mkdir()                      # FileExistsError if it appeared meanwhile
+    folder = make_results_dir(out_dir, results_root, f"calibration-{spec.name}")
     (folder / "calibration.json").write_text(
         json.dumps(result_to_dict(result), indent=2, ensure_ascii=False), encoding="utf-8")
     result.comparison.to_csv(folder / "comparison.csv", index=False)

@@ -571,17 +571,10 @@ def write_results(ens: Ensemble, out=None, *, results_root="results", name: str 
     ``ensemble.nc`` (target indicators, scenario × sample × time), ``sobol.csv`` and
     ``influence.md`` (Sobol method), ``figures/fan_<target>.png`` and ``manifest.json``.
     """
-    from .run import _jsonable, git_state, new_results_dir, sha256, versions
+    from .run import _jsonable, git_state, make_results_dir, sha256, versions
 
     t0 = time.perf_counter()
-    if out is not None:
-        out_dir = Path(out)
-        if out_dir.exists():
-            raise FileExistsError(f"{out}: results folder already exists; results are never overwritten")
-        out_dir.parent.mkdir(parents=True, exist_ok=True)
-        out_dir.mkdir()
-    else:
-        out_dir = new_results_dir(results_root, name or f"ensemble-{ens.method}")
+    out_dir = make_results_dir(out, results_root, name or f"ensemble-{ens.method}")
     ens.samples_frame().to_csv(out_dir / "samples.csv")
     probs = probabilities(ens)
     probs.to_csv(out_dir / "probabilities.csv", index=False)

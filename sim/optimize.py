@@ -589,18 +589,14 @@ def optimize(from_id: str = DEFAULT_FROM, goals: Sequence[str] | None = None,
     ``<results_root>/<UTC timestamp>-optimize_<from>``. ``command``: the command line,
     quoted in the report. ``progress``: a callable taking a message (str).
     """
-    from .run import new_results_dir
+    from .run import make_results_dir
 
     if out is not None and Path(out).exists():
         raise FileExistsError(f"{out}: results folder already exists; results are never overwritten")
     p = setup(from_id, goals, levers, start, horizon=horizon, scenario_dir=scenario_dir, model=model,
               rtol=rtol, floor=floor, progress=progress)
     result = search(p)
-    if out is not None:
-        folder = Path(out)
-        folder.mkdir(parents=True)
-    else:
-        folder = new_results_dir(results_root, name or f"optimize_{from_id}")
+    folder = make_results_dir(out, results_root, name or f"optimize_{from_id}")
     (folder / "scenario").mkdir()
     verify(result, folder / "scenario")
     write_results(result, folder, scenario_dir=scenario_dir, model=model, command=command)

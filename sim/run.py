@@ -192,6 +192,19 @@ def new_results_dir(root: str | os.PathLike, name: str, now: datetime | None = N
     raise SimError(f"{root}: could not find a free results folder name for {stamp}-{safe}")
 
 
+def make_results_dir(out, results_root: str | os.PathLike, name: str) -> Path:
+    """Create and return the results folder: ``out`` if given (an existing one is an
+    error; results are never overwritten), else ``new_results_dir(results_root, name)``."""
+    if out is None:
+        return new_results_dir(results_root, name)
+    out_dir = Path(out)
+    if out_dir.exists():
+        raise FileExistsError(f"{out}: results folder already exists; results are never overwritten")
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    out_dir.mkdir()  # FileExistsError if it appeared meanwhile
+    return out_dir
+
+
 def _nc_name(name: str) -> str:
     """A netCDF-safe variable name ('/' is not allowed)."""
     return name.replace("/", " per ")
@@ -300,12 +313,7 @@ def run_all(scenario_dir=DEFAULT_SCENARIO_DIR, model=DEFAULT_MODEL, out=None, sc
     target_set: TargetSet = state["targets"]
     card = scorecard(results, target_set, event_times)
 
-    if out is not None:
-        out_dir = Path(out)
-        out_dir.parent.mkdir(parents=True, exist_ok=True)
-        out_dir.mkdir()  # FileExistsError if it appeared meanwhile
-    else:
-        out_dir = new_results_dir(results_root, name)
+    out_dir = make_results_dir(out, results_root, name)
     ts_dir = out_dir / "timeseries"
     ts_dir.mkdir()
     for sid, df in results.items():
