@@ -29,7 +29,6 @@ Results go to a new folder ``results/<UTC timestamp>-ensemble-<method>/`` (see
 """
 from __future__ import annotations
 
-import json
 import math
 import multiprocessing
 import os
@@ -571,7 +570,7 @@ def write_results(ens: Ensemble, out=None, *, results_root="results", name: str 
     ``ensemble.nc`` (target indicators, scenario × sample × time), ``sobol.csv`` and
     ``influence.md`` (Sobol method), ``figures/fan_<target>.png`` and ``manifest.json``.
     """
-    from .run import _jsonable, git_state, make_results_dir, sha256, versions
+    from .run import git_state, make_results_dir, sha256, versions, write_manifest
 
     t0 = time.perf_counter()
     out_dir = make_results_dir(out, results_root, name or f"ensemble-{ens.method}")
@@ -638,8 +637,7 @@ def write_results(ens: Ensemble, out=None, *, results_root="results", name: str 
     }
     manifest["outputs"] = sorted(str(p.relative_to(out_dir)) for p in out_dir.rglob("*") if p.is_file()) \
         + ["manifest.json"]
-    (out_dir / "manifest.json").write_text(json.dumps(_jsonable(manifest), indent=2, ensure_ascii=False),
-                                           encoding="utf-8")
+    write_manifest(out_dir, manifest)
     return out_dir
 
 

@@ -54,7 +54,6 @@ results folder (``levers.csv``, ``goals.csv``, ``policy_search.md``, the scenari
 """
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections.abc import Sequence
@@ -715,7 +714,7 @@ def write_results(result: SearchResult, folder: Path, *, scenario_dir="scenarios
                   model="models/jingdezhen.mdl", command: str = "") -> Path:
     """``levers.csv``, ``goals.csv``, ``policy_search.md`` and ``manifest.json`` in ``folder``
     (the scenario file is already in ``folder/scenario`` from :func:`verify`)."""
-    from .run import _jsonable, git_state, sha256, versions
+    from .run import git_state, sha256, versions, write_manifest
 
     p = result.problem
     lever_table(result).to_csv(folder / "levers.csv", index=False)
@@ -746,8 +745,7 @@ def write_results(result: SearchResult, folder: Path, *, scenario_dir="scenarios
         "versions": versions(),
         "outputs": sorted(str(q.relative_to(folder)) for q in folder.rglob("*") if q.is_file()) + ["manifest.json"],
     }
-    (folder / "manifest.json").write_text(json.dumps(_jsonable(manifest), indent=2, ensure_ascii=False),
-                                          encoding="utf-8")
+    write_manifest(folder, manifest)
     return folder
 
 

@@ -175,6 +175,13 @@ def _jsonable(x):
     return x
 
 
+def write_manifest(folder: Path, manifest: Mapping) -> Path:
+    """``folder/manifest.json``: ``manifest`` made JSON-ready, indented, non-ASCII kept."""
+    path = folder / "manifest.json"
+    path.write_text(json.dumps(_jsonable(manifest), indent=2, ensure_ascii=False), encoding="utf-8")
+    return path
+
+
 # --------------------------------------------------------------------------- results folder
 def new_results_dir(root: str | os.PathLike, name: str, now: datetime | None = None) -> Path:
     """Create and return ``<root>/<UTC timestamp>-<name>``, adding ``-2``, ``-3``… if taken."""
@@ -355,8 +362,7 @@ def run_all(scenario_dir=DEFAULT_SCENARIO_DIR, model=DEFAULT_MODEL, out=None, sc
         "figures": figure_note,
         "outputs": sorted(str(p.relative_to(out_dir)) for p in out_dir.rglob("*") if p.is_file()),
     }
-    (out_dir / "manifest.json").write_text(json.dumps(_jsonable(manifest), indent=2, ensure_ascii=False),
-                                           encoding="utf-8")
+    write_manifest(out_dir, manifest)
     if figure_error is not None:
         raise figure_error
     return out_dir
