@@ -69,7 +69,7 @@ from scipy.optimize import minimize
 from . import __version__
 from .batch import simulate_batch
 from .errors import SimError, suggest
-from .scenario import (Lever, Problem, Scenario, ValidationError, _points_before,
+from .scenario import (Lever, Problem, ValidationError, _points_before,
                        lineage, param_to_json, policy_start_of, read_scenarios, resolve,
                        validate_scenarios)
 from .targets import Target, measure, scorecard, to_markdown
@@ -179,7 +179,6 @@ class PolicyProblem:
         u = np.clip(np.asarray(u, dtype=float), 0.0, 1.0)
         key = u.tobytes()
         if key not in self._cache:
-            n = u.size
             steps = np.where(u + FD_STEP <= 1.0, FD_STEP, -FD_STEP)
             U = np.vstack([u, u + np.diag(steps)])
             M = self.margins_of(np.array([self.to_x(r) for r in U]))
