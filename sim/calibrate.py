@@ -799,23 +799,10 @@ def calibrate(spec: CalibrationSpec | str | Path,
 # -------------------------------------------------------------------------- report
 
 
-def _jsonable(value):
-    """Replace non-finite floats with None and numpy scalars with Python ones."""
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, (np.bool_, bool)):
-        return bool(value)
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        return float(value) if math.isfinite(value) else None
-    return value
-
-
 def result_to_dict(result: CalibrationResult) -> dict:
     """Every number of a calibration as plain JSON-ready data."""
+    from .run import _jsonable
+
     spec = result.spec
     return _jsonable({
         "spec": {"name": spec.name, "path": shown_path(spec.path), "model": shown_path(spec.model_path),
@@ -958,13 +945,14 @@ def write_report(result: CalibrationResult, out_dir: str | Path | None = None, *
     result.comparison.to_csv(folder / "comparison.csv", index=False)
     (folder / "report.md").write_text(report_markdown(result), encoding="utf-8")
     figures = [plot_fit(result, s.name, folder / f"fit_{s.name}.png").name for s in spec.series]
+    package_versions = versions()
     manifest = {
         "kind": "calibration", "name": spec.name,
         "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "spec_file": shown_path(spec.path), "spec_sha256": sha256(spec.path),
         "model_file": shown_path(spec.model_path), "model_sha256": sha256(spec.model_path),
         "data_files": {shown_path(p): sha256(p) for p in sorted({s.data_file for s in spec.series})},
-        "package": "jdz-sim", "package_version": versions()["sim"], "versions": versions(),
+        "package": "jdz-sim", "package_version": package_versions["sim"], "versions": package_versions,
         "git": git_state(),
         "files": ["calibration.json", "comparison.csv", "report.md", *figures],
     }
