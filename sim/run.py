@@ -77,6 +77,14 @@ def _paths(scenario_dir, targets, registry):
             Path(registry) if registry is not None else scenario_dir / "levers.yaml")
 
 
+def target_events(targets: Iterable | None) -> list:
+    """The engine events that record the targets' crossing times (none without targets)."""
+    from .engine import Event
+
+    return [Event(r.variable, r.threshold, r.direction, name=r.key)
+            for r in events_needed(targets)] if targets else []
+
+
 def _load_model(model, load_model, problems: list[Problem]):
     if model is None:
         return None
@@ -272,11 +280,8 @@ def _select(requested, available: list[str]) -> list[str]:
 
 def run_scenarios(state: dict, ids: list[str], simulate: Callable, engine: dict):
     """Run scenarios: ``(results {id: DataFrame}, event times {id: {...}}, params {id: {...}})``."""
-    import sim
-
     sset = ScenarioSet(state["scenarios"], state["levers"], state["paths"][2], state["facts"]["time_span"])
-    requests = events_needed(state["targets"]) if state["targets"] else []
-    events = [sim.Event(r.variable, r.threshold, r.direction, name=r.key) for r in requests]
+    events = target_events(state["targets"])
     results, event_times, params = {}, {}, {}
     for sid in ids:
         params[sid] = sset.resolve(sid, defaults=state["facts"]["defaults"])

@@ -25,13 +25,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .engine import Event, simulate
+from .engine import simulate
 from .model import load_model
 from .errors import suggest
-from .run import DEFAULT_MODEL, DEFAULT_SCENARIO_DIR, ENGINE_DEFAULTS, model_facts
+from .run import DEFAULT_MODEL, DEFAULT_SCENARIO_DIR, ENGINE_DEFAULTS, _paths, model_facts, target_events
 from .scenario import (Scenario, ValidationError, check_registry_against_model, load_registry,
                        load_scenarios, policy_start_of, resolve, validate_scenarios)
-from .targets import TargetSet, events_needed, load_targets, scorecard
+from .targets import TargetSet, load_targets, scorecard
 
 
 class Workspace:
@@ -46,8 +46,7 @@ class Workspace:
                  model: str | os.PathLike = DEFAULT_MODEL, *, targets=None, registry=None):
         self.scenario_dir = Path(scenario_dir)
         self.model_path = Path(model)
-        targets_path = Path(targets) if targets is not None else self.scenario_dir / "targets.yaml"
-        registry_path = Path(registry) if registry is not None else self.scenario_dir / "levers.yaml"
+        _, targets_path, registry_path = _paths(self.scenario_dir, targets, registry)
         self.loaded = load_model(self.model_path)
         self.registry = load_registry(registry_path)
         self.facts = model_facts(self.loaded, self.registry)
@@ -59,8 +58,7 @@ class Workspace:
         self.scenario_set = load_scenarios(self.scenario_dir, registry_path, self.time_span)
         self.scenarios: dict[str, Scenario] = dict(self.scenario_set.scenarios)
         self.targets: TargetSet = load_targets(targets_path, self.facts["variables"])
-        self.events = [Event(r.variable, r.threshold, r.direction, name=r.key)
-                       for r in events_needed(self.targets)]
+        self.events = target_events(self.targets)
 
     # ------------------------------------------------------------------ scenarios
     def ids(self) -> list[str]:
