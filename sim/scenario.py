@@ -434,7 +434,7 @@ def load_scenarios(directory: str | os.PathLike, registry: str | os.PathLike | N
     registry_path = Path(registry) if registry is not None else Path(directory) / "levers.yaml"
     levers = load_registry(registry_path, problems)
     scenarios = read_scenarios(directory, problems)
-    if not scenarios and not any(p for p in problems):
+    if not scenarios and not problems:
         problems.append(Problem(str(directory), "", "no scenario files (*.yaml) found"))
     problems += validate_scenarios(scenarios, levers, time_span)
     if problems:
