@@ -45,7 +45,7 @@ import pandas as pd
 
 from . import __version__
 from .errors import SimError
-from .scenario import ScenarioSet, ValidationError, param_to_json
+from .scenario import ScenarioSet, param_to_json
 from .targets import COMPARATORS, REL_TOL, Target, TargetSet
 from .uncertainty import DEFAULT_FILE, UncertaintySet, load_uncertainties, sample_unit, to_values
 
@@ -382,14 +382,6 @@ class Ensemble:
                             index=pd.Index(self.times, name="time"))
 
 
-def _state(scenario_dir, model, targets, registry):
-    from .run import _validate
-    problems, state = _validate(scenario_dir, model, targets, registry, None)
-    if problems:
-        raise ValidationError(problems)
-    return state
-
-
 def run_ensemble(scenarios: str | Iterable[str] = ("plan",), n: int = 1000, method: str = "lhs",
                  seed: int = 0, *, uncertainty_file=None, scenario_dir="scenarios",
                  model="models/jingdezhen.mdl", targets=None, registry=None,
@@ -405,7 +397,9 @@ def run_ensemble(scenarios: str | Iterable[str] = ("plan",), n: int = 1000, meth
     """
     t_start = time.perf_counter()
     sample_unit(method, n, 1, seed)  # a bad method or size fails before anything is read
-    state = _state(scenario_dir, model, targets, registry)
+    from .run import _select, _validated
+
+    state = _validated(scenario_dir, model, targets, registry)
     if uncertainty_file is None:
         uncertainty_file = Path(scenario_dir) / Path(DEFAULT_FILE).name
     uset = load_uncertainties(uncertainty_file, model=state["loaded"], levers=state["levers"])
@@ -413,7 +407,6 @@ def run_ensemble(scenarios: str | Iterable[str] = ("plan",), n: int = 1000, meth
     chunk_size = chunk_size or uset.chunk_size or DEFAULT_CHUNK
     sset = ScenarioSet(state["scenarios"], state["levers"], state["paths"][2], state["facts"]["time_span"])
     ids = [scenarios] if isinstance(scenarios, str) else list(scenarios)
-    from .run import _select
     ids = _select(ids, sset.ids())
     target_set: TargetSet = state["targets"]
     cols = list(dict.fromkeys([*(v for t in target_set for v in t.variables()), *columns]))

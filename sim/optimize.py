@@ -206,11 +206,9 @@ def setup(from_id: str = DEFAULT_FROM, goals: Sequence[str] | None = None,
     registry lever whose unit is not ``Year``. ``start``: policy start year; default the
     starting scenario's ``policy_start``. ``progress``: a callable taking a message (str).
     """
-    from .run import _validate
+    from .run import _validated
 
-    problems, state = _validate(scenario_dir, model, None, None, None)
-    if problems:
-        raise ValidationError(problems)
+    state = _validated(scenario_dir, model)
     registry: dict[str, Lever] = state["levers"]
     scenarios = state["scenarios"]
     registry_file = str(state["paths"][2])

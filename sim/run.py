@@ -125,6 +125,14 @@ def _validate(scenario_dir, model, targets, registry, load_model):
     return problems, state
 
 
+def _validated(scenario_dir, model, targets=None, registry=None, load_model=None) -> dict:
+    """What :func:`_validate` read, after raising :class:`ValidationError` with every problem."""
+    problems, state = _validate(scenario_dir, model, targets, registry, load_model)
+    if problems:
+        raise ValidationError(problems)
+    return state
+
+
 def validate_all(scenario_dir=DEFAULT_SCENARIO_DIR, model=DEFAULT_MODEL, targets=None, registry=None, *,
                  load_model: Callable | None = None) -> list[Problem]:
     """Every problem in the scenario folder, the lever registry and the targets file.
@@ -311,9 +319,7 @@ def run_all(scenario_dir=DEFAULT_SCENARIO_DIR, model=DEFAULT_MODEL, out=None, sc
     """
     if out is not None and Path(out).exists():
         raise FileExistsError(f"{out}: results folder already exists; results are never overwritten")
-    problems, state = _validate(scenario_dir, model, targets, registry, load_model)
-    if problems:
-        raise ValidationError(problems)
+    state = _validated(scenario_dir, model, targets, registry, load_model)
     if state["loaded"] is None:
         raise SimError("run_all needs a model file")
     if simulate is None:
@@ -411,9 +417,7 @@ def compare(a: str, b: str, scenario_dir=DEFAULT_SCENARIO_DIR, model=DEFAULT_MOD
             meta = json.loads(manifest.read_text(encoding="utf-8")).get("scenarios")
         event_times = None
     else:
-        problems, state = _validate(scenario_dir, model, targets, registry, load_model)
-        if problems:
-            raise ValidationError(problems)
+        state = _validated(scenario_dir, model, targets, registry, load_model)
         sset = ScenarioSet(state["scenarios"], state["levers"], state["paths"][2])
         _select([a, b], sset.ids())
         if simulate is None:
