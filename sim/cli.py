@@ -256,10 +256,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except SimError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    except FileExistsError as err:
+    except (SimError, FileExistsError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # output piped into `head`
