@@ -45,7 +45,7 @@ import pandas as pd
 
 from . import __version__
 from .errors import SimError
-from .scenario import ScenarioSet, param_to_json
+from .scenario import param_to_json
 from .targets import COMPARATORS, REL_TOL, Target, TargetSet
 from .uncertainty import DEFAULT_FILE, UncertaintySet, load_uncertainties, sample_unit, to_values
 
@@ -397,7 +397,7 @@ def run_ensemble(scenarios: str | Iterable[str] = ("plan",), n: int = 1000, meth
     """
     t_start = time.perf_counter()
     sample_unit(method, n, 1, seed)  # a bad method or size fails before anything is read
-    from .run import _select, _validated
+    from .run import _scenario_set, _select, _validated
 
     state = _validated(scenario_dir, model, targets, registry)
     if uncertainty_file is None:
@@ -405,7 +405,7 @@ def run_ensemble(scenarios: str | Iterable[str] = ("plan",), n: int = 1000, meth
     uset = load_uncertainties(uncertainty_file, model=state["loaded"], levers=state["levers"])
     scheduler = scheduler if scheduler is not None else uset.scheduler
     chunk_size = chunk_size or uset.chunk_size or DEFAULT_CHUNK
-    sset = ScenarioSet(state["scenarios"], state["levers"], state["paths"][2], state["facts"]["time_span"])
+    sset = _scenario_set(state)
     ids = [scenarios] if isinstance(scenarios, str) else list(scenarios)
     ids = _select(ids, sset.ids())
     target_set: TargetSet = state["targets"]

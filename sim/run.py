@@ -286,9 +286,17 @@ def _select(requested, available: list[str]) -> list[str]:
     return requested
 
 
+def _scenario_set(state: dict) -> ScenarioSet:
+    """The validated scenarios of ``state`` (from :func:`_validate`) with the model's time span."""
+    facts = state["facts"]
+    return ScenarioSet(state["scenarios"], state["levers"], state["paths"][2],
+                       facts["time_span"] if facts else None)
+
+
 def run_scenarios(state: dict, ids: list[str], simulate: Callable, engine: dict):
-    """Run scenarios: ``(results {id: DataFrame}, event times {id: {...}}, params {id: {...}})``."""
-    sset = ScenarioSet(state["scenarios"], state["levers"], state["paths"][2], state["facts"]["time_span"])
+    """Run scenarios: ``(results {id: DataFrame}, event times {id: {...}}, params {id: {...}},
+    the ScenarioSet)``."""
+    sset = _scenario_set(state)
     events = target_events(state["targets"])
     results, event_times, params = {}, {}, {}
     for sid in ids:
@@ -325,8 +333,7 @@ def run_all(scenario_dir=DEFAULT_SCENARIO_DIR, model=DEFAULT_MODEL, out=None, sc
     if simulate is None:
         from .engine import simulate
     engine = {**ENGINE_DEFAULTS, **(engine or {})}
-    sset_ids = ScenarioSet(state["scenarios"], state["levers"], state["paths"][2]).ids()
-    ids = _select(scenarios, sset_ids)
+    ids = _select(scenarios, _scenario_set(state).ids())
     results, event_times, params, sset = run_scenarios(state, ids, simulate, engine)
     target_set: TargetSet = state["targets"]
     card = scorecard(results, target_set, event_times)
@@ -418,7 +425,7 @@ def compare(a: str, b: str, scenario_dir=DEFAULT_SCENARIO_DIR, model=DEFAULT_MOD
         event_times = None
     else:
         state = _validated(scenario_dir, model, targets, registry, load_model)
-        sset = ScenarioSet(state["scenarios"], state["levers"], state["paths"][2])
+        sset = _scenario_set(state)
         _select([a, b], sset.ids())
         if simulate is None:
             from .engine import simulate
