@@ -551,6 +551,7 @@ def verify(result: SearchResult, directory: Path, sid: str | None = None) -> pd.
     registry and run it once with :func:`sim.engine.simulate` at the default tolerance.
     Returns the scorecard of the goals (and fills ``result.verified``)."""
     from .engine import simulate
+    from .run import ENGINE_DEFAULTS
 
     p = result.problem
     sid, text = scenario_document(result, sid)
@@ -566,7 +567,7 @@ def verify(result: SearchResult, directory: Path, sid: str | None = None) -> pd.
         raise ValidationError(problems)
     params = resolve(sid, scenarios, p.state["levers"], defaults=p.state["facts"]["defaults"],
                      time_span=p.state["facts"]["time_span"])
-    df = simulate(p.loaded, params=params)
+    df = simulate(p.loaded, params=params, **ENGINE_DEFAULTS)
     card = scorecard({sid: df}, p.goals)
     card["normalised_margin"] = card["margin"].to_numpy() / p.scales
     result.verified, result.scenario_yaml, result.scenario_id, result.params = card, text, sid, params
@@ -711,7 +712,7 @@ def write_results(result: SearchResult, folder: Path, *, scenario_dir="scenarios
                   model="models/jingdezhen.mdl", command: str = "") -> Path:
     """``levers.csv``, ``goals.csv``, ``policy_search.md`` and ``manifest.json`` in ``folder``
     (the scenario file is already in ``folder/scenario`` from :func:`verify`)."""
-    from .run import git_state, sha256, versions, write_manifest
+    from .run import ENGINE_DEFAULTS, git_state, sha256, versions, write_manifest
 
     p = result.problem
     lever_table(result).to_csv(folder / "levers.csv", index=False)
@@ -738,7 +739,7 @@ def write_results(result: SearchResult, folder: Path, *, scenario_dir="scenarios
                    "out_of_reach": {r.target: r.best_margin for r in result.reach if not r.reachable}},
         "scenario": {"id": result.scenario_id,
                      "params": {k: param_to_json(v) for k, v in result.params.items()}},
-        "verification": {"method": "RK45", "rtol": 1e-6},
+        "verification": {"method": ENGINE_DEFAULTS["method"], "rtol": ENGINE_DEFAULTS["rtol"]},
         "versions": versions(),
         "outputs": sorted(str(q.relative_to(folder)) for q in folder.rglob("*") if q.is_file()) + ["manifest.json"],
     }
