@@ -47,7 +47,7 @@ import numpy as np
 from scipy import stats
 
 from .errors import SimError, suggest
-from .scenario import Problem, ValidationError, read_yaml
+from .scenario import Problem, ValidationError, load_registry, read_yaml
 
 DEFAULT_FILE = "scenarios/uncertainties.yaml"
 FILE_KEYS = ("calibration", "scheduler", "chunk_size", "parameters")
@@ -390,7 +390,6 @@ def _lever_names(levers, path: Path, problems: list[Problem]) -> set[str]:
         if not levers.is_file():
             return set()
     if isinstance(levers, (str, os.PathLike)):
-        from .scenario import load_registry
         return set(load_registry(levers, problems))
     return set(levers)
 
