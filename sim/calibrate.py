@@ -61,9 +61,9 @@ import yaml
 from scipy import optimize, stats
 
 from .errors import SimError, suggest
+from .run import DEFAULT_RESULTS_ROOT
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_RESULTS_ROOT = "results"   # relative to the working directory, as sim.run
 
 LOSSES = ("linear", "soft_l1", "huber", "cauchy", "arctan")
 DUPLICATE_RULES = ("first", "mean")

@@ -19,7 +19,7 @@ import argparse
 import sys
 from pathlib import Path
 
-DEFAULT_MODEL = "models/jingdezhen.mdl"
+from .run import DEFAULT_MODEL, DEFAULT_SCENARIO_DIR
 
 
 def _parse_set(items: list[str]) -> dict[str, float]:
@@ -182,7 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_simulate)
 
     def scenario_args(q):
-        q.add_argument("--scenarios", default="scenarios", help="folder of scenario files")
+        q.add_argument("--scenarios", default=DEFAULT_SCENARIO_DIR, help="folder of scenario files")
         q.add_argument("--model", default=DEFAULT_MODEL, help="model file")
 
     p = sub.add_parser("run", help="the main job: all scenarios, scorecard, results folder")

@@ -45,6 +45,7 @@ import pandas as pd
 
 from . import __version__
 from .errors import SimError
+from .run import DEFAULT_MODEL, DEFAULT_RESULTS_ROOT, DEFAULT_SCENARIO_DIR, ENGINE_DEFAULTS
 from .scenario import param_to_json
 from .targets import COMPARATORS, REL_TOL, Target, TargetSet
 from .uncertainty import DEFAULT_FILE, UncertaintySet, load_uncertainties, sample_unit, to_values
@@ -56,7 +57,6 @@ from .uncertainty import DEFAULT_FILE, UncertaintySet, load_uncertainties, sampl
 #: busy for a 10,000-run ensemble and its state (5000 × ~80 stocks × 7 RK stages) small.
 DEFAULT_CHUNK = 5000
 DEFAULT_WORKERS = 2
-ENGINE_DEFAULTS = {"method": "RK45", "rtol": 1e-6, "atol": None}
 FAN_QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 SOBOL_RESAMPLES = 100
 SOBOL_CONF = 0.95
@@ -383,8 +383,8 @@ class Ensemble:
 
 
 def run_ensemble(scenarios: str | Iterable[str] = ("plan",), n: int = 1000, method: str = "lhs",
-                 seed: int = 0, *, uncertainty_file=None, scenario_dir="scenarios",
-                 model="models/jingdezhen.mdl", targets=None, registry=None,
+                 seed: int = 0, *, uncertainty_file=None, scenario_dir=DEFAULT_SCENARIO_DIR,
+                 model=DEFAULT_MODEL, targets=None, registry=None,
                  chunk_size: int | None = None, scheduler=None, workers: int = DEFAULT_WORKERS,
                  engine: Mapping | None = None, columns: Sequence[str] = (),
                  progress: bool = False) -> Ensemble:
@@ -555,7 +555,7 @@ def _md(frame: pd.DataFrame, floatfmt: str = ".3g") -> str:
     return "\n".join([head, sep, *body]) + "\n"
 
 
-def write_results(ens: Ensemble, out=None, *, results_root="results", name: str | None = None,
+def write_results(ens: Ensemble, out=None, *, results_root=DEFAULT_RESULTS_ROOT, name: str | None = None,
                   figures: bool = True, formats: Sequence[str] = ("png",), lang: str = "both") -> Path:
     """Write a NEW results folder; return it.
 
@@ -663,8 +663,8 @@ def _write_netcdf(ens: Ensemble, path: Path) -> None:
 
 def main_ensemble(scenarios, n: int, method: str = "lhs", seed: int = 0, *, scheduler=None,
                   out=None, chunk_size: int | None = None, workers: int = DEFAULT_WORKERS,
-                  uncertainty_file=None, scenario_dir="scenarios",
-                  model="models/jingdezhen.mdl", progress: bool = True,
+                  uncertainty_file=None, scenario_dir=DEFAULT_SCENARIO_DIR,
+                  model=DEFAULT_MODEL, progress: bool = True,
                   figures: bool = True) -> tuple[Path, Ensemble]:
     """The ``ensemble`` command: run, analyse, write the results folder."""
     ens = run_ensemble(scenarios, n, method, seed, uncertainty_file=uncertainty_file,

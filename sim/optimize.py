@@ -69,6 +69,7 @@ from scipy.optimize import minimize
 from . import __version__
 from .batch import simulate_batch
 from .errors import SimError, suggest
+from .run import DEFAULT_MODEL, DEFAULT_RESULTS_ROOT, DEFAULT_SCENARIO_DIR, ENGINE_DEFAULTS
 from .scenario import (Lever, Problem, ValidationError, _points_before,
                        lineage, param_to_json, policy_start_of, read_scenarios, resolve,
                        validate_scenarios)
@@ -197,7 +198,7 @@ def _goal_scale(t: Target) -> float:
 
 def setup(from_id: str = DEFAULT_FROM, goals: Sequence[str] | None = None,
           levers: Sequence[str] | None = None, start: float | None = None, *,
-          horizon: float | None = None, scenario_dir="scenarios", model="models/jingdezhen.mdl",
+          horizon: float | None = None, scenario_dir=DEFAULT_SCENARIO_DIR, model=DEFAULT_MODEL,
           rtol: float = SEARCH_RTOL, floor: float = MARGIN_FLOOR, progress=None) -> PolicyProblem:
     """Read and check every input; raise :class:`~sim.scenario.ValidationError` on bad input.
 
@@ -551,7 +552,6 @@ def verify(result: SearchResult, directory: Path, sid: str | None = None) -> pd.
     registry and run it once with :func:`sim.engine.simulate` at the default tolerance.
     Returns the scorecard of the goals (and fills ``result.verified``)."""
     from .engine import simulate
-    from .run import ENGINE_DEFAULTS
 
     p = result.problem
     sid, text = scenario_document(result, sid)
@@ -576,8 +576,8 @@ def verify(result: SearchResult, directory: Path, sid: str | None = None) -> pd.
 
 def optimize(from_id: str = DEFAULT_FROM, goals: Sequence[str] | None = None,
              levers: Sequence[str] | None = None, start: float | None = None, *,
-             horizon: float | None = None, scenario_dir="scenarios", model="models/jingdezhen.mdl",
-             out=None, results_root="results", name: str | None = None,
+             horizon: float | None = None, scenario_dir=DEFAULT_SCENARIO_DIR, model=DEFAULT_MODEL,
+             out=None, results_root=DEFAULT_RESULTS_ROOT, name: str | None = None,
              rtol: float = SEARCH_RTOL, floor: float = MARGIN_FLOOR,
              command: str = "", progress=None) -> tuple[SearchResult, Path]:
     """Set up, search, verify and write a NEW results folder; return ``(result, folder)``.
@@ -708,11 +708,11 @@ def report_markdown(result: SearchResult, command: str = "") -> str:
     return "\n".join(lines)
 
 
-def write_results(result: SearchResult, folder: Path, *, scenario_dir="scenarios",
-                  model="models/jingdezhen.mdl", command: str = "") -> Path:
+def write_results(result: SearchResult, folder: Path, *, scenario_dir=DEFAULT_SCENARIO_DIR,
+                  model=DEFAULT_MODEL, command: str = "") -> Path:
     """``levers.csv``, ``goals.csv``, ``policy_search.md`` and ``manifest.json`` in ``folder``
     (the scenario file is already in ``folder/scenario`` from :func:`verify`)."""
-    from .run import ENGINE_DEFAULTS, git_state, sha256, versions, write_manifest
+    from .run import git_state, sha256, versions, write_manifest
 
     p = result.problem
     lever_table(result).to_csv(folder / "levers.csv", index=False)
