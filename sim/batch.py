@@ -38,9 +38,9 @@ from pysd.py_backend.lookups import HardcodedLookups
 from pysd.py_backend import statefuls as pysd_statefuls
 from scipy.integrate import solve_ivp
 
-from .engine import (METHODS, SMALL, _default_atol, _install_switches, _nonnegative_stocks,
-                     _prepare_params, _resolve_names, _stateful_names, _StateVector, _Switches,
-                     _time_comparison_points)
+from .engine import (METHODS, SMALL, _default_atol, _inside_segment, _install_switches,
+                     _nonnegative_stocks, _prepare_params, _resolve_names, _stateful_names,
+                     _StateVector, _Switches, _time_comparison_points)
 from .errors import ModelError, ParameterError, SimulationError
 from .model import LoadedModel, as_loaded
 
@@ -266,9 +266,7 @@ def simulate_batch(model, samples: dict[str, np.ndarray], params: dict | None = 
 
     def rhs(t, y):
         nfev[0] += 1
-        b = segment_end[0]
-        if b is not None and t >= b:  # as in the engine: the segment's own regime
-            t = b - 1e-10 * max(1.0, abs(b))
+        t = _inside_segment(t, segment_end[0])
         set_time_state(t, y)
         d = sv.derivative(m)
         if not np.all(np.isfinite(d)):

@@ -382,6 +382,16 @@ def _install_switches(m, times) -> tuple[float, np.ndarray, _Switches]:
     return t0, out_times, switches
 
 
+def _inside_segment(t: float, end: float | None) -> float:
+    """The time at which to evaluate the derivative for solver time ``t`` while
+    integrating a segment that ends at ``end`` (None: no segment). The solver's last
+    stage sits exactly on the breakpoint; evaluating just inside it keeps the segment's
+    own regime (left limit) rather than the next one's."""
+    if end is not None and t >= end:
+        return end - 1e-10 * max(1.0, abs(end))
+    return t
+
+
 def _default_atol(y0: np.ndarray, rtol: float) -> float:
     """``rtol * 1e-3`` times the largest initial state magnitude (at least 1e-12)."""
     scale = float(np.max(np.abs(y0))) if y0.size else 1.0
@@ -478,11 +488,7 @@ def simulate(model, params: dict | None = None, *, method: str = "RK45", rtol: f
     def rhs(t, y):
         nfev[0] += 1
         last_t[0] = t
-        b = segment_end[0]
-        if b is not None and t >= b:
-            # the solver's last stage sits exactly on the breakpoint: evaluate the
-            # segment's own regime (left limit), not the next one's
-            t = b - 1e-10 * max(1.0, abs(b))
+        t = _inside_segment(t, segment_end[0])
         set_time_state(t, y)
         try:
             d = sv.derivative(m)
