@@ -3,7 +3,7 @@
 Both run the Jingdezhen model under the plan scenario's levers on samples of the
 uncertain constants (``scenarios/uncertainties.yaml``, Latin hypercube, seed 0) at the
 default tolerance (RK45, rtol 1e-6). The loop runs ``n_loop`` samples one by one in this
-process; the vectorised path is :func:`sim.ensemble.run_ensemble` with its default
+process; the vectorised path is :func:`sim.analysis.ensemble.run_ensemble` with its default
 chunks and two local worker processes. Runs per second are wall-clock.
 """
 from __future__ import annotations
@@ -18,7 +18,7 @@ SCENARIO = "plan"
 def bench_ensemble(n_loop: int = 20, n_batch: int = 10_000, seed: int = 0) -> dict:
     """Runs per second of both paths, their ratio and the n_batch-run wall time (s)."""
     import sim
-    from sim.ensemble import DEFAULT_CHUNK, run_ensemble, single_blas_thread
+    from sim.analysis.ensemble import DEFAULT_CHUNK, run_ensemble, single_blas_thread
 
     small = run_ensemble([SCENARIO], n=n_loop, method="lhs", seed=seed, workers=1, chunk_size=n_loop)
     handle = small.info["state"]["loaded"]
@@ -57,7 +57,7 @@ def ensemble_lines(r: dict) -> list[str]:
         "| path | runs | wall time (s) | runs per second |",
         "|---|---|---|---|",
         f"| loop over `sim.simulate` (1 process) | {r['n_loop']} | {r['loop_s']:.1f} | {r['loop_runs_per_s']:.1f} |",
-        f"| `sim.ensemble` ({r['chunks']} chunks of {r['chunk_size']}, {r['executor']}) | "
+        f"| `sim.analysis.ensemble` ({r['chunks']} chunks of {r['chunk_size']}, {r['executor']}) | "
         f"{r['n_batch']} | {r['batch_run_s']:.1f} | {r['batch_runs_per_s']:.0f} |",
         "",
         f"Vectorised / loop: **{r['ratio']:.0f}×** runs per second. The {r['n_batch']}-run "

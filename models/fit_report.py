@@ -108,7 +108,7 @@ def markdown(table: pd.DataFrame) -> str:
 
 
 def figure(run: pd.DataFrame, table: pd.DataFrame):
-    from sim.fonts import font_rc
+    from sim.report.fonts import font_rc
 
     plt.rcParams.update(font_rc())
     fig, axes = plt.subplots(2, 2, figsize=(10, 7))

@@ -1,13 +1,20 @@
 """Jingdezhen transition simulator: PySD models integrated with SciPy, scenarios, targets.
 
-Data flows one way: model file -> :mod:`sim.model` -> :mod:`sim.engine` -> results ->
-:mod:`sim.targets` (scorecard) and :mod:`sim.plots` (figures).
+Rooms, each one job, imported only downwards (``docs/design.md``; ``tests/test_architecture.py``):
+
+- :mod:`sim.errors`, :mod:`sim.provenance`: the foundation (error types; results folders,
+  manifests, hashes);
+- :mod:`sim.engine`: load a model through PySD, integrate with SciPy, the batch twin;
+- :mod:`sim.modelfile`: read, units-check, document and draw ``.mdl`` files;
+- :mod:`sim.policy`: scenario files, the lever registry, targets and their measures;
+- :mod:`sim.analysis`: calibration, uncertainty and ensembles, policy search, what-if;
+- :mod:`sim.report`: figures in the bilingual house style, tables;
+- the faces: :mod:`sim.run` (the main job), :mod:`sim.cli`, :mod:`sim.plots`, :mod:`sim.explorer`.
 """
 __version__ = "0.1.0"
 
-from .engine import Event, simulate  # noqa: E402
-from .errors import ModelError, ParameterError, SimError, SimulationError  # noqa: E402
-from .model import LoadedModel, load_model  # noqa: E402
+from sim.engine import Event, LoadedModel, load_model, simulate  # noqa: E402
+from sim.errors import ModelError, ParameterError, SimError, SimulationError  # noqa: E402
 
 __all__ = ["Event", "LoadedModel", "ModelError", "ParameterError", "SimError",
            "SimulationError", "load_model", "simulate"]

@@ -1,6 +1,6 @@
 """``python -m sim``: see :mod:`sim.cli`."""
 import sys
 
-from .cli import main
+from sim.cli import main
 
 sys.exit(main())

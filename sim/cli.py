@@ -19,12 +19,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from .run import DEFAULT_MODEL, DEFAULT_SCENARIO_DIR
+from sim.run import DEFAULT_MODEL, DEFAULT_SCENARIO_DIR
 
 
 def _parse_set(items: list[str]) -> dict[str, float]:
     """``["a=1", "b c=2.5"]`` → ``{"a": 1.0, "b c": 2.5}``; clear error otherwise."""
-    from .errors import ParameterError
+    from sim.errors import ParameterError
 
     params, problems = {}, []
     for item in items:
@@ -42,7 +42,7 @@ def _parse_set(items: list[str]) -> dict[str, float]:
 
 
 def cmd_simulate(args) -> int:
-    from .engine import simulate
+    from sim.engine.integrate import simulate
 
     df = simulate(args.model, params=_parse_set(args.set), method=args.method, rtol=args.rtol,
                   atol=args.atol, return_columns=args.columns or None)
@@ -56,11 +56,11 @@ def cmd_simulate(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from . import run
+    from sim import run
 
     import pandas as pd
 
-    from .targets import format_matrix
+    from sim.policy.targets import format_matrix
 
     out = run.run_all(scenario_dir=args.scenarios, model=args.model, out=args.out,
                       scenarios=args.scenario or None, name=args.name,
@@ -73,7 +73,7 @@ def cmd_run(args) -> int:
 
 
 def cmd_validate(args) -> int:
-    from . import run
+    from sim import run
 
     problems = run.validate_all(scenario_dir=args.scenarios, model=args.model)
     for p in problems:
@@ -86,7 +86,7 @@ def cmd_validate(args) -> int:
 
 
 def cmd_compare(args) -> int:
-    from . import run
+    from sim import run
 
     table, out = run.compare(args.a, args.b, scenario_dir=args.scenarios, model=args.model,
                              out=args.out)
@@ -97,7 +97,7 @@ def cmd_compare(args) -> int:
 
 
 def cmd_figures(args) -> int:
-    from . import plots
+    from sim import plots
 
     paths = plots.regenerate(args.results_dir, lang=args.lang)
     print(f"wrote {len(paths)} figure files under {args.results_dir}")
@@ -105,7 +105,7 @@ def cmd_figures(args) -> int:
 
 
 def cmd_calibrate(args) -> int:
-    from . import calibrate
+    from sim.analysis import calibrate
 
     out = calibrate.main_calibrate(args.spec, out=args.out)
     report = Path(out) / "report.md"
@@ -116,7 +116,7 @@ def cmd_calibrate(args) -> int:
 
 
 def cmd_optimize(args) -> int:
-    from . import optimize
+    from sim.analysis import optimize
 
     command = "python -m sim " + " ".join(sys.argv[1:]) if sys.argv[1:2] == ["optimize"] else ""
     _, out = optimize.optimize(args.from_id, goals=args.goals or None, levers=args.levers or None,
@@ -131,7 +131,7 @@ def cmd_optimize(args) -> int:
 
 
 def cmd_docs(args) -> int:
-    from . import modeldoc
+    from sim.modelfile import doc as modeldoc
 
     for p in modeldoc.main_docs(args.model):
         print(p)
@@ -139,7 +139,7 @@ def cmd_docs(args) -> int:
 
 
 def cmd_units(args) -> int:
-    from . import units
+    from sim.modelfile import units
 
     problems = units.check_units(args.model)
     for p in problems:
@@ -149,7 +149,7 @@ def cmd_units(args) -> int:
 
 
 def cmd_ensemble(args) -> int:
-    from . import ensemble
+    from sim.analysis import ensemble
 
     out, ens = ensemble.main_ensemble(args.scenario or ["plan"], args.n, args.method, args.seed,
                                       scheduler=args.scheduler, out=args.out,
@@ -251,7 +251,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .errors import SimError
+    from sim.errors import SimError
 
     args = build_parser().parse_args(argv)
     try:

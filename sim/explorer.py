@@ -6,7 +6,7 @@ policy start), and on every move
 
 1. makes a what-if variant of the base scenario with the sliders' values, taking effect
    from the base scenario's ``policy_start`` as a scenario file would
-   (:meth:`sim.whatif.Workspace.variant`; out-of-range values raise ValidationError),
+   (:meth:`sim.analysis.whatif.Workspace.variant`; out-of-range values raise ValidationError),
 2. runs it (:func:`sim.simulate`, default ``rtol=1e-4``: about 0.3 s instead of 0.7 s at
    the project's 1e-6; key indicators move by far less than a line width), returning
    only the drawn variables and those the targets read,
@@ -39,10 +39,10 @@ import PIL.Image
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from .errors import suggest
-from .fonts import register_cjk_font
-from .plots import default_labels, scenario_colours
-from .whatif import Workspace
+from sim.errors import suggest
+from sim.report.fonts import register_cjk_font
+from sim.plots import default_labels, scenario_colours
+from sim.analysis.whatif import Workspace
 
 #: Slider groups: {group key: levers (registry names)}; titles in GROUP_TITLES.
 LEVER_GROUPS: dict[str, tuple[str, ...]] = {
@@ -83,7 +83,7 @@ TEXT = {
 class Explorer:
     """Sliders on the main levers, the key indicators and the scorecard, kept in step.
 
-    ``workspace``: a :class:`sim.whatif.Workspace` (default: the project's scenarios and
+    ``workspace``: a :class:`sim.analysis.whatif.Workspace` (default: the project's scenarios and
     model); ``base``: the scenario the sliders start from and adjust; ``references``:
     scenarios drawn for comparison (run once); ``levers``: {group: lever names};
     ``indicators``: model variables to draw; ``rtol``: the solver tolerance of every

@@ -3,7 +3,7 @@
 ``run_all`` writes a NEW folder ``results/<UTC timestamp>-<name>/`` (never overwrites):
 
 - ``timeseries/<scenario>.csv`` and ``timeseries.nc`` (xarray, scipy engine: netCDF3),
-- ``scorecard.csv`` and ``scorecard.md`` (columns: :data:`sim.targets.SCORECARD_COLUMNS`),
+- ``scorecard.csv`` and ``scorecard.md`` (columns: :data:`sim.policy.targets.SCORECARD_COLUMNS`),
 - ``manifest.json``: file hashes, resolved parameters, versions, git commit, engine settings,
 - ``figures/`` when :mod:`sim.plots` provides ``write_figure_set``.
 
@@ -27,11 +27,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import __version__
-from .errors import SimError, suggest
-from .scenario import (Problem, ScenarioSet, ValidationError, check_registry_against_model,
+from sim import __version__
+from sim.errors import SimError, suggest
+from sim.policy.scenario import (Problem, ScenarioSet, ValidationError, check_registry_against_model,
                        load_registry, param_to_json, read_scenarios, validate_scenarios)
-from .targets import TargetSet, events_needed, read_targets, scorecard, to_markdown
+from sim.policy.targets import TargetSet, events_needed, read_targets, scorecard, to_markdown
 
 DEFAULT_SCENARIO_DIR = "scenarios"
 DEFAULT_MODEL = "models/jingdezhen.mdl"
@@ -42,7 +42,7 @@ PACKAGES = ("numpy", "scipy", "pandas", "xarray", "pysd", "yaml")
 
 # --------------------------------------------------------------------------- model facts
 def model_facts(loaded, lever_names: Iterable[str] = ()) -> dict:
-    """What validation and resolution need from a loaded model (a :class:`sim.model.LoadedModel`).
+    """What validation and resolution need from a loaded model (a :class:`sim.engine.load.LoadedModel`).
 
     Returns ``time_span`` (INITIAL TIME, FINAL TIME; years), ``variables`` (every name
     in the .mdl), ``constants``, ``units`` ({name: units string}) and ``defaults``
@@ -79,7 +79,7 @@ def _paths(scenario_dir, targets, registry):
 
 def target_events(targets: Iterable | None) -> list:
     """The engine events that record the targets' crossing times (none without targets)."""
-    from .engine import Event
+    from sim.engine.integrate import Event
 
     return [Event(r.variable, r.threshold, r.direction, name=r.key)
             for r in events_needed(targets)] if targets else []
@@ -89,7 +89,7 @@ def _load_model(model, load_model, problems: list[Problem]):
     if model is None:
         return None
     if load_model is None:
-        from .model import load_model
+        from sim.engine.load import load_model
     try:
         return load_model(model)
     except SimError as err:
@@ -322,7 +322,7 @@ def run_all(scenario_dir=DEFAULT_SCENARIO_DIR, model=DEFAULT_MODEL, out=None, sc
     ``<results_root>/<UTC timestamp>-<name>``. ``scenarios``: ids to run (default all).
     ``engine``: solver settings passed to ``simulate`` (default RK45, rtol 1e-6).
     ``simulate``/``load_model`` default to :func:`sim.simulate` / :func:`sim.load_model`.
-    Raises :class:`~sim.scenario.ValidationError` (every problem) before running anything.
+    Raises :class:`~sim.policy.scenario.ValidationError` (every problem) before running anything.
     Returns the results folder.
     """
     if out is not None and Path(out).exists():
@@ -331,7 +331,7 @@ def run_all(scenario_dir=DEFAULT_SCENARIO_DIR, model=DEFAULT_MODEL, out=None, sc
     if state["loaded"] is None:
         raise SimError("run_all needs a model file")
     if simulate is None:
-        from .engine import simulate
+        from sim.engine.integrate import simulate
     engine = {**ENGINE_DEFAULTS, **(engine or {})}
     ids = _select(scenarios, _scenario_set(state).ids())
     results, event_times, params, sset = run_scenarios(state, ids, simulate, engine)
@@ -428,7 +428,7 @@ def compare(a: str, b: str, scenario_dir=DEFAULT_SCENARIO_DIR, model=DEFAULT_MOD
         sset = _scenario_set(state)
         _select([a, b], sset.ids())
         if simulate is None:
-            from .engine import simulate
+            from sim.engine.integrate import simulate
         results, event_times, _, _ = run_scenarios(state, [a, b], simulate,
                                                    {**ENGINE_DEFAULTS, **(engine or {})})
         target_set, meta = state["targets"], sset.meta()

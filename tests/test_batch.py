@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import sim
-from sim.batch import simulate_batch
+from sim.engine.batch import simulate_batch
 from sim.errors import ModelError, ParameterError
 
 CORPUS = Path(__file__).parent / "models" / "corpus"

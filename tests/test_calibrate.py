@@ -17,7 +17,7 @@ import yaml
 from scipy import stats
 
 import sim
-from sim.calibrate import (CalibrationSpecError, SeriesSpec, _uncertainty, calibrate,
+from sim.analysis.calibrate import (CalibrationSpecError, SeriesSpec, _uncertainty, calibrate,
                            fit_statistics, load_spec, main_calibrate, model_measure, write_report)
 
 MODELS = Path(__file__).parent / "models" / "calibration"

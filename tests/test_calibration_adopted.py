@@ -25,11 +25,11 @@ import pytest
 import yaml
 
 import sim
-from sim.calibrate import (CalibrationSpecError, _Problem, fit_statistics, load_spec,
+from sim.analysis.calibrate import (CalibrationSpecError, _Problem, fit_statistics, load_spec,
                            model_measure)
-from sim.mdl import read_mdl
+from sim.modelfile.mdl import read_mdl
 from sim.run import model_facts
-from sim.scenario import load_scenarios
+from sim.policy.scenario import load_scenarios
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = ROOT / "models" / "jingdezhen.mdl"

@@ -17,12 +17,12 @@ import yaml
 from scipy import stats
 
 import sim
-from sim import targets as sim_targets
-from sim.ensemble import (chunk_bounds, influence, measure_array, meets_array,
+from sim.policy import targets as sim_targets
+from sim.analysis.ensemble import (chunk_bounds, influence, measure_array, meets_array,
                           probabilities, run_ensemble, sensitivity, sobol_indices, write_results,
                           year_reached_array, indicator_array)
-from sim.scenario import ValidationError
-from sim.uncertainty import (SamplingError, Uncertain, load_uncertainties, sample_unit, to_values)
+from sim.policy.scenario import ValidationError
+from sim.analysis.uncertainty import (SamplingError, Uncertain, load_uncertainties, sample_unit, to_values)
 
 HERE = Path(__file__).parent
 ROOT = HERE.parent
@@ -275,7 +275,7 @@ def test_results_folder_with_manifest_and_fan_charts(tiny_lhs, tmp_path):
 
 
 def test_fan_chart_draws_bands_median_and_threshold(tiny_lhs):
-    from sim.figures.fan import fan_quantiles, plot_fan
+    from sim.report.fan import fan_quantiles, plot_fan
 
     paths = np.vstack([np.linspace(0, 1, 5) + k for k in range(101)])   # medians = 50 + x
     q = fan_quantiles(paths)
@@ -348,7 +348,7 @@ def test_command_line_runs_and_refuses_bad_input(tiny_file, tmp_path, capsys):
 
 
 def test_fan_chart_gives_each_of_many_scenarios_its_own_panel(tiny_lhs):
-    from sim.figures.fan import OVERLAY_MAX, plot_fan
+    from sim.report.fan import OVERLAY_MAX, plot_fan
 
     t = _target(tiny_lhs, "replacement_share_2020")
     q = np.tile(np.array([[50.0], [55.0], [58.0], [61.0], [65.0]]), (1, 5))

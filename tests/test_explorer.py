@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 
 from sim.explorer import EXPLORER_ID, LEVER_GROUPS, Explorer
-from sim.scenario import ValidationError
-from sim.whatif import Workspace
+from sim.policy.scenario import ValidationError
+from sim.analysis.whatif import Workspace
 
 SHARE = "replacement investment share"
 

@@ -12,9 +12,9 @@ import pytest
 import yaml
 
 import sim
-from sim.mdl import read_mdl
+from sim.modelfile.mdl import read_mdl
 from sim.run import model_facts
-from sim.scenario import load_scenarios
+from sim.policy.scenario import load_scenarios
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = ROOT / "models" / "jingdezhen.mdl"
@@ -361,7 +361,7 @@ def test_lever_registry_matches_the_model(mdl, levers):
 
 
 def test_units_are_consistent():
-    from sim.units import check_units
+    from sim.modelfile.units import check_units
 
     problems = check_units(MODEL)
     assert not problems, "\n".join(map(str, problems))

@@ -1,9 +1,9 @@
-"""The .mdl reader (sim.mdl): groups, kinds, units, limits, comments, dependencies."""
+"""The .mdl reader (sim.modelfile.mdl): groups, kinds, units, limits, comments, dependencies."""
 from pathlib import Path
 
 import pytest
 
-from sim.mdl import normalise, read_mdl
+from sim.modelfile.mdl import normalise, read_mdl
 
 TOOLING = Path(__file__).parent / "models" / "tooling"
 

@@ -1,5 +1,5 @@
-"""Generated documentation (sim.modeldoc), diagrams (sim.diagram) and the Vensim
-sketch generator (sim.sketch), on the small tooling models and, when it exists, on
+"""Generated documentation (sim.modelfile.doc), diagrams (sim.modelfile.diagram) and the Vensim
+sketch generator (sim.modelfile.sketch), on the small tooling models and, when it exists, on
 models/jingdezhen.mdl."""
 import shutil
 import warnings
@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from sim.diagram import draw_all, in_group_edges, layout_group, module_links, shadows
-from sim.mdl import read_mdl
-from sim.modeldoc import (BEGIN, END, doc_is_current, equations_block, main_docs,
+from sim.modelfile.diagram import draw_all, in_group_edges, layout_group, module_links, shadows
+from sim.modelfile.mdl import read_mdl
+from sim.modelfile.doc import (BEGIN, END, doc_is_current, equations_block, main_docs,
                           update_readme)
-from sim.sketch import split_mdl, views_of, write_sketch
+from sim.modelfile.sketch import split_mdl, views_of, write_sketch
 
 TOOLING = Path(__file__).parent / "models" / "tooling"
 ROOT = Path(__file__).parents[1]
@@ -191,7 +191,7 @@ def test_main_docs_writes_readme_diagrams_and_sketch(mdl, tmp_path):
 def test_jingdezhen_readme_is_current():
     assert doc_is_current(JDZ, ROOT / "models" / "README.md"), (
         "models/README.md is stale: run `python -m sim docs` (or "
-        "sim.modeldoc.update_readme) after editing models/jingdezhen.mdl")
+        "sim.modelfile.doc.update_readme) after editing models/jingdezhen.mdl")
 
 
 @pytest.mark.skipif(not JDZ.exists(), reason="models/jingdezhen.mdl does not exist yet")

@@ -16,9 +16,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from sim import optimize as opt
+from sim.analysis import optimize as opt
 from sim.cli import main as cli_main
-from sim.scenario import ValidationError, load_scenarios
+from sim.policy.scenario import ValidationError, load_scenarios
 
 HERE = Path(__file__).parent / "models" / "optimize"
 MODEL = HERE / "linear.mdl"

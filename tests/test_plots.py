@@ -26,13 +26,13 @@ import yaml  # noqa: E402
 from matplotlib.colors import to_hex  # noqa: E402
 
 from sim import plots  # noqa: E402
-from sim.figures.labels import LabelError, compose, default_labels, parse_labels  # noqa: E402
-from sim.figures.measures import as_figure_target, measure_path  # noqa: E402
-from sim.figures.style import (EXTRA_SCENARIO_COLOURS, FIGSIZE,  # noqa: E402
+from sim.report.labels import LabelError, compose, default_labels, parse_labels  # noqa: E402
+from sim.report.measures import as_figure_target, measure_path  # noqa: E402
+from sim.report.style import (EXTRA_SCENARIO_COLOURS, FIGSIZE,  # noqa: E402
                                FIXED_SCENARIO_COLOURS, STATUS_COLOURS, house_style,
                                scenario_colours)
-from sim.fonts import CJK_FONT_FILE, cjk_font_path, register_cjk_font  # noqa: E402
-from sim.targets import Target, scorecard  # noqa: E402
+from sim.report.fonts import CJK_FONT_FILE, cjk_font_path, register_cjk_font  # noqa: E402
+from sim.policy.targets import Target, scorecard  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 YEARS = np.arange(2010.0, 2031.0)
@@ -284,7 +284,7 @@ def test_theme_growth_target_is_the_path_that_just_meets_it(results):
     assert x[0] == 2015.0 and x[-1] == 2020.0
     assert y[-1] == pytest.approx(x0 * (1 - 0.032) ** 5)
     # the scorecard's own measure of that path is exactly the threshold
-    from sim.targets import MEASURES
+    from sim.policy.targets import MEASURES
     assert MEASURES["avg_growth"](pd.Series(y, index=x), 2015.0, 2020.0, 1.0) == \
         pytest.approx(-3.2)
 
@@ -423,7 +423,7 @@ def test_write_figure_set_skips_figures_without_data(tmp_path, results, card):
 
 def test_default_export_is_300_dpi_png_svg_pdf():
     assert plots.FORMATS == ("png", "svg", "pdf")
-    from sim.figures.style import DPI
+    from sim.report.style import DPI
     assert DPI == 300
 
 
@@ -517,7 +517,7 @@ def test_target_dicts_and_objects_draw_alike(results):
 
 
 def test_crossing_times_are_shown_as_the_first_yearly_value_that_meets_the_goal():
-    from sim.figures.indicators import legend_status
+    from sim.report.indicators import legend_status
     labels = default_labels()
     row = pd.Series({"year_reached": 2017.3, "passed": True})
     assert legend_status(row, labels, "en") == "met, first in 2018"
@@ -530,7 +530,7 @@ def test_crossing_times_are_shown_as_the_first_yearly_value_that_meets_the_goal(
 
 
 def test_history_file_found_through_the_environment(tmp_path, monkeypatch):
-    from sim.figures.history import find_history
+    from sim.report.history import find_history
     csv = tmp_path / "h.csv"
     csv.write_text("indicator,year,value,unit,source_url,note\ngdp,2010,461.5,亿元,x,\n",
                    encoding="utf-8")
@@ -556,8 +556,8 @@ def test_figure_variables_exist_in_the_model_with_the_labelled_units():
     path = ROOT / "models" / "jingdezhen.mdl"
     if not path.is_file():
         pytest.skip("models/jingdezhen.mdl not written yet")
-    from sim.figures.panels import SECTORS
-    from sim.mdl import read_mdl
+    from sim.report.panels import SECTORS
+    from sim.modelfile.mdl import read_mdl
     units = {e.name: e.units for e in read_mdl(path).elements}
     labels = default_labels()
     needed = (set(labels.variables) | {s for s, _, _ in SECTORS}
@@ -571,7 +571,7 @@ def test_figure_variables_exist_in_the_model_with_the_labelled_units():
 
 
 def test_docs_examples_are_captioned_as_synthetic():
-    from sim.figures.examples import example_figures
+    from sim.report.examples import example_figures
     figs = example_figures()
     assert set(figs) == {"example_dashboard_zh", "example_target_replacement_share_zh",
                          "example_gdp_by_sector_en"}

@@ -16,8 +16,8 @@ import xarray as xr
 
 import sim
 from sim.run import compare, new_results_dir, run_all, validate_all
-from sim.scenario import ValidationError
-from sim.targets import SCORECARD_COLUMNS, load_targets
+from sim.policy.scenario import ValidationError
+from sim.policy.targets import SCORECARD_COLUMNS, load_targets
 
 HERE = Path(__file__).parent
 SCEN = HERE / "models" / "scenario" / "scenarios"

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from sim.run import validate_all
-from sim.scenario import (STEP_WIDTH_YEARS, ValidationError, load_registry, load_scenarios,
+from sim.policy.scenario import (STEP_WIDTH_YEARS, ValidationError, load_registry, load_scenarios,
                           param_to_json, resolve)
 
 HERE = Path(__file__).parent

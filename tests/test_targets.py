@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from sim.scenario import ValidationError
-from sim.targets import (SCORECARD_COLUMNS, Target, events_needed, format_table, load_targets,
+from sim.policy.scenario import ValidationError
+from sim.policy.targets import (SCORECARD_COLUMNS, Target, events_needed, format_table, load_targets,
                          measure, read_targets, scorecard, to_markdown, validate_targets, year_reached)
 
 YEARS = np.arange(2010.0, 2031.0)
@@ -221,7 +221,7 @@ def test_scorecard_columns_rows_and_renderings():
 
 
 def test_goal_matrix_shows_pass_marks_values_and_counts():
-    from sim.targets import SCORECARD_COLUMNS, format_matrix, goal_matrix
+    from sim.policy.targets import SCORECARD_COLUMNS, format_matrix, goal_matrix
 
     rows = []
     for sc, vals in (("baseline", (10.0, 50.0)), ("plan", (15.0, 61.0))):

@@ -1,10 +1,10 @@
-"""Units-consistency check (sim.units): the parser, each kind of error, a clean model,
+"""Units-consistency check (sim.modelfile.units): the parser, each kind of error, a clean model,
 and (when it exists) the Jingdezhen model."""
 from pathlib import Path
 
 import pytest
 
-from sim.units import (Dim, UnitsSyntaxError, check_units, check_units_report,
+from sim.modelfile.units import (Dim, UnitsSyntaxError, check_units, check_units_report,
                        parse_units)
 
 TOOLING = Path(__file__).parent / "models" / "tooling"
@@ -123,7 +123,7 @@ def test_jingdezhen_units_are_consistent():
 
 @jdz
 def test_jingdezhen_every_variable_has_units():
-    from sim.mdl import read_mdl
+    from sim.modelfile.mdl import read_mdl
     missing = [e.name for e in read_mdl(JDZ).elements if not e.units.strip()]
     assert missing == []
 

@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from sim.scenario import ValidationError
-from sim.whatif import Workspace
+from sim.policy.scenario import ValidationError
+from sim.analysis.whatif import Workspace
 
 
 @pytest.fixture(scope="module")

@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from .errors import SimError, suggest
+from sim.errors import SimError, suggest
 
 #: Files in a scenario folder that are not scenarios.
 NON_SCENARIO_FILES = frozenset({"levers.yaml", "targets.yaml", "uncertainties.yaml"})

@@ -60,10 +60,10 @@ import pandas as pd
 import yaml
 from scipy import optimize, stats
 
-from .errors import SimError, suggest
-from .run import DEFAULT_RESULTS_ROOT
+from sim.errors import SimError, suggest
+from sim.run import DEFAULT_RESULTS_ROOT
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 LOSSES = ("linear", "soft_l1", "huber", "cauchy", "arctan")
 DUPLICATE_RULES = ("first", "mean")
@@ -179,13 +179,13 @@ class CalibrationSpec:
 
 
 def _default_loader() -> Callable[[str | Path], Any]:
-    from .model import load_model
+    from sim.engine.load import load_model
 
     return load_model
 
 
 def _default_simulate() -> Callable[..., pd.DataFrame]:
-    from .engine import simulate
+    from sim.engine.integrate import simulate
 
     return simulate
 
@@ -801,7 +801,7 @@ def calibrate(spec: CalibrationSpec | str | Path,
 
 def result_to_dict(result: CalibrationResult) -> dict:
     """Every number of a calibration as plain JSON-ready data."""
-    from .run import _jsonable
+    from sim.run import _jsonable
 
     spec = result.spec
     return _jsonable({
@@ -936,7 +936,7 @@ def write_report(result: CalibrationResult, out_dir: str | Path | None = None, *
     ``fit_<series>.png`` (model against data) and ``manifest.json`` (spec, model and data
     file hashes, package versions, git commit).
     """
-    from .run import git_state, make_results_dir, sha256, versions
+    from sim.run import git_state, make_results_dir, sha256, versions
 
     spec = result.spec
     folder = make_results_dir(out_dir, results_root, f"calibration-{spec.name}")

@@ -12,14 +12,14 @@ source/comment.  It contains nothing that changes between runs, so
 :func:`doc_is_current` can be asserted in a test.
 
 :func:`main_docs` regenerates everything in one go (README block, diagrams, sketch);
-:func:`check_units` is re-exported from :mod:`sim.units` as the ``units`` entry point.
+:func:`check_units` is re-exported from :mod:`sim.modelfile.units` as the ``units`` entry point.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
-from .mdl import MdlModel, read_mdl
-from .units import check_units  # noqa: F401  (entry point for `python -m sim units`)
+from sim.modelfile.mdl import MdlModel, read_mdl
+from sim.modelfile.units import check_units  # noqa: F401  (entry point for `python -m sim units`)
 
 BEGIN = "<!-- BEGIN GENERATED: equations -->"
 END = "<!-- END GENERATED: equations -->"
@@ -145,8 +145,8 @@ def main_docs(model_path: str = "models/jingdezhen.mdl", *, readme: str | None =
     sketch is rewritten in place in ``model_path`` (equations untouched) unless
     ``sketch=False``.  Returns the paths written.
     """
-    from .diagram import draw_all
-    from .sketch import write_sketch
+    from sim.modelfile.diagram import draw_all
+    from sim.modelfile.sketch import write_sketch
 
     model_path = Path(model_path)
     readme_path = Path(readme) if readme else model_path.parent / "README.md"
@@ -160,7 +160,7 @@ def main_docs(model_path: str = "models/jingdezhen.mdl", *, readme: str | None =
 
 
 def main(argv=None) -> int:
-    """``python -m sim.modeldoc [MODEL] [--no-sketch]``: regenerate and list the files."""
+    """``python -m sim.modelfile.doc [MODEL] [--no-sketch]``: regenerate and list the files."""
     import sys
     args = sys.argv[1:] if argv is None else list(argv)
     sketch = "--no-sketch" not in args

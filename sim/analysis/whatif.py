@@ -7,14 +7,14 @@ quick runs, for notebooks, sweeps and the live explorer (:mod:`sim.explorer`).
 
 A *variant* is an in-memory child scenario of a scenario file: it ``extends`` that
 scenario and sets some levers, which take effect from the parent's ``policy_start``
-exactly as they would in a scenario file (:func:`sim.scenario.resolve` builds the lever
+exactly as they would in a scenario file (:func:`sim.policy.scenario.resolve` builds the lever
 paths; before the policy start the parent's path holds). Lever values are in the
 registry's units (``scenarios/levers.yaml``) and are validated against it, so a
-misspelt lever or an out-of-range value raises :class:`sim.scenario.ValidationError`
+misspelt lever or an out-of-range value raises :class:`sim.policy.scenario.ValidationError`
 naming the variant and the key.
 
 Results are :func:`sim.simulate` DataFrames (index: float years; columns: model names)
-and scorecards are :func:`sim.targets.scorecard` frames.
+and scorecards are :func:`sim.policy.targets.scorecard` frames.
 """
 from __future__ import annotations
 
@@ -25,13 +25,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .engine import simulate
-from .model import load_model
-from .errors import suggest
-from .run import DEFAULT_MODEL, DEFAULT_SCENARIO_DIR, ENGINE_DEFAULTS, _paths, model_facts, target_events
-from .scenario import (Scenario, ValidationError, check_registry_against_model, load_registry,
+from sim.engine.integrate import simulate
+from sim.engine.load import load_model
+from sim.errors import suggest
+from sim.run import DEFAULT_MODEL, DEFAULT_SCENARIO_DIR, ENGINE_DEFAULTS, _paths, model_facts, target_events
+from sim.policy.scenario import (Scenario, ValidationError, check_registry_against_model, load_registry,
                        load_scenarios, policy_start_of, resolve, validate_scenarios)
-from .targets import TargetSet, load_targets, scorecard
+from sim.policy.targets import TargetSet, load_targets, scorecard
 
 
 class Workspace:
@@ -39,7 +39,7 @@ class Workspace:
 
     ``scenario_dir``: the scenario folder; ``model``: the .mdl path; ``targets`` and
     ``registry`` default to ``targets.yaml`` and ``levers.yaml`` in the scenario folder.
-    Raises :class:`sim.scenario.ValidationError` listing every problem of those files.
+    Raises :class:`sim.policy.scenario.ValidationError` listing every problem of those files.
     """
 
     def __init__(self, scenario_dir: str | os.PathLike = DEFAULT_SCENARIO_DIR,

@@ -8,10 +8,10 @@ from typing import Mapping, Sequence
 
 import pandas as pd
 
-from .labels import Labels, default_labels, pick
-from .measures import MissingDataError
-from .panels import _grid
-from .style import (DEFAULT_HORIZONS, PANEL_TITLE_SIZE, add_caption, house_style,
+from sim.report.labels import Labels, default_labels, pick
+from sim.report.measures import MissingDataError
+from sim.report.panels import _grid
+from sim.report.style import (DEFAULT_HORIZONS, PANEL_TITLE_SIZE, add_caption, house_style,
                     mark_horizons, new_figure, panel_title, scenario_colours,
                     scenario_linestyles, scenario_name)
 

@@ -1,7 +1,7 @@
 """Fan charts: the spread of a goal's measure over an ensemble, one figure per target.
 
 For each scenario, the 5–95 % and 25–75 % bands of the target's measure path (the same
-path as :func:`sim.figures.indicators.plot_target_indicator`: the level for level goals,
+path as :func:`sim.report.indicators.plot_target_indicator`: the level for level goals,
 the measure from the start year for growth and change goals) are shaded in the
 scenario's fixed colour, the median drawn as a line (gid ``median:<id>``, bands
 ``band90:<id>``/``band50:<id>``), the threshold dashed (gid ``threshold``) and the
@@ -17,10 +17,10 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from .indicators import target_title, threshold_text
-from .labels import Labels, compose, default_labels
-from .measures import as_figure_target
-from .style import (DEFAULT_HORIZONS, PANEL_TITLE_SIZE, add_caption, house_style, mark_horizons,
+from sim.report.indicators import target_title, threshold_text
+from sim.report.labels import Labels, compose, default_labels
+from sim.report.measures import as_figure_target
+from sim.report.style import (DEFAULT_HORIZONS, PANEL_TITLE_SIZE, add_caption, house_style, mark_horizons,
                     new_figure, panel_title, save, scenario_colours, scenario_name)
 
 #: Words of the fan chart not in sim/labels.yaml.
@@ -140,11 +140,11 @@ def plot_fan(times: np.ndarray, quantiles: Mapping[str, np.ndarray], target, *,
 
 def write_fan_charts(out_dir, ens, *, lang: str = "both", formats: Sequence[str] = ("png",),
                      targets=None, dpi: int = 150) -> list[Path]:
-    """Fan charts of every target of an :class:`sim.ensemble.Ensemble`; returns the files.
+    """Fan charts of every target of an :class:`sim.analysis.ensemble.Ensemble`; returns the files.
 
     PNG at 150 dpi by default (2000 × 1125 px, one per target): an ensemble has about 20
     targets and the house 300 dpi triples the writing time; pass ``dpi=300`` for print."""
-    from sim.ensemble import FAN_QUANTILES, indicator_array, meets_array, measure_array, measure_paths
+    from sim.analysis.ensemble import FAN_QUANTILES, indicator_array, meets_array, measure_array, measure_paths
 
     out_dir = Path(out_dir)
     paths = []

@@ -33,8 +33,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .errors import suggest
-from .scenario import Problem, ValidationError, check_bilingual, read_yaml
+from sim.errors import suggest
+from sim.policy.scenario import Problem, ValidationError, check_bilingual, read_yaml
 
 COMPARATORS = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt}
 #: Event direction in which a level target's indicator crosses into "met".
@@ -293,7 +293,7 @@ def validate_targets(path: str | os.PathLike, model_variables: Iterable[str] | N
 
 
 def load_targets(path: str | os.PathLike, model_variables: Iterable[str] | None = None) -> TargetSet:
-    """Read a targets file; raise :class:`~sim.scenario.ValidationError` listing every problem."""
+    """Read a targets file; raise :class:`~sim.policy.scenario.ValidationError` listing every problem."""
     targets, problems = read_targets(path, model_variables)
     if problems:
         raise ValidationError(problems)

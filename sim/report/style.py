@@ -13,9 +13,9 @@ from typing import Iterable, Mapping, Sequence
 import matplotlib.pyplot as plt
 from matplotlib.ticker import MaxNLocator
 
-from sim.fonts import font_rc
+from sim.report.fonts import font_rc
 
-from .labels import Labels, compose, pick
+from sim.report.labels import Labels, compose, pick
 
 # The backend is left alone: notebooks keep their inline backend; headless runs (the main
 # job, CI) get Agg from matplotlib's own fallback, and tests select it explicitly.

@@ -1,4 +1,4 @@
-"""Example figures from made-up data, for the docs (``python -m sim.figures.examples``).
+"""Example figures from made-up data, for the docs (``python -m sim.report.examples``).
 
 The data are smooth synthetic paths, not model results; every example's caption says so.
 Real figures come from ``sim.run.run_all`` (``results/<run>/figures``).
@@ -11,11 +11,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .dashboard import plot_dashboard
-from .indicators import plot_target_indicator
-from .labels import default_labels
-from .panels import SECTORS, plot_gdp_by_sector
-from .style import save
+from sim.report.dashboard import plot_dashboard
+from sim.report.indicators import plot_target_indicator
+from sim.report.labels import default_labels
+from sim.report.panels import SECTORS, plot_gdp_by_sector
+from sim.report.style import save
 
 SCENARIOS = {
     "baseline": {"zh": "基准情景", "en": "Baseline"},
@@ -54,7 +54,7 @@ def example_results(years=np.arange(2010.0, 2031.0)) -> dict[str, pd.DataFrame]:
 
 def example_targets():
     """A few targets shaped like ``scenarios/targets.yaml`` entries (thresholds of the plan)."""
-    from sim.targets import Target
+    from sim.policy.targets import Target
 
     def t(tid, zh, en, indicator, measure, comparator, threshold, unit, scale=1.0):
         return Target(base_id=tid, name={"zh": zh, "en": en}, horizon="first", year=2020.0,
@@ -77,7 +77,7 @@ def example_targets():
 
 def example_figures() -> dict:
     """{file stem: Figure} of the docs' examples, captioned as synthetic data."""
-    from sim.targets import scorecard
+    from sim.policy.targets import scorecard
 
     results = example_results()
     targets = example_targets()

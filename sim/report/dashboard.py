@@ -1,7 +1,7 @@
 """The goal dashboard: scenarios (columns) × targets (rows) as a coloured table.
 
 Each cell is a rectangle (gid ``cell:<scenario>:<target>``) coloured by the scorecard's
-``passed`` (met / missed / no data, :data:`sim.figures.style.STATUS_COLOURS`) and printed
+``passed`` (met / missed / no data, :data:`sim.report.style.STATUS_COLOURS`) and printed
 with a mark (✓ or ×, so colour is never the only cue), the margin in the target's unit
 and the first year the goal is met.
 """
@@ -13,10 +13,10 @@ import numpy as np
 import pandas as pd
 from matplotlib.patches import Rectangle
 
-from .indicators import COMPARATOR_SIGNS, number, scorecard_row
-from .labels import Labels, compose, default_labels, pick
-from .measures import as_figure_target, finite, whole_year
-from .style import (FIGSIZE, STATUS_COLOURS, add_caption, house_style, new_figure,
+from sim.report.indicators import COMPARATOR_SIGNS, number, scorecard_row
+from sim.report.labels import Labels, compose, default_labels, pick
+from sim.report.measures import as_figure_target, finite, whole_year
+from sim.report.style import (FIGSIZE, STATUS_COLOURS, add_caption, house_style, new_figure,
                     scenario_colours, scenario_name, wrap_text)
 
 STATUS_MARKS = {True: "✓", False: "×", None: "–"}

@@ -13,13 +13,13 @@ from typing import Callable, Mapping, Sequence
 
 import pandas as pd
 
-from .dashboard import plot_dashboard
-from .history import find_history, plot_model_vs_history
-from .indicators import plot_target_indicator
-from .labels import check_lang, default_labels
-from .measures import MissingDataError, as_figure_target
-from .panels import THEMES, plot_gdp_by_sector, plot_theme
-from .style import DEFAULT_HORIZONS, DPI, FORMATS, save, scenario_colours
+from sim.report.dashboard import plot_dashboard
+from sim.report.history import find_history, plot_model_vs_history
+from sim.report.indicators import plot_target_indicator
+from sim.report.labels import check_lang, default_labels
+from sim.report.measures import MissingDataError, as_figure_target
+from sim.report.panels import THEMES, plot_gdp_by_sector, plot_theme
+from sim.report.style import DEFAULT_HORIZONS, DPI, FORMATS, save, scenario_colours
 
 LANG_SETS = {"zh": ("zh",), "en": ("en",), "both": ("zh", "en")}
 
@@ -54,12 +54,12 @@ def write_figure_set(out_dir, results: Mapping[str, pd.DataFrame], scorecard: pd
     """Write every figure of a run; return the files written.
 
     ``results``: {scenario id: DataFrame indexed by year, columns = model variables};
-    ``scorecard``: the DataFrame of ``sim.targets.scorecard``; ``targets``: the targets
-    (``sim.targets.Target`` objects, a ``TargetSet`` or target dicts); ``scenarios_meta``:
+    ``scorecard``: the DataFrame of ``sim.policy.targets.scorecard``; ``targets``: the targets
+    (``sim.policy.targets.Target`` objects, a ``TargetSet`` or target dicts); ``scenarios_meta``:
     {id: {"name": {zh, en}, ...}}. ``lang``: ``zh``, ``en`` or ``both``; each language goes
     to its own subfolder (``out_dir/zh``, ``out_dir/en``). ``history``: data points
     (indicator, year, value) for the model-vs-data figure; ``"auto"`` reads the project's
-    data file when it is found (:func:`sim.figures.history.find_history`), ``None`` skips
+    data file when it is found (:func:`sim.report.history.find_history`), ``None`` skips
     the figure. Figures whose variables are missing from the results are skipped with a
     warning.
     """
@@ -92,10 +92,10 @@ def compare_figure(path, results: Mapping[str, pd.DataFrame], a: str, b: str, ta
                    scenarios_meta: Mapping | None = None, lang: str = "zh") -> Path:
     """Goal dashboard of two scenarios side by side, written to ``path`` (suffix = format).
 
-    ``targets``: ``sim.targets.Target`` objects (the scorecard is computed here with
-    :func:`sim.targets.scorecard`). Returns the path written.
+    ``targets``: ``sim.policy.targets.Target`` objects (the scorecard is computed here with
+    :func:`sim.policy.targets.scorecard`). Returns the path written.
     """
-    from sim.targets import scorecard as make_scorecard
+    from sim.policy.targets import scorecard as make_scorecard
 
     missing = [s for s in (a, b) if s not in results]
     if missing:
@@ -124,7 +124,7 @@ def _manifest_targets(manifest: dict, results_dir: Path, targets_path) -> list:
                          f"target ids or definitions, got {type(entries).__name__}")
     if all(isinstance(e, Mapping) for e in entries):
         return list(entries)
-    from sim.targets import load_targets
+    from sim.policy.targets import load_targets
 
     recorded = (manifest.get("files") or {}).get("targets") or {}
     if targets_path is None:

@@ -49,8 +49,8 @@ from pysd.py_backend.output import ModelOutput
 from pysd.py_backend.statefuls import DelayFixed, DelayN, Integ, SampleIfTrue
 from scipy.integrate import solve_ivp
 
-from .errors import ModelError, ParameterError, SimulationError, suggest
-from .model import LoadedModel, as_loaded
+from sim.errors import ModelError, ParameterError, SimulationError, suggest
+from sim.engine.load import LoadedModel, as_loaded
 
 METHODS = ("RK45", "RK23", "DOP853", "LSODA", "Radau", "BDF")
 SMALL = 1e-9  # relative tolerance used to compare times (years)
@@ -406,7 +406,7 @@ def simulate(model, params: dict | None = None, *, method: str = "RK45", rtol: f
 
     Parameters
     ----------
-    model: a model file path, a :class:`~sim.model.LoadedModel`, or a PySD model.
+    model: a model file path, a :class:`~sim.engine.load.LoadedModel`, or a PySD model.
     params: ``{name: number or pandas.Series indexed by year}``; names as in the model
         file or PySD's Python names. A Series is interpolated linearly and held flat
         outside its points, which become integration breakpoints.

@@ -1,6 +1,6 @@
 """Generate the Vensim sketch of a ``.mdl`` file: one view per group (module).
 
-Every element of a group is placed on the grid of :func:`sim.diagram.layout_group`
+Every element of a group is placed on the grid of :func:`sim.modelfile.diagram.layout_group`
 in that group's view; variables of other groups that the group reads appear as
 shadow variables (grey, Vensim's ``<name>``) in the left column; an influence arrow
 is drawn for every dependency inside the view.  Stocks are boxes (shape 3), other
@@ -24,8 +24,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .diagram import layout_group
-from .mdl import MdlModel, read_mdl
+from sim.modelfile.diagram import layout_group
+from sim.modelfile.mdl import MdlModel, read_mdl
 
 SKETCH_START = "\\\\\\---///"          # \\\---///
 SKETCH_END = "///---\\\\\\"            # ///---\\\

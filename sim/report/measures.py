@@ -1,8 +1,8 @@
 """What a figure draws for a target: the target's measure as a path over time.
 
-A target (``sim.targets``) judges one number, its measure at the horizon; an indicator
+A target (``sim.policy.targets``) judges one number, its measure at the horizon; an indicator
 figure shows how that number evolves so the threshold line can be read against every
-year. The numbers come from ``sim.targets.MEASURES`` itself, so the path at the horizon
+year. The numbers come from ``sim.policy.targets.MEASURES`` itself, so the path at the horizon
 year equals the scorecard's ``value``:
 
 * level measures (``value_in_year``, ``min_over``, ``max_over``): ``scale × indicator``
@@ -22,7 +22,7 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
-from sim import targets as sim_targets
+from sim.policy import targets as sim_targets
 
 #: measure -> kind of path drawn ("level" or "window") and the text key describing it.
 MEASURE_PATHS: dict[str, tuple[str, str]] = {
@@ -81,7 +81,7 @@ REQUIRED = ("id", "indicator", "measure", "comparator", "threshold", "year", "st
 
 
 def as_figure_target(obj, where: str = "targets") -> FigureTarget:
-    """Convert a :class:`sim.targets.Target` or a target dict to a :class:`FigureTarget`."""
+    """Convert a :class:`sim.policy.targets.Target` or a target dict to a :class:`FigureTarget`."""
     if isinstance(obj, FigureTarget):
         return obj
     if isinstance(obj, sim_targets.Target):

@@ -2,7 +2,7 @@
 
 The uncertainty file (``scenarios/uncertainties.yaml``) is data, read with
 :func:`yaml.safe_load` and checked before anything runs, like a scenario file: every
-problem is collected and reported together (:class:`sim.scenario.ValidationError`), each
+problem is collected and reported together (:class:`sim.policy.scenario.ValidationError`), each
 naming the file and the key. Format::
 
     calibration: ../models/calibration/report/calibration.json   # optional, relative to this file
@@ -46,15 +46,15 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
-from .errors import SimError, suggest
-from .scenario import Problem, ValidationError, load_registry, read_yaml
+from sim.errors import SimError, suggest
+from sim.policy.scenario import Problem, ValidationError, load_registry, read_yaml
 
 DEFAULT_FILE = "scenarios/uncertainties.yaml"
 FILE_KEYS = ("calibration", "scheduler", "chunk_size", "parameters")
 ENTRY_KEYS = ("name", "distribution", "source", "note")
 SOURCE_KINDS = ("data:", "clause:", "calibration:", "assumption:")
 METHODS = ("lhs", "sobol", "mc")
-#: Confidence level of the calibration report's intervals (sim.calibrate: 95 % t-intervals).
+#: Confidence level of the calibration report's intervals (sim.analysis.calibrate: 95 % t-intervals).
 CALIBRATION_CI_LEVEL = 0.95
 
 
@@ -273,7 +273,7 @@ def load_uncertainties(path: str | os.PathLike = DEFAULT_FILE, model=None,
                        levers: Iterable[str] | str | os.PathLike | None = None) -> UncertaintySet:
     """Read and check an uncertainty file; raise :class:`ValidationError` listing every problem.
 
-    ``model``: a path or :class:`sim.model.LoadedModel`; with it, names must be model
+    ``model``: a path or :class:`sim.engine.load.LoadedModel`; with it, names must be model
     constants and supports must lie in the Vensim ranges. ``levers``: lever names or the
     registry file (default ``levers.yaml`` beside the uncertainty file); levers are refused.
     """
@@ -292,7 +292,7 @@ def load_uncertainties(path: str | os.PathLike = DEFAULT_FILE, model=None,
     lever_names = _lever_names(levers, path, problems)
     handle = None
     if model is not None:
-        from .model import as_loaded
+        from sim.engine.load import as_loaded
         handle = as_loaded(model)
     constants = set(handle.constants()) if handle else None
     variables = handle.names() if handle else None

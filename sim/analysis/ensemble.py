@@ -4,22 +4,22 @@
 [--scheduler tcp://host:port] [--out DIR]``
 
 1. Samples: the uncertain constants of ``scenarios/uncertainties.yaml``
-   (:mod:`sim.uncertainty`), drawn by Monte Carlo, Latin hypercube or Sobol (Saltelli)
+   (:mod:`sim.analysis.uncertainty`), drawn by Monte Carlo, Latin hypercube or Sobol (Saltelli)
    sampling on the unit hypercube and mapped through each distribution's inverse CDF.
-2. Runs: every scenario's levers (:mod:`sim.scenario`) are shared by all samples; the
-   samples run through the vectorised :func:`sim.batch.simulate_batch` in **fixed chunks**
+2. Runs: every scenario's levers (:mod:`sim.policy.scenario`) are shared by all samples; the
+   samples run through the vectorised :func:`sim.engine.batch.simulate_batch` in **fixed chunks**
    of :data:`DEFAULT_CHUNK` consecutive sample indices. The solver's step size follows the
    hardest sample of a call, so the chunk, not the machine, decides the numbers: serial,
    local processes (:class:`concurrent.futures.ProcessPoolExecutor`, the default) and a
    Dask cluster (``--scheduler``) compute the same chunks and give identical bits.
 3. Goals: for each scenario and target of ``scenarios/targets.yaml``, the probability of
    meeting it with its binomial standard error ``sqrt(p (1 - p) / n)``; the measure is
-   that of :mod:`sim.targets` (:data:`ARRAY_MEASURES` repeats its formulas on arrays of
-   samples; ``tests/test_ensemble.py`` checks them against :func:`sim.targets.measure`).
+   that of :mod:`sim.policy.targets` (:data:`ARRAY_MEASURES` repeats its formulas on arrays of
+   samples; ``tests/test_ensemble.py`` checks them against :func:`sim.policy.targets.measure`).
    The year a goal is first met is, for level targets, the **linearly interpolated
    crossing between the annual outputs** (single runs use the solver's event time), and
    for window measures the first saved year whose measure meets the goal, as in
-   :func:`sim.targets.year_reached`.
+   :func:`sim.policy.targets.year_reached`.
 4. Sensitivity (Sobol sampling only): first-order and total Sobol indices of each goal's
    measure with 95 % bootstrap confidence intervals (:func:`SALib.analyze.sobol.analyze`,
    ``calc_second_order=False``) and a table of the most influential parameters.
@@ -43,12 +43,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import __version__
-from .errors import SimError
-from .run import DEFAULT_MODEL, DEFAULT_RESULTS_ROOT, DEFAULT_SCENARIO_DIR, ENGINE_DEFAULTS
-from .scenario import param_to_json
-from .targets import COMPARATORS, REL_TOL, Target, TargetSet
-from .uncertainty import DEFAULT_FILE, UncertaintySet, load_uncertainties, sample_unit, to_values
+from sim import __version__
+from sim.errors import SimError
+from sim.run import DEFAULT_MODEL, DEFAULT_RESULTS_ROOT, DEFAULT_SCENARIO_DIR, ENGINE_DEFAULTS
+from sim.policy.scenario import param_to_json
+from sim.policy.targets import COMPARATORS, REL_TOL, Target, TargetSet
+from sim.analysis.uncertainty import DEFAULT_FILE, UncertaintySet, load_uncertainties, sample_unit, to_values
 
 #: Samples per batch call. Each call pays PySD's set-up (a fresh model, initialisation)
 #: once; more chunks than workers only add calls. 10,000 Jingdezhen runs on the shared
@@ -83,7 +83,7 @@ _HANDLES: dict = {}
 
 def _handle(path: str):
     """The loaded model of this process (loaded once per worker)."""
-    from .model import load_model
+    from sim.engine.load import load_model
 
     if path not in _HANDLES:
         _HANDLES[path] = load_model(path)
@@ -135,7 +135,7 @@ def set_blas_threads(n: int | dict) -> dict:
 
 def run_chunk(task: ChunkTask) -> dict:
     """Run one chunk; ``{"start", "scenario", "times", "data": (n_columns, n_chunk, T)}``."""
-    from .batch import simulate_batch
+    from sim.engine.batch import simulate_batch
 
     previous = single_blas_thread()
     try:
@@ -269,7 +269,7 @@ def _a_max_over(x, t, start, end, scale):
     return scale * np.max(np.hstack(parts), axis=1)
 
 
-#: The measures of :data:`sim.targets.MEASURES` on arrays (samples × times), same formulas.
+#: The measures of :data:`sim.policy.targets.MEASURES` on arrays (samples × times), same formulas.
 ARRAY_MEASURES = {"value_in_year": _a_value_in_year, "avg_growth": _a_avg_growth,
                   "ratio_change": _a_ratio_change, "min_over": _a_min_over, "max_over": _a_max_over}
 
@@ -289,7 +289,7 @@ def measure_array(x: np.ndarray, times: np.ndarray, target: Target, end: float |
 
 
 def meets_array(target: Target, values: np.ndarray) -> np.ndarray:
-    """:meth:`sim.targets.Target.meets` element-wise (NaN never meets)."""
+    """:meth:`sim.policy.targets.Target.meets` element-wise (NaN never meets)."""
     v = np.asarray(values, dtype=float)
     with np.errstate(invalid="ignore"):
         ok = COMPARATORS[target.comparator](v, target.threshold)
@@ -302,7 +302,7 @@ def measure_paths(x: np.ndarray, times: np.ndarray, target: Target) -> np.ndarra
     """The measure as a path over time (samples × times, target units; NaN where undefined).
 
     Level measures: ``scale × indicator``; window measures: the measure from the start
-    year to each later saved year (as :func:`sim.figures.measures.measure_path`).
+    year to each later saved year (as :func:`sim.report.measures.measure_path`).
     """
     if target.measure in ("value_in_year", "min_over", "max_over"):
         return target.scale * x
@@ -377,7 +377,7 @@ class Ensemble:
         return pd.DataFrame(self.values, columns=self.names).rename_axis("sample")
 
     def frame(self, scenario: str, sample: int) -> pd.DataFrame:
-        """One sample's series as a results DataFrame (index: years), for :mod:`sim.targets`."""
+        """One sample's series as a results DataFrame (index: years), for :mod:`sim.policy.targets`."""
         return pd.DataFrame({v: a[sample] for v, a in self.series[scenario].items()},
                             index=pd.Index(self.times, name="time"))
 
@@ -397,7 +397,7 @@ def run_ensemble(scenarios: str | Iterable[str] = ("plan",), n: int = 1000, meth
     """
     t_start = time.perf_counter()
     sample_unit(method, n, 1, seed)  # a bad method or size fails before anything is read
-    from .run import _scenario_set, _select, _validated
+    from sim.run import _scenario_set, _select, _validated
 
     state = _validated(scenario_dir, model, targets, registry)
     if uncertainty_file is None:
@@ -476,7 +476,7 @@ def probabilities(ens: Ensemble) -> pd.DataFrame:
 
 
 def sobol_problem(names: Sequence[str]) -> dict:
-    from .uncertainty import unit_problem
+    from sim.analysis.uncertainty import unit_problem
     return {**unit_problem(len(names)), "names": list(names)}
 
 
@@ -563,7 +563,7 @@ def write_results(ens: Ensemble, out=None, *, results_root=DEFAULT_RESULTS_ROOT,
     ``ensemble.nc`` (target indicators, scenario × sample × time), ``sobol.csv`` and
     ``influence.md`` (Sobol method), ``figures/fan_<target>.png`` and ``manifest.json``.
     """
-    from .run import git_state, make_results_dir, sha256, versions, write_manifest
+    from sim.run import git_state, make_results_dir, sha256, versions, write_manifest
 
     t0 = time.perf_counter()
     out_dir = make_results_dir(out, results_root, name or f"ensemble-{ens.method}")
@@ -591,7 +591,7 @@ def write_results(ens: Ensemble, out=None, *, results_root=DEFAULT_RESULTS_ROOT,
         sobol_note = "sobol.csv, influence.csv, influence.md"
     figure_note = "skipped"
     if figures:
-        from .figures.fan import write_fan_charts
+        from sim.report.fan import write_fan_charts
         paths = write_fan_charts(out_dir / "figures", ens, lang=lang, formats=formats)
         figure_note = f"{len(paths)} files"
     state = ens.info.get("state") or {}
@@ -647,7 +647,7 @@ def _more_versions() -> dict:
 
 def _write_netcdf(ens: Ensemble, path: Path) -> None:
     import xarray as xr
-    from .run import _nc_name
+    from sim.run import _nc_name
 
     ids = list(ens.series)
     cols = list(next(iter(ens.series.values())))

@@ -5,7 +5,7 @@ Problem
 Levers ``i`` (default: every lever of the registry whose unit is not ``Year``) take a
 constant value ``x_i`` from the policy start year on; before it each keeps the path of
 the starting scenario (``plan`` by default), exactly as a scenario file would set it
-(:mod:`sim.scenario`: a step of width ``STEP_WIDTH_YEARS`` at the start year). Every other
+(:mod:`sim.policy.scenario`: a step of width ``STEP_WIDTH_YEARS`` at the start year). Every other
 lever keeps the starting scenario's path.
 
 Cost (dimensionless, "normalised effort")::
@@ -29,7 +29,7 @@ Method (``scipy.optimize.minimize``, SLSQP, levers scaled to ``u = (x - low)/(hi
 in [0, 1], the registry ranges as bounds):
 
 1. every goal's margin and its Jacobian with respect to all levers come from ONE call of
-   :func:`sim.batch.simulate_batch` with ``n + 1`` samples (the point and one forward
+   :func:`sim.engine.batch.simulate_batch` with ``n + 1`` samples (the point and one forward
    step ``FD_STEP`` of the range per lever; a step that would leave the box goes
    backwards). The samples share the solver's steps, so the differences are smooth;
 2. reachability: a goal not met at the start is tried at the vertex of the box its local
@@ -45,7 +45,7 @@ in [0, 1], the registry ranges as bounds):
    point the cost is minimised subject to ``margin_g >= floor``; the cheapest feasible
    point SLSQP visits is kept;
 4. the found scenario is written as a scenario file, read back and validated, and
-   verified by one run of :func:`sim.engine.simulate` at the default tolerance; the
+   verified by one run of :func:`sim.engine.integrate.simulate` at the default tolerance; the
    scorecard of that run is what is reported.
 
 :func:`optimize` returns a :class:`SearchResult`; :func:`write_results` writes a new
@@ -66,14 +66,14 @@ import pandas as pd
 import yaml
 from scipy.optimize import minimize
 
-from . import __version__
-from .batch import simulate_batch
-from .errors import SimError, suggest
-from .run import DEFAULT_MODEL, DEFAULT_RESULTS_ROOT, DEFAULT_SCENARIO_DIR, ENGINE_DEFAULTS
-from .scenario import (Lever, Problem, ValidationError, _points_before,
+from sim import __version__
+from sim.engine.batch import simulate_batch
+from sim.errors import SimError, suggest
+from sim.run import DEFAULT_MODEL, DEFAULT_RESULTS_ROOT, DEFAULT_SCENARIO_DIR, ENGINE_DEFAULTS
+from sim.policy.scenario import (Lever, Problem, ValidationError, _points_before,
                        lineage, param_to_json, policy_start_of, read_scenarios, resolve,
                        validate_scenarios)
-from .targets import Target, measure, scorecard, to_markdown
+from sim.policy.targets import Target, measure, scorecard, to_markdown
 
 DEFAULT_FROM = "plan"
 #: Relative tolerance of the search runs. One batch of 21 samples on the Jingdezhen model
@@ -200,14 +200,14 @@ def setup(from_id: str = DEFAULT_FROM, goals: Sequence[str] | None = None,
           levers: Sequence[str] | None = None, start: float | None = None, *,
           horizon: float | None = None, scenario_dir=DEFAULT_SCENARIO_DIR, model=DEFAULT_MODEL,
           rtol: float = SEARCH_RTOL, floor: float = MARGIN_FLOOR, progress=None) -> PolicyProblem:
-    """Read and check every input; raise :class:`~sim.scenario.ValidationError` on bad input.
+    """Read and check every input; raise :class:`~sim.policy.scenario.ValidationError` on bad input.
 
     ``goals``: target ids (``gdp_growth_2020``); default every target whose horizon year is
     ``horizon`` (default 2020, the first horizon). ``levers``: lever names; default every
     registry lever whose unit is not ``Year``. ``start``: policy start year; default the
     starting scenario's ``policy_start``. ``progress``: a callable taking a message (str).
     """
-    from .run import _validated
+    from sim.run import _validated
 
     state = _validated(scenario_dir, model)
     registry: dict[str, Lever] = state["levers"]
@@ -542,16 +542,16 @@ def scenario_document(result: SearchResult, sid: str | None = None) -> tuple[str
         "policy_start": int(p.start) if float(p.start).is_integer() else p.start,
         "levers": {lv.name: _round(x, lv) for lv, x in zip(p.levers, result.x)},
     }
-    head = (f"# Written by sim.optimize ({datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC): the least-cost\n"
+    head = (f"# Written by sim.analysis.optimize ({datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC): the least-cost\n"
             f"# lever mix from {p.from_id!r}; cost = sum cost_i |x_i - b_i| / (high_i - low_i).\n")
     return sid, head + yaml.safe_dump(doc, allow_unicode=True, sort_keys=False, width=100)
 
 
 def verify(result: SearchResult, directory: Path, sid: str | None = None) -> pd.DataFrame:
     """Write the scenario file into ``directory``, read it back, validate it against the
-    registry and run it once with :func:`sim.engine.simulate` at the default tolerance.
+    registry and run it once with :func:`sim.engine.integrate.simulate` at the default tolerance.
     Returns the scorecard of the goals (and fills ``result.verified``)."""
-    from .engine import simulate
+    from sim.engine.integrate import simulate
 
     p = result.problem
     sid, text = scenario_document(result, sid)
@@ -586,7 +586,7 @@ def optimize(from_id: str = DEFAULT_FROM, goals: Sequence[str] | None = None,
     ``<results_root>/<UTC timestamp>-optimize_<from>``. ``command``: the command line,
     quoted in the report. ``progress``: a callable taking a message (str).
     """
-    from .run import make_results_dir
+    from sim.run import make_results_dir
 
     if out is not None and Path(out).exists():
         raise FileExistsError(f"{out}: results folder already exists; results are never overwritten")
@@ -712,7 +712,7 @@ def write_results(result: SearchResult, folder: Path, *, scenario_dir=DEFAULT_SC
                   model=DEFAULT_MODEL, command: str = "") -> Path:
     """``levers.csv``, ``goals.csv``, ``policy_search.md`` and ``manifest.json`` in ``folder``
     (the scenario file is already in ``folder/scenario`` from :func:`verify`)."""
-    from .run import git_state, sha256, versions, write_manifest
+    from sim.run import git_state, sha256, versions, write_manifest
 
     p = result.problem
     lever_table(result).to_csv(folder / "levers.csv", index=False)

@@ -8,7 +8,7 @@ listed at the left in grey ``<angle brackets>`` (Vensim's shadow variables) with
 their arrows.  ``docs/model_diagram.png`` is the overview: one box per module, an
 arrow A -> B labelled with the number of variables of B that read a variable of A.
 
-:func:`layout_group` (grid positions) is shared with :mod:`sim.sketch`.
+:func:`layout_group` (grid positions) is shared with :mod:`sim.modelfile.sketch`.
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import math
 import re
 from pathlib import Path
 
-from .mdl import MdlModel
+from sim.modelfile.mdl import MdlModel
 
 STYLE = {  # role -> text colour, box?
     "stock": ("black", True), "flow": ("#1f4e9e", False), "auxiliary": ("black", False),
@@ -116,7 +116,7 @@ def draw_group(model: MdlModel, group: str, path: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .modeldoc import role
+    from sim.modelfile.doc import role
 
     cells = layout_group(model, group)
     ncols = max(c for c, _ in cells.values()) + 1
@@ -195,7 +195,7 @@ def draw_overview(model: MdlModel, path: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .modeldoc import role
+    from sim.modelfile.doc import role
 
     groups = [g for g in model.groups if g.lower() != "control"] or model.groups
     n = len(groups)

@@ -6,10 +6,10 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from .labels import Labels, compose, default_labels, pick
-from .measures import (FigureTarget, MissingDataError, as_figure_target, finite, measure_path,
+from sim.report.labels import Labels, compose, default_labels, pick
+from sim.report.measures import (FigureTarget, MissingDataError, as_figure_target, finite, measure_path,
                        whole_year)
-from .style import (DEFAULT_HORIZONS, add_caption, house_style, mark_horizons, new_figure,
+from sim.report.style import (DEFAULT_HORIZONS, add_caption, house_style, mark_horizons, new_figure,
                     scenario_colours, scenario_linestyles, scenario_name)
 
 COMPARATOR_SIGNS = {">=": "≥", ">": ">", "<=": "≤", "<": "<"}
@@ -69,7 +69,7 @@ def plot_target_indicator(results: Mapping[str, pd.DataFrame], target,
     """Figure of one target's measure for every scenario, in the target's unit.
 
     ``results``: {scenario id: DataFrame indexed by year, columns = model variables};
-    ``target``: a :class:`sim.targets.Target` or target dict. Draws one line per scenario
+    ``target``: a :class:`sim.policy.targets.Target` or target dict. Draws one line per scenario
     (gid ``scenario:<id>``), the threshold at ``target.threshold`` (gid ``threshold``),
     the horizons (the target's own one solid), the measure window for window and min/max
     measures (shaded), and a ring where the scorecard says the goal was first met (gid

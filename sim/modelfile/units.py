@@ -56,7 +56,7 @@ from pathlib import Path
 
 from pysd.translators.structures import abstract_expressions as ae
 
-from .mdl import MdlModel, is_number, normalise, read_mdl, top_level_terms
+from sim.modelfile.mdl import MdlModel, is_number, normalise, read_mdl, top_level_terms
 
 DIMENSIONLESS_TOKENS = {"dmnl", "1", "dimensionless"}
 
@@ -566,7 +566,7 @@ def render(node, model: MdlModel | None = None) -> str:
 
 
 def check_units_report(path_or_model) -> UnitsReport:
-    """Run every check on a model file (or an :class:`~sim.mdl.MdlModel`)."""
+    """Run every check on a model file (or an :class:`~sim.modelfile.mdl.MdlModel`)."""
     model = path_or_model if isinstance(path_or_model, MdlModel) else read_mdl(path_or_model)
     checker = _Checker(model)
     for e in model.elements:
@@ -592,7 +592,7 @@ def format_report(report: UnitsReport) -> str:
 
 
 def main(argv=None) -> int:
-    """``python -m sim.units MODEL``: print the report; exit status 1 if problems."""
+    """``python -m sim.modelfile.units MODEL``: print the report; exit status 1 if problems."""
     import sys
     args = sys.argv[1:] if argv is None else argv
     path = args[0] if args else "models/jingdezhen.mdl"

@@ -15,10 +15,10 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from .labels import Labels, default_labels
-from .measures import (MissingDataError, as_figure_target, target_path,
+from sim.report.labels import Labels, default_labels
+from sim.report.measures import (MissingDataError, as_figure_target, target_path,
                        threshold_in_display_unit)
-from .style import (DEFAULT_HORIZONS, PANEL_TITLE_SIZE, add_caption, house_style,
+from sim.report.style import (DEFAULT_HORIZONS, PANEL_TITLE_SIZE, add_caption, house_style,
                     mark_horizons, new_figure, panel_title, scenario_colours,
                     scenario_linestyles, scenario_name)
 

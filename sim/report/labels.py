@@ -13,7 +13,7 @@ from typing import Mapping
 
 import yaml
 
-LABELS_FILE = Path(__file__).resolve().parent.parent / "labels.yaml"
+LABELS_FILE = Path(__file__).resolve().parent / "labels.yaml"
 LANGS = ("zh", "en", "both")
 #: How the two languages are joined with ``lang="both"``, by kind of text.
 BOTH_SEPARATORS = {"inline": " / ", "title": "\n"}
