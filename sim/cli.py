@@ -81,7 +81,7 @@ def cmd_validate(args) -> int:
     if problems:
         print(f"{len(problems)} problem(s) found", file=sys.stderr)
         return 2
-    print("all scenario and target files are valid")
+    print("all scenario, target and measure files are valid")
     return 0
 
 
