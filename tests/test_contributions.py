@@ -122,3 +122,14 @@ def test_command_writes_tables_figures_and_manifest(tmp_path, capsys):
     for lang in ("zh", "en"):
         assert (out / "figures" / f"contributions_{lang}.png").stat().st_size > 10_000
     assert main(["contributions", "--scenario", "plan", "--out", str(out)]) == 2   # never overwrites
+
+
+def test_every_lever_has_a_short_figure_label():
+    from sim.policy.scenario import load_registry
+    from sim.report.labels import read_labels
+
+    labels = read_labels()
+    for name, lever in load_registry(ROOT / "scenarios" / "levers.yaml").items():
+        label = labels.variable(name)
+        assert label.model_unit == lever.unit, name
+        assert label.name["zh"] != name and len(label.name["en"]) <= 40, name

@@ -80,7 +80,7 @@ def tornado_figure(by_lever: pd.DataFrame, goals: pd.DataFrame, *, scenario: str
             ax.tick_params(axis="x", labelsize=TICK_SIZE)
             ax.grid(axis="y", visible=False)
             span = max(abs(v) for v in values) or 1.0
-            ax.set_xlim(min(0.0, min(values)) - 0.5 * span, max(0.0, max(values)) + 0.5 * span)
+            ax.set_xlim(min(0.0, min(values)) - 0.8 * span, max(0.0, max(values)) + 0.6 * span)
             for yi, v, c in zip(y, values, colours):
                 mark = "" if c == OTHER else ("▲ " if c == HELPS else "▼ ")
                 ax.text(v, yi, f" {mark}{number(v, '+.2g')} " if v >= 0 else f" {number(v, '+.2g')} {mark}",
