@@ -19,7 +19,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from sim.run import DEFAULT_MODEL, DEFAULT_SCENARIO_DIR
+from sim.defaults import DEFAULT_MODEL, DEFAULT_SCENARIO_DIR
 
 
 def _parse_set(items: list[str]) -> dict[str, float]:

@@ -304,7 +304,7 @@ def test_batch_runs_match_single_engine_runs(jdz_small):
     ens = jdz_small
     for k in (0, 4):
         params = {**ens.params["plan"], **dict(zip(ens.names, map(float, ens.values[k])))}
-        single = sim.simulate(ens.info["state"]["loaded"], params=params, rtol=1e-10, atol=1e-12,
+        single = sim.simulate(ens.info["study"].loaded, params=params, rtol=1e-10, atol=1e-12,
                               return_columns=list(ens.series["plan"]))
         for var, arr in ens.series["plan"].items():
             want = single[var].to_numpy(float)

@@ -51,7 +51,6 @@ import math
 import os
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
@@ -61,7 +60,8 @@ import yaml
 from scipy import optimize, stats
 
 from sim.errors import SimError, suggest
-from sim.run import DEFAULT_RESULTS_ROOT
+from sim.defaults import DEFAULT_RESULTS_ROOT
+from sim.provenance import jsonable, make_results_dir, sha256, write_manifest
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -801,10 +801,8 @@ def calibrate(spec: CalibrationSpec | str | Path,
 
 def result_to_dict(result: CalibrationResult) -> dict:
     """Every number of a calibration as plain JSON-ready data."""
-    from sim.run import _jsonable
-
     spec = result.spec
-    return _jsonable({
+    return jsonable({
         "spec": {"name": spec.name, "path": shown_path(spec.path), "model": shown_path(spec.model_path),
                  "loss": spec.loss, "f_scale": spec.f_scale},
         "optimizer": result.optimizer,
@@ -936,8 +934,6 @@ def write_report(result: CalibrationResult, out_dir: str | Path | None = None, *
     ``fit_<series>.png`` (model against data) and ``manifest.json`` (spec, model and data
     file hashes, package versions, git commit).
     """
-    from sim.run import git_state, make_results_dir, sha256, versions
-
     spec = result.spec
     folder = make_results_dir(out_dir, results_root, f"calibration-{spec.name}")
     (folder / "calibration.json").write_text(
@@ -945,18 +941,11 @@ def write_report(result: CalibrationResult, out_dir: str | Path | None = None, *
     result.comparison.to_csv(folder / "comparison.csv", index=False)
     (folder / "report.md").write_text(report_markdown(result), encoding="utf-8")
     figures = [plot_fit(result, s.name, folder / f"fit_{s.name}.png").name for s in spec.series]
-    package_versions = versions()
-    manifest = {
-        "kind": "calibration", "name": spec.name,
-        "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "spec_file": shown_path(spec.path), "spec_sha256": sha256(spec.path),
-        "model_file": shown_path(spec.model_path), "model_sha256": sha256(spec.model_path),
-        "data_files": {shown_path(p): sha256(p) for p in sorted({s.data_file for s in spec.series})},
-        "package": "jdz-sim", "package_version": package_versions["sim"], "versions": package_versions,
-        "git": git_state(),
-        "files": ["calibration.json", "comparison.csv", "report.md", *figures],
-    }
-    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+    write_manifest(folder, "calibration", name=spec.name,
+                   model={"path": shown_path(spec.model_path), "sha256": sha256(spec.model_path)},
+                   files={"spec": {shown_path(spec.path): sha256(spec.path)},
+                          "data": {shown_path(p): sha256(p) for p in sorted({s.data_file for s in spec.series})}},
+                   figures=figures)
     return folder
 
 

@@ -37,15 +37,15 @@ import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from sim import __version__
 from sim.errors import SimError
-from sim.run import DEFAULT_MODEL, DEFAULT_RESULTS_ROOT, DEFAULT_SCENARIO_DIR, ENGINE_DEFAULTS
+from sim.defaults import DEFAULT_MODEL, DEFAULT_RESULTS_ROOT, DEFAULT_SCENARIO_DIR, ENGINE_DEFAULTS
+from sim.policy.study import read_study
+from sim.provenance import make_results_dir, netcdf_name, sha256, write_manifest
 from sim.policy.scenario import param_to_json
 from sim.policy.targets import COMPARATORS, REL_TOL, Target, TargetSet
 from sim.analysis.uncertainty import DEFAULT_FILE, UncertaintySet, load_uncertainties, sample_unit, to_values
@@ -397,25 +397,22 @@ def run_ensemble(scenarios: str | Iterable[str] = ("plan",), n: int = 1000, meth
     """
     t_start = time.perf_counter()
     sample_unit(method, n, 1, seed)  # a bad method or size fails before anything is read
-    from sim.run import _scenario_set, _select, _validated
-
-    state = _validated(scenario_dir, model, targets, registry)
+    study = read_study(scenario_dir, model, targets, registry)
     if uncertainty_file is None:
         uncertainty_file = Path(scenario_dir) / Path(DEFAULT_FILE).name
-    uset = load_uncertainties(uncertainty_file, model=state["loaded"], levers=state["levers"])
+    uset = load_uncertainties(uncertainty_file, model=study.loaded, levers=study.levers)
     scheduler = scheduler if scheduler is not None else uset.scheduler
     chunk_size = chunk_size or uset.chunk_size or DEFAULT_CHUNK
-    sset = _scenario_set(state)
-    ids = [scenarios] if isinstance(scenarios, str) else list(scenarios)
-    ids = _select(ids, sset.ids())
-    target_set: TargetSet = state["targets"]
+    sset = study.scenario_set()
+    ids = study.select([scenarios] if isinstance(scenarios, str) else list(scenarios))
+    target_set: TargetSet = study.targets
     cols = list(dict.fromkeys([*(v for t in target_set for v in t.variables()), *columns]))
 
     unit = sample_unit(method, n, len(uset), seed)
     values = to_values(unit, uset.parameters)
     engine = {**ENGINE_DEFAULTS, **(engine or {})}
-    params = {sid: sset.resolve(sid, defaults=state["facts"]["defaults"]) for sid in ids}
-    model_path = str(state["loaded"].path)
+    params = {sid: sset.resolve(sid, defaults=study.defaults) for sid in ids}
+    model_path = str(study.loaded.path)
     tasks = [ChunkTask(model_path, params[sid], tuple(uset.names), values[a:b], tuple(cols), engine, a, sid)
              for sid in ids for a, b in chunk_bounds(len(values), chunk_size)]
     t_run = time.perf_counter()
@@ -431,7 +428,7 @@ def run_ensemble(scenarios: str | Iterable[str] = ("plan",), n: int = 1000, meth
             "scheduler": _scheduler_address(scheduler) if scheduler is not None else None,
             "executor": "dask" if scheduler is not None else ("serial" if workers <= 1 else "processes"),
             "engine": engine, "run_seconds": run_s, "total_seconds": time.perf_counter() - t_start,
-            "nfev": [r["nfev"] for r in results], "state": state}
+            "nfev": [r["nfev"] for r in results], "study": study}
     return Ensemble(uset, method, n, seed, unit, values, times, series, target_set,
                     {sid: sset.scenarios[sid].meta() for sid in ids}, params, info)
 
@@ -563,8 +560,6 @@ def write_results(ens: Ensemble, out=None, *, results_root=DEFAULT_RESULTS_ROOT,
     ``ensemble.nc`` (target indicators, scenario × sample × time), ``sobol.csv`` and
     ``influence.md`` (Sobol method), ``figures/fan_<target>.png`` and ``manifest.json``.
     """
-    from sim.run import git_state, make_results_dir, sha256, versions, write_manifest
-
     t0 = time.perf_counter()
     out_dir = make_results_dir(out, results_root, name or f"ensemble-{ens.method}")
     ens.samples_frame().to_csv(out_dir / "samples.csv")
@@ -594,64 +589,41 @@ def write_results(ens: Ensemble, out=None, *, results_root=DEFAULT_RESULTS_ROOT,
         from sim.report.fan import write_fan_charts
         paths = write_fan_charts(out_dir / "figures", ens, lang=lang, formats=formats)
         figure_note = f"{len(paths)} files"
-    state = ens.info.get("state") or {}
-    scenario_dir, targets_path, registry_path = state.get("paths", (None, None, None))
-    loaded = state.get("loaded")
-    manifest = {
-        "name": out_dir.name,
-        "kind": "ensemble",
-        "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "sim_version": __version__,
-        "git": git_state(),
-        "model": {"path": str(getattr(loaded, "path", "")), "sha256": getattr(loaded, "sha256", None)},
-        "files": {
-            "uncertainties": {str(ens.uncertainties.path): sha256(ens.uncertainties.path)},
-            "calibration": ({str(ens.uncertainties.calibration): sha256(ens.uncertainties.calibration)}
-                            if ens.uncertainties.calibration_used else None),
-            "scenarios": {str(state["scenarios"][s].path): sha256(state["scenarios"][s].path)
-                          for s in ens.series} if state else {},
-            "registry": {str(registry_path): sha256(registry_path)} if registry_path else {},
-            "targets": {str(targets_path): sha256(targets_path)} if targets_path else {},
+    study = ens.info.get("study")
+    uncertain = ens.uncertainties
+    loaded = getattr(study, "loaded", None)
+    write_manifest(
+        out_dir, "ensemble", extra_versions=("SALib", "dask", "distributed"),
+        model={"path": str(getattr(loaded, "path", "")), "sha256": getattr(loaded, "sha256", None)},
+        files={
+            "uncertainties": {str(uncertain.path): sha256(uncertain.path)},
+            "calibration": ({str(uncertain.calibration): sha256(uncertain.calibration)}
+                            if uncertain.calibration_used else {}),
+            "scenarios": {str(study.scenarios[s].path): sha256(study.scenarios[s].path)
+                          for s in ens.series} if study else {},
+            "registry": {str(study.registry_path): sha256(study.registry_path)} if study else {},
+            "targets": {str(study.targets_path): sha256(study.targets_path)} if study else {},
         },
-        "sampling": {"method": ens.method, "n": ens.n, "rows": ens.rows, "seed": ens.seed,
-                     "unit_hypercube_mapped_by": "scipy.stats ppf"},
-        "parameters": [u.describe() for u in ens.uncertainties.parameters],
-        "execution": {k: v for k, v in ens.info.items() if k not in ("state", "nfev")},
-        "scenarios": {sid: {**ens.scenarios_meta.get(sid, {}),
-                            "params": {k: param_to_json(v) for k, v in ens.params.get(sid, {}).items()}}
-                      for sid in ens.series},
-        "targets": [t.id for t in ens.targets],
-        "year_reached": "level goals: linear interpolation of the crossing between annual outputs; "
-                        "window goals: first saved year meeting the goal",
-        "sobol": sobol_note,
-        "figures": figure_note,
-        "versions": {**versions(), **_more_versions()},
-        "write_seconds": time.perf_counter() - t0,
-    }
-    manifest["outputs"] = sorted(str(p.relative_to(out_dir)) for p in out_dir.rglob("*") if p.is_file()) \
-        + ["manifest.json"]
-    write_manifest(out_dir, manifest)
+        sampling={"method": ens.method, "n": ens.n, "rows": ens.rows, "seed": ens.seed,
+                  "unit_hypercube_mapped_by": "scipy.stats ppf"},
+        parameters=[u.describe() for u in uncertain.parameters],
+        execution={k: v for k, v in ens.info.items() if k not in ("study", "nfev")},
+        scenarios={sid: {**ens.scenarios_meta.get(sid, {}),
+                         "params": {k: param_to_json(v) for k, v in ens.params.get(sid, {}).items()}}
+                   for sid in ens.series},
+        targets=[t.id for t in ens.targets],
+        year_reached="level goals: linear interpolation of the crossing between annual outputs; "
+                     "window goals: first saved year meeting the goal",
+        sobol=sobol_note, figures=figure_note, write_seconds=time.perf_counter() - t0)
     return out_dir
-
-
-def _more_versions() -> dict:
-    out = {}
-    for pkg in ("SALib", "dask", "distributed"):
-        try:
-            from importlib.metadata import version
-            out[pkg] = version(pkg)
-        except Exception:  # noqa: BLE001 - a version is information, never a failure
-            out[pkg] = None
-    return out
 
 
 def _write_netcdf(ens: Ensemble, path: Path) -> None:
     import xarray as xr
-    from sim.run import _nc_name
 
     ids = list(ens.series)
     cols = list(next(iter(ens.series.values())))
-    data = {_nc_name(c): xr.DataArray(np.stack([ens.series[s][c] for s in ids]),
+    data = {netcdf_name(c): xr.DataArray(np.stack([ens.series[s][c] for s in ids]),
                                       dims=("scenario", "sample", "time"), attrs={"long_name": c})
             for c in cols}
     data["parameter_values"] = xr.DataArray(ens.values, dims=("sample", "parameter"))
