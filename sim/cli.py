@@ -150,9 +150,10 @@ def cmd_units(args) -> int:
 
 def cmd_ensemble(args) -> int:
     from sim.analysis import ensemble
+    from sim.report.fan import write_fan_charts
 
     out, ens = ensemble.main_ensemble(args.scenario or ["plan"], args.n, args.method, args.seed,
-                                      scheduler=args.scheduler, out=args.out,
+                                      scheduler=args.scheduler, out=args.out, figures=write_fan_charts,
                                       chunk_size=args.chunk_size, workers=args.workers,
                                       scenario_dir=args.scenarios, model=args.model,
                                       uncertainty_file=args.uncertainties)

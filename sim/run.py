@@ -21,7 +21,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sim import __version__  # noqa: F401  (kept for notebooks that read sim.run.__version__)
 from sim.defaults import DEFAULT_MODEL, DEFAULT_RESULTS_ROOT, DEFAULT_SCENARIO_DIR, ENGINE_DEFAULTS
 from sim.errors import SimError, suggest
 from sim.policy.scenario import Problem, ValidationError, param_to_json

@@ -69,11 +69,12 @@ from scipy.optimize import minimize
 from sim.engine.batch import simulate_batch
 from sim.errors import SimError, suggest
 from sim.defaults import DEFAULT_MODEL, DEFAULT_RESULTS_ROOT, DEFAULT_SCENARIO_DIR, ENGINE_DEFAULTS
-from sim.policy.scenario import (Lever, Problem, ValidationError, _points_before,
+from sim.policy.scenario import (Lever, Problem, ValidationError, points_before,
                        lineage, param_to_json, policy_start_of, read_scenarios, resolve,
                        validate_scenarios)
 from sim.policy.study import Study, read_study
-from sim.policy.targets import Target, measure, scorecard, to_markdown
+from sim.policy.goal_measures import indicator_array, margin_array, measure_array
+from sim.policy.targets import Target, scorecard, to_markdown
 from sim.provenance import make_results_dir, refuse_existing, sha256, write_manifest
 
 DEFAULT_FROM = "plan"
@@ -150,7 +151,7 @@ class PolicyProblem:
 
     # ---- goals
     def _lever_table(self, name: str, values: np.ndarray) -> pd.DataFrame:
-        points = _points_before(self.parents[name], self.start)
+        points = points_before(self.parents[name], self.start)
         years = [y for y, _ in points] + [self.start]
         before = np.array([v for _, v in points])
         table = np.vstack([np.repeat(before[:, None], values.size, axis=1), values[None, :]])
@@ -168,12 +169,8 @@ class PolicyProblem:
         out = np.empty((X.shape[0], len(self.goals)))
         t = ds["time"].values
         for j, g in enumerate(self.goals):
-            series = ds[g.indicator].values
-            if g.denominator:
-                series = series / ds[g.denominator].values
-            for k in range(X.shape[0]):
-                value = measure(pd.Series(series[k], index=t), g)
-                out[k, j] = g.margin(value) / self.scales[j]
+            x = indicator_array({v: ds[v].values for v in g.variables()}, g)
+            out[:, j] = margin_array(g, measure_array(x, t, g)) / self.scales[j]
         return np.where(np.isfinite(out), out, NAN_MARGIN)
 
     def evaluate(self, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -267,7 +264,7 @@ def setup(from_id: str = DEFAULT_FROM, goals: Sequence[str] | None = None,
         path = float(p) if not isinstance(p, pd.Series) else [(float(y), float(v)) for y, v in p.items()]
         parents[lv.name] = path
         x_start.append(float(np.interp(start, *zip(*path))) if isinstance(path, list) else path)
-        baseline.append(_points_before(path, start)[-1][1])
+        baseline.append(points_before(path, start)[-1][1])
     x_start = np.clip(np.array(x_start), [lv.low for lv in chosen_levers], [lv.high for lv in chosen_levers])
     shared = {k: v for k, v in params.items() if k not in parents}
     horizon_year = max(t.year for t in chosen)
