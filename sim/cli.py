@@ -60,7 +60,7 @@ def cmd_run(args) -> int:
 
     import pandas as pd
 
-    from sim.policy.targets import format_matrix
+    from sim.report.scorecard import format_matrix
 
     out = run.run_all(scenario_dir=args.scenarios, model=args.model, out=args.out,
                       scenarios=args.scenario or None, name=args.name,
@@ -105,9 +105,9 @@ def cmd_figures(args) -> int:
 
 
 def cmd_calibrate(args) -> int:
-    from sim.analysis import calibrate
+    from sim.report import calibration
 
-    out = calibrate.main_calibrate(args.spec, out=args.out)
+    out = calibration.main_calibrate(args.spec, out=args.out)
     report = Path(out) / "report.md"
     if report.is_file():
         print(report.read_text(encoding="utf-8"))

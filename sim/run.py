@@ -26,7 +26,9 @@ from sim.errors import SimError, suggest
 from sim.policy.scenario import Problem, ValidationError, param_to_json
 from sim.policy.study import (Study, model_facts, read_study, select_scenarios, study_paths,  # noqa: F401
                               target_events, validate_study)
-from sim.policy.targets import TargetSet, read_targets, scorecard, to_markdown
+from sim.policy.targets import TargetSet, read_targets, scorecard
+from sim.report.scorecard import to_markdown
+from sim.report.tables import markdown_table
 from sim.provenance import (PACKAGES, git_state, jsonable, make_results_dir, netcdf_name,  # noqa: F401
                             new_results_dir, refuse_existing, sha256, versions, write_manifest)
 
@@ -230,7 +232,7 @@ def compare(a: str, b: str, scenario_dir=DEFAULT_SCENARIO_DIR, model=DEFAULT_MOD
     out_dir = Path(out)
     out_dir.mkdir(parents=True)
     table.to_csv(out_dir / "compare.csv", index=False)
-    (out_dir / "compare.md").write_text(_table_markdown(table), encoding="utf-8")
+    (out_dir / "compare.md").write_text(markdown_table(table), encoding="utf-8")
     if figures:
         try:
             plots = importlib.import_module(f"{__package__}.plots")
@@ -244,14 +246,3 @@ def compare(a: str, b: str, scenario_dir=DEFAULT_SCENARIO_DIR, model=DEFAULT_MOD
                 drawer(out_dir / f"compare_{a}_{b}_{lang}.png", results, a, b, list(target_set), meta, lang=lang)
     return table, out_dir
 
-
-def _table_markdown(table: pd.DataFrame) -> str:
-    def cell(v):
-        if isinstance(v, (bool, np.bool_)):
-            return "yes" if v else "no"
-        if isinstance(v, (float, np.floating)):
-            return "—" if not np.isfinite(v) else f"{v:.4g}"
-        return str(v).replace("|", "\\|")
-    lines = ["| " + " | ".join(map(str, table.columns)) + " |", "|" + "|".join("---" for _ in table.columns) + "|"]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in table.itertuples(index=False)]
-    return "\n".join(lines) + "\n"

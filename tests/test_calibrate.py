@@ -18,7 +18,8 @@ from scipy import stats
 
 import sim
 from sim.analysis.calibrate import (CalibrationSpecError, SeriesSpec, _uncertainty, calibrate,
-                           fit_statistics, load_spec, main_calibrate, model_measure, write_report)
+                                    fit_statistics, load_spec, model_measure)
+from sim.report.calibration import main_calibrate, write_report
 
 MODELS = Path(__file__).parent / "models" / "calibration"
 LOGISTIC = MODELS / "logistic.mdl"
