@@ -35,6 +35,13 @@ from sim.history.data import (DATA_DIR, HISTORY_FILES, RECONCILIATION_FILE, brea
                               last_year, provenance, read_history, read_reconciliation,
                               reconcile, series_info, source_of)
 
-__all__ = ["DATA_DIR", "HISTORY_FILES", "RECONCILIATION_FILE", "breaks_of", "comparable_series", "last_year",
+from sim.history.actual import (ACTUAL_COLUMNS, CONFIRMED, NO_FIGURE, NOT_TESTABLE, PUBLISHED,
+                                REALITY_COLUMNS, REVERSED, actual_outcome, actual_outcomes,
+                                check_actuals, reality_check)
+
+__all__ = ["ACTUAL_COLUMNS", "CONFIRMED", "NO_FIGURE", "NOT_TESTABLE", "PUBLISHED",
+           "REALITY_COLUMNS", "REVERSED", "actual_outcome", "actual_outcomes", "check_actuals",
+           "reality_check",
+           "DATA_DIR", "HISTORY_FILES", "RECONCILIATION_FILE", "breaks_of", "comparable_series", "last_year",
            "provenance", "read_history", "read_reconciliation", "reconcile", "series_info",
            "source_of"]
