@@ -34,7 +34,7 @@ from sim.report.style import (EXTRA_SCENARIO_COLOURS, FIGSIZE,  # noqa: E402
 from sim.report.fonts import CJK_FONT_FILE, cjk_font_path, register_cjk_font  # noqa: E402
 from sim.policy.targets import Target, scorecard  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 YEARS = np.arange(2010.0, 2031.0)
 SCENARIOS = ["baseline", "plan", "green_first", "zz_custom"]   # zz_custom: not a known id
 META = {"baseline": {"name": {"zh": "基准情景", "en": "Baseline"}},
