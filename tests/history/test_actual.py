@@ -13,7 +13,7 @@ from sim.history import (CONFIRMED, NO_FIGURE, NOT_TESTABLE, PUBLISHED, REVERSED
 from sim.policy.targets import Target, load_targets, measure, read_targets, scorecard
 from sim.report.scorecard import format_matrix, goal_matrix
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TARGETS = ROOT / "scenarios" / "targets.yaml"
 
 
