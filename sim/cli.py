@@ -21,7 +21,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from sim.run import DEFAULT_MODEL, DEFAULT_SCENARIO_DIR
+from sim.defaults import DEFAULT_MODEL, DEFAULT_SCENARIO_DIR
 
 
 def _parse_set(items: list[str]) -> dict[str, float]:
@@ -62,13 +62,14 @@ def cmd_run(args) -> int:
 
     import pandas as pd
 
-    from sim.policy.targets import format_matrix
+    from sim.report.scorecard import format_matrix
 
     out = run.run_all(scenario_dir=args.scenarios, model=args.model, out=args.out,
                       scenarios=args.scenario or None, name=args.name,
                       figures=not args.no_figures)
     card = pd.read_csv(Path(out) / "scorecard.csv")
-    print("Goal scorecard (✓ met, ✗ missed; measured value in the goal's unit)\n")
+    print("Goal scorecard (✓ met, ✗ missed; measured value in the goal's unit; actual: the "
+          "published outcome, † = verdict reversed by it)\n")
     print(format_matrix(card))
     print(f"\nfull table: {Path(out) / 'scorecard.md'}\nresults: {out}")
     return 0
@@ -107,9 +108,9 @@ def cmd_figures(args) -> int:
 
 
 def cmd_calibrate(args) -> int:
-    from sim.analysis import calibrate
+    from sim.report import calibration
 
-    out = calibrate.main_calibrate(args.spec, out=args.out)
+    out = calibration.main_calibrate(args.spec, out=args.out)
     report = Path(out) / "report.md"
     if report.is_file():
         print(report.read_text(encoding="utf-8"))
@@ -118,7 +119,7 @@ def cmd_calibrate(args) -> int:
 
 
 def cmd_optimize(args) -> int:
-    from sim.analysis import optimize
+    from sim.report import policy_search as optimize
 
     command = "python -m sim " + " ".join(sys.argv[1:]) if sys.argv[1:2] == ["optimize"] else ""
     _, out = optimize.optimize(args.from_id, goals=args.goals or None, levers=args.levers or None,
@@ -148,16 +149,17 @@ def cmd_contributions(args) -> int:
     ws = Workspace(args.scenarios, args.model)
     contrib = contributions(args.scenario, args.against, levers=args.levers or None, goals=args.goals or None,
                             method=args.method, permutations=args.permutations, seed=args.seed, workspace=ws)
-    out = run.write_contributions(contrib, args.out, scenarios_meta=ws.meta(), figure_goals=args.figure_goals)
+    out = run.write_contributions(contrib, args.out, scenarios_meta=ws.meta(), figure_goals=args.figure_goals,
+                                  model=args.model)
     print((out / "contributions.md").read_text(encoding="utf-8"))
     print(f"results: {out}")
     return 0
 
 
 def cmd_trace(args) -> int:
-    from sim.analysis import trace
+    from sim.report import traceability
 
-    for p in trace.write_docs(args.scenarios, args.model, args.out):
+    for p in traceability.write_docs(args.scenarios, args.model, args.out):
         print(p)
     return 0
 
@@ -173,7 +175,7 @@ def cmd_units(args) -> int:
 
 
 def cmd_ensemble(args) -> int:
-    from sim.analysis import ensemble
+    from sim.report import ensemble
 
     out, ens = ensemble.main_ensemble(args.scenario or ["plan"], args.n, args.method, args.seed,
                                       scheduler=args.scheduler, out=args.out,

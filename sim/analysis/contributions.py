@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sim.analysis.ensemble import indicator_array, measure_array
+from sim.policy.goal_measures import indicator_array, measure_array
 from sim.analysis.whatif import Workspace
 from sim.engine.batch import simulate_batch
 from sim.errors import SimError, suggest

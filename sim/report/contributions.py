@@ -16,6 +16,7 @@ import pandas as pd
 
 from sim.report.indicators import number
 from sim.report.labels import Labels, compose, default_labels, pick
+from sim.report.tables import markdown_table
 from sim.report.style import (FIGSIZE, OKABE_ITO, add_caption, house_style, new_figure, save,
                               wrap_text)
 
@@ -109,3 +110,22 @@ def write_tornado(path_stem: Path, by_lever, goals, *, lang: str, **kw) -> list[
     """Draw and save (PNG, SVG, PDF) the tornado figure; returns the files."""
     fig = tornado_figure(by_lever, goals, lang=lang, **kw)
     return save(fig, path_stem)
+
+
+def contributions_markdown(contrib, top: int = 3) -> str:
+    """Per goal: the total change, the interaction left by one-at-a-time runs and the ``top``
+    levers by |Shapley value|; then the per-clause sums (``contrib``: a
+    :class:`sim.analysis.contributions.Contributions`)."""
+    g = contrib.goals
+    goals = pd.DataFrame({
+        "goal": g.target, "unit": g.unit, contrib.parent: g.parent, contrib.scenario: g.scenario,
+        "total change": g.total, "interaction (one at a time)": g.interaction, "met": g.passed,
+        "top levers (Shapley)": ["; ".join(f"{r.lever} {r.shapley:+.3g}" for r in contrib.top(t, top).itertuples())
+                                 for t in g.target]})
+    wide = contrib.by_clause.pivot(index="target", columns="clause", values="shapley")
+    wide = wide.reindex(index=list(g.target), columns=list(dict.fromkeys(contrib.by_clause.clause)))
+    wide.index.name = "goal"
+    return (f"# Contributions of {contrib.scenario} against {contrib.parent} ({contrib.method} Shapley values)\n\n"
+            + markdown_table(goals, digits=4, formats={"total change": "+.3g", "interaction (one at a time)": "+.2g"})
+            + "\n## By clause (sum of its levers' Shapley values)\n\n"
+            + markdown_table(wide, digits=3, index=True))
