@@ -315,13 +315,15 @@ def run_scenarios(state: dict, ids: list[str], simulate: Callable, engine: dict)
 def run_all(scenario_dir=DEFAULT_SCENARIO_DIR, model=DEFAULT_MODEL, out=None, scenarios=None,
             name: str = "main", *, targets=None, registry=None, results_root=DEFAULT_RESULTS_ROOT,
             simulate: Callable | None = None, load_model: Callable | None = None,
-            engine: Mapping | None = None, figures: bool = True) -> Path:
+            engine: Mapping | None = None, figures: bool = True, documents: bool | None = None) -> Path:
     """Validate everything, run each scenario, judge the targets, write a new results folder.
 
     ``out``: the folder to create (an existing one is an error); default
     ``<results_root>/<UTC timestamp>-<name>``. ``scenarios``: ids to run (default all).
     ``engine``: solver settings passed to ``simulate`` (default RK45, rtol 1e-6).
     ``simulate``/``load_model`` default to :func:`sim.simulate` / :func:`sim.load_model`.
+    ``documents``: write the policy brief and the slides (:func:`write_documents`; default:
+    when figures are written).
     Raises :class:`~sim.policy.scenario.ValidationError` (every problem) before running anything.
     Returns the results folder.
     """
@@ -333,6 +335,7 @@ def run_all(scenario_dir=DEFAULT_SCENARIO_DIR, model=DEFAULT_MODEL, out=None, sc
     if simulate is None:
         from sim.engine.integrate import simulate
     engine = {**ENGINE_DEFAULTS, **(engine or {})}
+    documents = figures if documents is None else documents
     ids = _select(scenarios, _scenario_set(state).ids())
     results, event_times, params, sset = run_scenarios(state, ids, simulate, engine)
     target_set: TargetSet = state["targets"]
@@ -383,7 +386,37 @@ def run_all(scenario_dir=DEFAULT_SCENARIO_DIR, model=DEFAULT_MODEL, out=None, sc
     write_manifest(out_dir, manifest)
     if figure_error is not None:
         raise figure_error
+    if documents:
+        manifest["documents"] = write_documents(out_dir)
+        manifest["outputs"] = sorted(str(p.relative_to(out_dir)) for p in out_dir.rglob("*") if p.is_file())
+        write_manifest(out_dir, manifest)
     return out_dir
+
+
+#: Languages of the policy brief and the slides the main job writes.
+DOCUMENT_LANGS = ("zh", "en")
+
+
+def write_documents(out_dir: Path, langs: Iterable[str] = DOCUMENT_LANGS) -> str:
+    """The policy brief (HTML + PDF) in each language and the slides (``slides_zh.pptx``) of a
+    results folder; returns a note for the manifest. A failure is recorded, not raised: the
+    run's results stand without their documents (``python -m sim brief`` redoes them)."""
+    try:
+        from sim.report.brief import write_brief
+        from sim.report.brief_data import read_run
+        from sim.report.slides import write_slides
+
+        written = []
+        for lang in langs:
+            run = read_run(out_dir, lang=lang)
+            written += [p.name for p in write_brief(out_dir, lang, run=run)]
+            if lang == "zh":
+                written.append(write_slides(out_dir, lang, run=run).name)
+        return "written: " + ", ".join(written)
+    except Exception as err:  # noqa: BLE001 - recorded in the manifest and warned about
+        note = f"failed: {type(err).__name__}: {err}"
+        warnings.warn(f"{out_dir}: brief and slides {note}", stacklevel=2)
+        return note
 
 
 # --------------------------------------------------------------------------- compare
