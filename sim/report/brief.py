@@ -553,7 +553,7 @@ td.reversed { background: #FFE9A8; font-weight: bold; } td.total { font-weight: 
 tr.group td { background: #E4E8EE; font-weight: bold; }
 table.kv td:first-child { color: #555; }
 figure { margin: 14px 0 18px; }
-figure img { width: 100%%; height: auto; display: block; border: 1px solid #EEE; }
+figure img { width: 100%%; height: auto; display: block; border: 1px solid #EEE; box-sizing: border-box; }
 figcaption { font-size: 14px; color: #444; margin-top: 4px; }
 """
 

@@ -18,7 +18,8 @@ from sim.report.brief import (CELL_COLOURS, SURE, UNLIKELY, five_sentences, goal
                               sure_blocks, t, target_figure, threshold_words, value_words)
 from sim.report.brief_data import RunData, read_run
 
-SLIDE_W, SLIDE_H = 13.333, 7.5          # inches, 16:9
+SLIDE_EMU = (12192000, 6858000)          # PowerPoint's 16:9 (13.333 × 7.5 in), exactly
+SLIDE_W, SLIDE_H = SLIDE_EMU[0] / 914400, SLIDE_EMU[1] / 914400   # inches
 MAX_TABLE_ROWS = 6                       # goals per scorecard slide (two-line bilingual names)
 TITLE_PT, BODY_PT, TABLE_PT, SUB_PT, FOOT_PT = 28, 18, 14, 11, 10
 LATIN_FONT, EA_FONT = "Arial", "Microsoft YaHei"
@@ -155,10 +156,10 @@ def _chunks(items: list, size: int) -> list[list]:
 def build_deck(run: RunData, lang: str):
     """The presentation object (python-pptx), slide by slide."""
     from pptx import Presentation
-    from pptx.util import Inches
+    from pptx.util import Emu
 
     prs = Presentation()
-    prs.slide_width, prs.slide_height = Inches(SLIDE_W), Inches(SLIDE_H)
+    prs.slide_width, prs.slide_height = Emu(SLIDE_EMU[0]), Emu(SLIDE_EMU[1])
     blank = prs.slide_layouts[6]
     pages = []
 
