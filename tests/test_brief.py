@@ -41,9 +41,14 @@ def briefs(run_dir, tmp_path_factory):
     return folder, paths
 
 
-def copy_run(run_dir: Path, tmp_path: Path) -> Path:
+def copy_run(run_dir: Path, tmp_path: Path, *, reality: bool = True) -> Path:
+    """A copy of the run; ``reality=False`` drops the published outcomes from its scorecard."""
     dest = tmp_path / "results" / run_dir.name
     shutil.copytree(run_dir, dest)
+    if not reality:
+        card = pd.read_csv(dest / "scorecard.csv")
+        card.drop(columns=[c for c in card.columns if c.startswith("actual") or c == "reality"]).to_csv(
+            dest / "scorecard.csv", index=False)
     return dest
 
 
@@ -74,11 +79,11 @@ def test_thresholds_are_words_not_model_units(run_dir):
 
 
 def test_actual_column_marks_the_verdicts_reality_reversed(run_dir, tmp_path):
-    folder = copy_run(run_dir, tmp_path)
+    folder = copy_run(run_dir, tmp_path, reality=False)
     card = pd.read_csv(folder / "scorecard.csv")
-    card["actual"] = np.nan
-    card.loc[card["target"] == "gdp_total_2020", "actual"] = 957.14   # model: met; reality: missed
-    card.loc[card["target"] == "gdp_growth_2020", "actual"] = 7.4     # model: missed; reality: missed
+    card["actual_value"] = np.nan
+    card.loc[card["target"] == "gdp_total_2020", "actual_value"] = 957.14   # model: met; reality: missed
+    card.loc[card["target"] == "gdp_growth_2020", "actual_value"] = 7.4     # model: missed; reality: missed
     card.to_csv(folder / "scorecard.csv", index=False)
     run = read_run(folder)
     assert run.has_actual()
@@ -93,14 +98,32 @@ def test_actual_column_marks_the_verdicts_reality_reversed(run_dir, tmp_path):
     assert total[-1]["text"] == "× 957" and total[-1]["cls"] == "missed"
     assert [c["cls"] for c in rows["GDP average annual growth"][2:4]] == ["missed", "missed"]
     assert rows["Replacement industries' share of GDP"][-1]["text"] == "no published figure"
+    assert rows["Transformation essentially completed"][-1]["text"] == "no published figure"
     blocks = brief.build_blocks(run, "en", figures=False)
     items = next(b["items"] for b in blocks if b["kind"] == "ul")
     assert items == ["GDP above 100 billion yuan: the model says met in every scenario; in reality "
                      "missed (957 CNY 100 M/yr)"]
 
 
+def test_the_runs_own_reality_check_reaches_the_brief(run_dir):
+    card = pd.read_csv(run_dir / "scorecard.csv")
+    if "actual_value" not in card.columns:
+        pytest.skip("this checkout's run writes no published outcomes (actual_value)")
+    run = read_run(run_dir)
+    published = card[card["actual_status"] == "published"].drop_duplicates("target")
+    plan = card[card["scenario"] == "plan"].set_index("target")
+    reversed_ = [t for t in published["target"] if plan.loc[t, "reality"] == "reversed"]
+    third = brief.five_sentences(run, "en")[2]
+    assert f"Of the {len(published)} 2020 goals with a published outcome" in third
+    assert f"reversed it on {len(reversed_)}" in third
+    table = brief.scorecard_table(run, "en")
+    assert table["columns"][-1] == "Actual (2020)"
+    n_rev = sum(c["cls"] == "reversed" for row in table["rows"] if isinstance(row, list) for c in row)
+    assert n_rev == int((card["reality"] == "reversed").sum())
+
+
 def test_missing_judgements_are_said_plainly_and_same_model_ensembles_are_used(run_dir, tmp_path):
-    folder = copy_run(run_dir, tmp_path)
+    folder = copy_run(run_dir, tmp_path, reality=False)
     run = read_run(folder, search_doc=None)
     sentences = brief.five_sentences(run, "en")
     assert sentences[2] == brief.t("s_reality_none", "en")

@@ -311,8 +311,10 @@ def scorecard_table(run: RunData, lang: str, year: float | None = None,
                 row.append(cell(text + (f" {REVERSED_MARK}" if rev else ""), None,
                                 "reversed" if rev else {True: "met", False: "missed", None: "nodata"}[passed]))
             if has_actual:
+                status = run.actual_status(g["id"])
                 row.append(cell(f"{MARKS[actual]} {num(value)}", None, "met" if actual else "missed")
-                           if actual is not None else cell(t("no_actual", lang), None, "nodata"))
+                           if actual is not None else
+                           cell(t("not_testable" if status == "not testable" else "no_actual", lang), None, "nodata"))
             rows.append(row)
         if totals:
             met = [cell(t("goals_met_row", lang), None, "total"), cell("", None, "total")]

@@ -31,9 +31,11 @@ from sim.errors import SimError
 ROOT = Path(__file__).resolve().parents[2]
 #: Scenario the sentences speak about, in order of preference.
 REFERENCE_SCENARIOS = ("plan",)
-#: Column of scorecard.csv with the published outcome, and the optional judged verdict.
-ACTUAL_COLUMN = "actual"
+#: Columns of scorecard.csv with the published outcome (``sim.history.REALITY_COLUMNS``: value,
+#: its verdict, status, source); the first name found is used.
+ACTUAL_VALUE_COLUMNS = ("actual_value", "actual")
 ACTUAL_PASSED_COLUMNS = ("actual_passed", "passed_actual", "actual_verdict")
+ACTUAL_STATUS_COLUMNS = ("actual_status",)
 ACTUAL_SOURCE_COLUMNS = ("actual_source", "source_actual")
 
 
@@ -90,8 +92,22 @@ class RunData:
         others = [s for s in self.scenarios if s != "baseline"]
         return (others or self.scenarios)[0]
 
+    @property
+    def actual_column(self) -> str | None:
+        return next((c for c in ACTUAL_VALUE_COLUMNS if c in self.card.columns), None)
+
     def has_actual(self) -> bool:
-        return ACTUAL_COLUMN in self.card.columns and self.card[ACTUAL_COLUMN].notna().any()
+        """True when the scorecard has a column of published outcomes (even if all are missing)."""
+        return self.actual_column is not None
+
+    def actual_status(self, tid: str) -> str:
+        """``published``, ``no published figure`` or ``not testable`` (from ``actual_status``;
+        without that column: published when a value exists)."""
+        rows = self.card[self.card["target"] == tid]
+        col = next((c for c in ACTUAL_STATUS_COLUMNS if c in rows.columns), None)
+        if col is not None and not rows.empty and isinstance(rows[col].iloc[0], str):
+            return rows[col].iloc[0]
+        return "published" if self.actual(tid)[0] is not None else "no published figure"
 
     def target(self, tid: str) -> dict:
         return next(t for t in self.targets if t["id"] == tid)
@@ -115,10 +131,11 @@ class RunData:
 
     def actual(self, tid: str) -> tuple[float | None, bool | None, str]:
         """(published value, its verdict, source) of target ``tid``; Nones when not published."""
-        if ACTUAL_COLUMN not in self.card.columns:
+        col = self.actual_column
+        if col is None:
             return None, None, ""
         rows = self.card[self.card["target"] == tid]
-        vals = pd.to_numeric(rows[ACTUAL_COLUMN], errors="coerce").dropna()
+        vals = pd.to_numeric(rows[col], errors="coerce").dropna()
         if vals.empty:
             return None, None, ""
         value = float(vals.iloc[0])
