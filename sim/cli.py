@@ -11,6 +11,7 @@
     python -m sim optimize [--from plan] [--goals ID ...] [--horizon 2020] [--start YEAR] [--doc FILE]
     python -m sim docs [MODEL]
     python -m sim units [MODEL]
+    python -m sim trace [--out docs]
     python -m sim ensemble --scenario S --n N [--method lhs|sobol|mc] [--seed K] [--scheduler tcp://host:port] [--out DIR]
 
 Every command exits non-zero with a one-paragraph message on bad input.
@@ -84,7 +85,7 @@ def cmd_validate(args) -> int:
     if problems:
         print(f"{len(problems)} problem(s) found", file=sys.stderr)
         return 2
-    print("all scenario and target files are valid")
+    print("all scenario, target and measure files are valid")
     return 0
 
 
@@ -169,6 +170,14 @@ def cmd_docs(args) -> int:
     from sim.modelfile import doc as modeldoc
 
     for p in modeldoc.main_docs(args.model):
+        print(p)
+    return 0
+
+
+def cmd_trace(args) -> int:
+    from sim.analysis import trace
+
+    for p in trace.write_docs(args.scenarios, args.model, args.out):
         print(p)
     return 0
 
@@ -282,6 +291,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("docs", help="regenerate the model's equation table, diagrams, sketch")
     p.add_argument("model", nargs="?", default=DEFAULT_MODEL)
     p.set_defaults(func=cmd_docs)
+
+    p = sub.add_parser("trace", help="traceability tables: clause → measure → lever → variables → targets")
+    scenario_args(p)
+    p.add_argument("--out", default="docs", help="folder for traceability_zh.md and traceability_en.md (default docs)")
+    p.set_defaults(func=cmd_trace)
 
     p = sub.add_parser("units", help="check units consistency of a model")
     p.add_argument("model", nargs="?", default=DEFAULT_MODEL)

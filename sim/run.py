@@ -36,6 +36,7 @@ from sim.policy.scenario import (Problem, ScenarioSet, ValidationError, check_re
                        load_registry, param_to_json, read_scenarios, validate_scenarios)
 from sim.history import (DATA_DIR, HISTORY_FILES, RECONCILIATION_FILE, actual_outcomes,
                          check_actuals, reality_check)
+from sim.policy.measures import DEFAULT_FILE as MEASURES_FILE, read_measures
 from sim.policy.targets import TargetSet, events_needed, read_targets, scorecard, to_markdown
 
 DEFAULT_SCENARIO_DIR = "scenarios"
@@ -130,7 +131,14 @@ def _validate(scenario_dir, model, targets, registry, load_model):
             problems += check_actuals(target_set, str(targets_path))
         except ValidationError as err:  # the reconciliation file itself is wrong
             problems += err.problems
-    state = {"levers": levers, "scenarios": scenarios, "targets": target_set, "loaded": loaded,
+    measures_path = scenario_dir / MEASURES_FILE
+    measure_set = None
+    if measures_path.is_file():  # optional: a scenario folder may have no register
+        measure_set, measure_problems = read_measures(measures_path, list(levers) if registry_ok else None,
+                                                      facts["variables"] if facts else None)
+        problems += measure_problems
+    state = {"levers": levers, "scenarios": scenarios, "targets": target_set, "measures": measure_set,
+             "loaded": loaded,
              "facts": facts, "paths": (scenario_dir, targets_path, registry_path)}
     return problems, state
 

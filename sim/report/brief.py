@@ -424,11 +424,14 @@ def trace_blocks(run: RunData, lang: str) -> list[dict]:
     blocks: list[dict] = [{"kind": "h2", "text": t("trace_h", lang)}]
     tr = run.traceability
     if tr is not None:
-        table = tr["table"]
         blocks.append({"kind": "note", "text": t("trace_src", lang, src=tr["source"])})
-        blocks.append({"kind": "table", "columns": [str(c) for c in table.columns],
-                       "rows": [[cell(str(v)) for v in row] for row in table.itertuples(index=False)],
-                       "first_col_share": 0.12, "name": "traceability"})
+        for heading, table in tr["tables"]:
+            if heading:
+                blocks.append({"kind": "h3", "text": heading})
+            wide = len(table.columns) > 4
+            blocks.append({"kind": "table", "columns": [str(c) for c in table.columns],
+                           "rows": [[cell(str(v).replace("`", "")) for v in row] for row in table.itertuples(index=False)],
+                           "first_col_share": 0.07 if wide else 0.2, "name": "traceability", "small": wide})
         return blocks
     blocks.append({"kind": "note", "text": t("trace_missing", lang, code=lang)})
     rows = [[cell(str(e.get("clause") or "–")), cell(e.get(lang) or name, name)]

@@ -328,24 +328,33 @@ def read_ensemble(folder: Path) -> EnsembleData:
 
 
 # --------------------------------------------------------------------------- traceability
+def markdown_tables(text: str) -> list[tuple[str, pd.DataFrame]]:
+    """Every Markdown table of ``text`` with the heading above it (``""`` when none)."""
+    out, heading, rows = [], "", []
+    for line in text.splitlines() + [""]:
+        st = line.strip()
+        if st.startswith("|"):
+            rows.append([c.strip() for c in st.strip("|").split("|")])
+            continue
+        if len(rows) >= 2:
+            out.append((heading, pd.DataFrame(rows[2:], columns=rows[0])))
+        rows = []
+        if st.startswith("#"):
+            heading = st.lstrip("#").strip()
+    return out
+
+
 def read_traceability(folder: Path, lang: str) -> dict | None:
-    """``{"table": DataFrame, "source": str}`` from ``traceability.csv`` in the run's folder or
-    ``docs/traceability_<lang>.md`` (its first table); None when neither exists."""
+    """``{"tables": [(heading, DataFrame)], "source": str}`` from ``traceability.csv`` in the
+    run's folder or the tables of ``docs/traceability_<lang>.md``; None when neither exists."""
     csv = folder / "traceability.csv"
     if csv.is_file():
-        return {"table": pd.read_csv(csv, dtype=str).fillna(""), "source": csv.name}
+        return {"tables": [("", pd.read_csv(csv, dtype=str).fillna(""))], "source": csv.name}
     md = ROOT / "docs" / f"traceability_{lang}.md"
     if md.is_file():
-        text = md.read_text(encoding="utf-8")
-        heading = next((line.strip() for i, line in enumerate(text.splitlines())
-                        if line.strip().startswith("#") and "|" in "\n".join(text.splitlines()[i + 1:i + 4])),
-                       None)
-        table = markdown_table(text, heading) if heading else None
-        if table is None:
-            rows = [line for line in text.splitlines() if line.strip().startswith("|")]
-            table = markdown_table("#\n" + "\n".join(rows), "#") if rows else None
-        if table is not None:
-            return {"table": table, "source": f"docs/{md.name}"}
+        tables = markdown_tables(md.read_text(encoding="utf-8"))
+        if tables:
+            return {"tables": tables, "source": f"docs/{md.name}"}
     return None
 
 
