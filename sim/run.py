@@ -438,21 +438,33 @@ def scorecard_markdown(card: pd.DataFrame, actual: pd.DataFrame) -> str:
 DOCUMENT_LANGS = ("zh", "en")
 
 
-def write_documents(out_dir: Path, langs: Iterable[str] = DOCUMENT_LANGS) -> str:
-    """The policy brief (HTML + PDF) in each language and the slides (``slides_zh.pptx``) of a
-    results folder; returns a note for the manifest. A failure is recorded, not raised: the
-    run's results stand without their documents (``python -m sim brief`` redoes them)."""
-    try:
-        from sim.report.brief import write_brief
-        from sim.report.brief_data import read_run
-        from sim.report.slides import write_slides
+def _documents_of(out_dir: Path, lang: str) -> list[str]:
+    """Brief (HTML + PDF) of one language, and for Chinese the slides; the file names."""
+    from sim.report.brief import write_brief
+    from sim.report.brief_data import read_run
+    from sim.report.slides import write_slides
 
-        written = []
-        for lang in langs:
-            run = read_run(out_dir, lang=lang)
-            written += [p.name for p in write_brief(out_dir, lang, run=run)]
-            if lang == "zh":
-                written.append(write_slides(out_dir, lang, run=run).name)
+    run = read_run(out_dir, lang=lang)
+    names = [p.name for p in write_brief(out_dir, lang, run=run)]
+    if lang == "zh":
+        names.append(write_slides(out_dir, lang, run=run).name)
+    return names
+
+
+def write_documents(out_dir: Path, langs: Iterable[str] = DOCUMENT_LANGS, workers: int = 2) -> str:
+    """The policy brief (HTML + PDF) in each language and the slides (``slides_zh.pptx``) of a
+    results folder, one process per language; returns a note for the manifest. A failure is
+    recorded, not raised: the run's results stand without their documents (``python -m sim
+    brief`` redoes them)."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    langs = list(langs)
+    try:
+        if workers > 1 and len(langs) > 1:
+            with ProcessPoolExecutor(min(workers, len(langs))) as pool:
+                written = [n for names in pool.map(_documents_of, [out_dir] * len(langs), langs) for n in names]
+        else:
+            written = [n for lang in langs for n in _documents_of(out_dir, lang)]
         return "written: " + ", ".join(written)
     except Exception as err:  # noqa: BLE001 - recorded in the manifest and warned about
         note = f"failed: {type(err).__name__}: {err}"

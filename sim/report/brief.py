@@ -21,6 +21,7 @@ import base64
 import html
 import io
 import math
+import re
 from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
@@ -104,7 +105,9 @@ def threshold_words(target: dict, lang: str) -> str:
 def value_words(target: dict, value, lang: str) -> str:
     """A measured value with the goal's unit (a ratio as ``1.40倍``)."""
     if target.get("unit") in ("Dmnl", "", None):
-        return f"{num(value)}{t('times_unit', lang)}" if value is not None and np.isfinite(value) else "–"
+        if target.get("measure") == "ratio_change" or value is None or not np.isfinite(value):
+            return num(value)          # a change of a ratio, not a multiple
+        return f"{num(value)}{t('times_unit', lang)}"
     return num(value, unit_text(target, lang))
 
 
@@ -430,7 +433,8 @@ def trace_blocks(run: RunData, lang: str) -> list[dict]:
                 blocks.append({"kind": "h3", "text": heading})
             wide = len(table.columns) > 4
             blocks.append({"kind": "table", "columns": [str(c) for c in table.columns],
-                           "rows": [[cell(str(v).replace("`", "")) for v in row] for row in table.itertuples(index=False)],
+                           "rows": [[cell(_shorten_list(str(v).replace("`", ""))) for v in row]
+                                    for row in table.itertuples(index=False)],
                            "first_col_share": 0.07 if wide else 0.2, "name": "traceability", "small": wide})
         return blocks
     blocks.append({"kind": "note", "text": t("trace_missing", lang, code=lang)})
@@ -439,6 +443,18 @@ def trace_blocks(run: RunData, lang: str) -> list[dict]:
     blocks.append({"kind": "table", "columns": [t("col_clause", lang), t("col_lever", lang)], "rows": rows,
                    "first_col_share": 0.2, "name": "traceability"})
     return blocks
+
+
+#: A cell listing more comma-separated items than this shows the first ones and the count left.
+LIST_ITEMS_SHOWN = 4
+
+
+def _shorten_list(text: str) -> str:
+    """``a (7), b (7), c (8), d (8), e (9)`` → ``a (7), b (7), c (8), d (8) … (+1)``."""
+    items = [x.strip() for x in re.split(r",\s+(?![^()]*\))", text)]
+    if len(items) <= LIST_ITEMS_SHOWN:
+        return text
+    return ", ".join(items[:LIST_ITEMS_SHOWN]) + f" … (+{len(items) - LIST_ITEMS_SHOWN})"
 
 
 def manifest_blocks(run: RunData, lang: str) -> list[dict]:
@@ -522,13 +538,13 @@ def build_blocks(run: RunData, lang: str, *, figures: bool = True) -> list[dict]
     blocks += search_blocks(run, lang)
     blocks += sure_blocks(run, lang)
     blocks += contribution_blocks(run, lang)
-    blocks += trace_blocks(run, lang)
     interp = [goal_name(g, lang) for g in run.targets if g.get("basis") == "interpretation"]
     limits = [pick(x, lang) for x in brief_text()["limits"]]
     limits.append(t("limits_interp", lang, k=len(interp), names=joined(interp, lang)))
     if run.ensemble is None:
         limits.append(t("limits_uncertainty", lang))
     blocks += [{"kind": "h2", "text": t("limits_h", lang)}, {"kind": "ul", "items": limits}]
+    blocks += trace_blocks(run, lang)
     blocks += manifest_blocks(run, lang)
     blocks.append({"kind": "note", "text": t("footer", lang)})
     return blocks
@@ -557,6 +573,7 @@ td.met { background: #D5EFE6; } td.missed { background: #F8D9C8; } td.nodata { b
 td.reversed { background: #FFE9A8; font-weight: bold; } td.total { font-weight: bold; border-top: 2px solid #2B3A4A; }
 tr.group td { background: #E4E8EE; font-weight: bold; }
 table.kv td:first-child { color: #555; }
+table.small { font-size: 12px; }
 figure { margin: 14px 0 18px; }
 figure img { width: 100%%; height: auto; display: block; border: 1px solid #EEE; box-sizing: border-box; }
 figcaption { font-size: 14px; color: #444; margin-top: 4px; }
@@ -570,7 +587,8 @@ def _esc(s) -> str:
 def _html_table(b: dict) -> str:
     n = len(b["columns"])
     cols = "".join(f'<col style="width:{100 * w:.2f}%">' for w in column_widths(b))
-    out = [f'<div class="table-wrap"><table class="{"kv" if b.get("header") is False else "grid"}" '
+    kind = "kv" if b.get("header") is False else "grid small" if b.get("small") else "grid"
+    out = [f'<div class="table-wrap"><table class="{kind}" '
            f'data-name="{_esc(b.get("name", ""))}"><colgroup>{cols}</colgroup>']
     if b.get("header", True):
         out.append("<thead><tr>" + "".join(f"<th>{_esc(c)}</th>" for c in b["columns"]) + "</tr></thead>")
@@ -821,7 +839,8 @@ class _Pages:
 
     def table(self, b: dict):
         size, sub_size = PDF_SIZES["table"], PDF_SIZES["sub"]
-        n = len(b["columns"])
+        if b.get("small"):
+            size, sub_size = size * 0.88, sub_size * 0.88
         widths = [self.width * w for w in column_widths(b)]
         pad = 3.0
         lh, sub_lh = size * 1.32, sub_size * 1.3

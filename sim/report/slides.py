@@ -21,7 +21,9 @@ from sim.report.brief_data import RunData, read_run
 SLIDE_EMU = (12192000, 6858000)          # PowerPoint's 16:9 (13.333 × 7.5 in), exactly
 SLIDE_W, SLIDE_H = SLIDE_EMU[0] / 914400, SLIDE_EMU[1] / 914400   # inches
 MAX_TABLE_ROWS = 6                       # goals per scorecard slide (two-line bilingual names)
-TITLE_PT, BODY_PT, TABLE_PT, SUB_PT, FOOT_PT = 28, 18, 14, 11, 10
+TITLE_PT, BODY_PT, TABLE_PT, SUB_PT, FOOT_PT = 28, 18, 13, 11, 10
+#: Inner left/right margin of table cells (inches): narrow, so a value and its marks fit a line.
+CELL_MARGIN = 0.05
 LATIN_FONT, EA_FONT = "Arial", "Microsoft YaHei"
 DARK = "1D242B"
 
@@ -121,6 +123,7 @@ def _table(slide, block: dict, widths: Sequence[float], top: float | None = None
         table.columns[j].width = Inches(total_w * w)
     for j, head in enumerate(block["columns"]):
         c = table.cell(0, j)
+        c.margin_left = c.margin_right = Inches(CELL_MARGIN)
         c.fill.solid()
         c.fill.fore_color.rgb = _rgb(CELL_COLOURS["head"])
         c.text_frame.paragraphs[0].text = ""
@@ -130,6 +133,7 @@ def _table(slide, block: dict, widths: Sequence[float], top: float | None = None
     for i, row in enumerate(rows, 1):
         for j, cl in enumerate(row):
             c = table.cell(i, j)
+            c.margin_left = c.margin_right = Inches(CELL_MARGIN)
             colour = CELL_COLOURS.get(cl.get("cls") or "", "FFFFFF")
             c.fill.solid()
             c.fill.fore_color.rgb = _rgb(colour)
@@ -205,7 +209,7 @@ def build_deck(run: RunData, lang: str):
             s = new_slide(title)
             block = scorecard_table(run, lang, year, part, groups=False, totals=i == len(parts))
             n_sc = len(block["columns"]) - 2
-            goal_w, thr_w = 0.27, 0.14
+            goal_w, thr_w = 0.245, 0.105
             _table(s, block, [goal_w, thr_w] + [(1 - goal_w - thr_w) / n_sc] * n_sc)
     # 5. what reality reversed
     if run.has_actual():
