@@ -88,7 +88,7 @@ def test_actual_column_marks_the_verdicts_reality_reversed(run_dir, tmp_path):
     run = read_run(folder)
     assert run.has_actual()
     third = brief.five_sentences(run, "en")[2]
-    assert "Of the 2 2020 goals with a published outcome" in third
+    assert "Of the 2 goals for 2020 with a published outcome" in third
     assert "confirmed the Plan scenario's verdict on 1 and reversed it on 1: GDP above 100 billion yuan" in third
     table = brief.scorecard_table(run, "en")
     assert table["columns"][-1] == "Actual (2020)"
@@ -114,7 +114,7 @@ def test_the_runs_own_reality_check_reaches_the_brief(run_dir):
     plan = card[card["scenario"] == "plan"].set_index("target")
     reversed_ = [t for t in published["target"] if plan.loc[t, "reality"] == "reversed"]
     third = brief.five_sentences(run, "en")[2]
-    assert f"Of the {len(published)} 2020 goals with a published outcome" in third
+    assert f"Of the {len(published)} goals for 2020 with a published outcome" in third
     assert f"reversed it on {len(reversed_)}" in third
     table = brief.scorecard_table(run, "en")
     assert table["columns"][-1] == "Actual (2020)"
