@@ -2,7 +2,7 @@
 
     python docs/make_screenshots.py RESULTS_DIR
 
-The brief is opened in headless Chromium (tests/chromium.py: DevTools over a pipe) and its
+The brief is opened in headless Chromium (tests/report/chromium.py: DevTools over a pipe) and its
 first screen captured; the slides are converted with LibreOffice (``soffice --headless
 --convert-to pdf``) and one page rasterised with ``pdftoppm``. Writes
 ``docs/brief_zh_page1.png`` and ``docs/slide_zh.png``.
@@ -16,14 +16,14 @@ import tempfile
 from pathlib import Path
 
 DOCS = Path(__file__).resolve().parent
-sys.path.insert(0, str(DOCS.parent / "tests"))
+sys.path.insert(0, str(DOCS.parent))
 
 #: The slide shown in the README (1-based): the first scorecard slide.
 SLIDE = 4
 
 
 def main(results_dir: str) -> None:
-    from chromium import Browser, find_chromium
+    from tests.report.chromium import Browser, find_chromium
 
     folder = Path(results_dir)
     binary = find_chromium()

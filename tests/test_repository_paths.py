@@ -20,7 +20,7 @@ PENDING = {
     "models/calibration/report/calibration.json", "models/calibration/report/manifest.json",
     "models/calibration/identifiability/calibration.json",
     "models/calibration/identifiability/manifest.json",
-    "tests/test_calibration_adopted.py",
+    "tests/analysis/test_calibration_adopted.py",
 }
 THIS = "tests/test_repository_paths.py"
 

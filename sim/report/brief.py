@@ -685,7 +685,7 @@ LEADING = 1.42
 NO_LINE_START = "，。、；：？！）」』”’》〉】%．,.;:!?)"
 
 
-class _Measure:
+class TextMeasure:
     """Text widths in points with the house CJK font (FreeType, the font matplotlib draws with)."""
 
     def __init__(self):
@@ -751,7 +751,7 @@ class _Pages:
 
     def __init__(self, pdf, footer: str):
         self.pdf, self.footer, self.fig, self.page = pdf, footer, None, 0
-        self.m = _Measure()
+        self.m = TextMeasure()
         self.width = (PAGE[0] - 2 * MARGIN) * 72
         self.new_page()
 

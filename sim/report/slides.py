@@ -72,9 +72,9 @@ def _text(slide, x, y, w, h, paragraphs: Sequence, size: float, *, bold=False, c
 
 def title_lines(text: str) -> int:
     """Lines a slide title takes at :data:`TITLE_PT` (measured with the house font)."""
-    from sim.report.brief import _Measure
+    from sim.report.brief import TextMeasure
 
-    return len(_Measure().wrap(text, TITLE_PT * 1.05, (SLIDE_W - 1.2) * 72))
+    return len(TextMeasure().wrap(text, TITLE_PT * 1.05, (SLIDE_W - 1.2) * 72))
 
 
 def _title(slide, text: str) -> float:

@@ -14,7 +14,7 @@ from sim.history import (DATA_DIR, HISTORY_FILES, breaks_of, comparable_series, 
                          read_history, read_reconciliation, reconcile, series_info, source_of)
 from sim.policy.scenario import ValidationError
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 MARKER = "<!-- delivered README below, verbatim (checksummed in checksums.csv) -->\n"
 
 

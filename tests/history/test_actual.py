@@ -10,10 +10,10 @@ import yaml
 from sim.history import (CONFIRMED, NO_FIGURE, NOT_TESTABLE, PUBLISHED, REVERSED, actual_outcome,
                          actual_outcomes, check_actuals, comparable_series, read_history,
                          reality_check)
-from sim.policy.targets import (Target, format_matrix, goal_matrix, load_targets, measure,
-                                read_targets, scorecard)
+from sim.policy.targets import Target, load_targets, measure, read_targets, scorecard
+from sim.report.scorecard import format_matrix, goal_matrix
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TARGETS = ROOT / "scenarios" / "targets.yaml"
 
 
@@ -146,3 +146,46 @@ def test_dashboard_shows_the_actual_column_and_frames_reversed_verdicts(targets,
     plain = plot_dashboard(_card(targets, 1184.0), first, lang="en")   # no actual columns: as before
     text = save(plain, tmp_path / "plain", formats=("svg",))[0].read_text(encoding="utf-8")
     assert "cell:actual:" not in text and "reversed:" not in text
+
+
+# --------------------------------------------------------------------------- figures (item 7)
+def _run_frames(targets):
+    years = np.arange(2010, 2031, dtype=float)
+    df = pd.DataFrame({v: np.linspace(1, 2, len(years)) for t in targets for v in t.variables()},
+                      index=years)
+    df["GDP nominal"] = np.linspace(460, 2000, len(years))
+    df["GDP real"] = 500 * 1.08 ** (years - 2010)
+    return {"baseline": df, "plan": df * 1.01}
+
+
+META = {"baseline": {"name": {"zh": "基准", "en": "Baseline"}, "policy_start": None},
+        "plan": {"name": {"zh": "规划", "en": "Plan"}, "policy_start": 2016.0}}
+
+
+def test_target_figure_draws_the_published_data_as_markers(targets):
+    from sim.report.indicators import plot_target_indicator
+    results = _run_frames(targets)
+    obs = comparable_series()
+    by_id = targets.by_id()
+    fig = plot_target_indicator(results, by_id["gdp_total_2020"], None, META, lang="en",
+                                observed=obs)
+    ax = fig.axes[0]
+    [points] = [ln for ln in ax.get_lines() if ln.get_gid() == "observed"]
+    assert points.get_linestyle() == "None" and points.get_marker() == "o"   # markers, no line
+    x, y = np.asarray(points.get_xdata()), np.asarray(points.get_ydata())
+    assert x[0] == 2010 and x[-1] == 2020 and y[-1] == pytest.approx(957.1364)
+    [divider] = [ln for ln in ax.get_lines() if ln.get_gid() == "projection_start"]
+    assert np.asarray(divider.get_xdata())[0] == pytest.approx(2015.5)     # between 2015 and 2016
+    caption = next(t for t in fig.texts if t.get_gid() == "caption").get_text()
+    assert "data/history_*.csv" in caption
+    # a growth target: the observed points are the same measure, 2016..2020 since 2015
+    fig = plot_target_indicator(results, by_id["gdp_growth_2020"], None, META, lang="zh",
+                                observed=obs)
+    [points] = [ln for ln in fig.axes[0].get_lines() if ln.get_gid() == "observed"]
+    assert list(points.get_xdata()) == [2016, 2017, 2018, 2019, 2020]
+    assert points.get_ydata()[-1] == pytest.approx(actual_outcome(by_id["gdp_growth_2020"])["value"])
+    # no observed series: no points and no data source in the caption
+    fig = plot_target_indicator(results, by_id["replacement_share_2020"], None, META, lang="en",
+                                observed=obs)
+    assert not [ln for ln in fig.axes[0].get_lines() if ln.get_gid() == "observed"]
+    assert "data/" not in next(t for t in fig.texts if t.get_gid() == "caption").get_text()

@@ -34,7 +34,7 @@ from sim.report.style import (EXTRA_SCENARIO_COLOURS, FIGSIZE,  # noqa: E402
 from sim.report.fonts import CJK_FONT_FILE, cjk_font_path, register_cjk_font  # noqa: E402
 from sim.policy.targets import Target, scorecard  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 YEARS = np.arange(2010.0, 2031.0)
 SCENARIOS = ["baseline", "plan", "green_first", "zz_custom"]   # zz_custom: not a known id
 META = {"baseline": {"name": {"zh": "基准情景", "en": "Baseline"}},
@@ -285,7 +285,7 @@ def test_theme_growth_target_is_the_path_that_just_meets_it(results):
     assert y[-1] == pytest.approx(x0 * (1 - 0.032) ** 5)
     # the scorecard's own measure of that path is exactly the threshold
     from sim.policy.targets import MEASURES
-    assert MEASURES["avg_growth"](pd.Series(y, index=x), 2015.0, 2020.0, 1.0) == \
+    assert MEASURES["avg_growth"](y[None, :], x, 2015.0, 2020.0, 1.0)[0] == \
         pytest.approx(-3.2)
 
 
@@ -321,14 +321,14 @@ def test_gdp_by_sector_stacks_to_gdp(results):
 
 def test_history_figure_draws_every_data_point_in_model_units(results):
     data = pd.DataFrame({
-        "indicator": ["industry_structure_secondary_share"] * 3 + ["gdp", "gdp", "other"],
+        "indicator": ["secondary_share"] * 3 + ["gdp", "gdp", "other"],
         "year": [2010, 2011, 2011, 2010, 2015, 2012],
         "value": [60.78, 62.0, 61.5, 461.5, 700.0, 1.0],
     })
     fig = plots.plot_model_vs_history(data, results, scenarios_meta=META, lang="en")
     points = {ln.get_gid(): np.asarray(ln.get_ydata()) for ln in lines_by_prefix(fig, "data:")}
     # % data -> Dmnl model unit (x0.01) -> % display (x100): unchanged; duplicates kept
-    assert np.allclose(points["data:industry_structure_secondary_share"], [60.78, 62.0, 61.5])
+    assert np.allclose(points["data:secondary_share"], [60.78, 62.0, 61.5])
     assert np.allclose(points["data:gdp"], [461.5, 700.0])
     assert len(lines_by_prefix(fig, "scenario:")) == 2 * len(results)
 
@@ -529,16 +529,14 @@ def test_crossing_times_are_shown_as_the_first_yearly_value_that_meets_the_goal(
                          labels, "zh") == labels.t("missed", "zh")
 
 
-def test_history_points_come_from_the_projects_data_folder(tmp_path):
-    from sim.history import HISTORY_FILES
+def test_history_points_are_the_reconciled_series_of_the_data_folder():
+    from sim.history import comparable_series
     from sim.report.history import find_history
-    header = "indicator,year,value,unit,source_url,note\n"
-    (tmp_path / HISTORY_FILES[0]).write_text(header + "gdp,2010,461.5,亿元,x,\n", encoding="utf-8")
-    (tmp_path / HISTORY_FILES[1]).write_text(header + "jx_industry_structure,2016,10.3:47.7:42.0,"
-                                             "ratio,y,\n", encoding="utf-8")
-    data = find_history(tmp_path)
-    assert list(data["value"]) == [461.5]          # text-valued rows are not points
-    assert 957.1364 in set(find_history()["value"])  # the repository's own data/
+    points = find_history()
+    gdp = points[points["indicator"] == "gdp"].set_index("year")
+    assert gdp.at[2020, "value"] == pytest.approx(957.1364) and gdp.at[2020, "unit"] == "亿元"
+    assert len(points) == int(comparable_series().notna().sum().sum())   # one point per value
+    assert set(default_labels().history) <= set(points["indicator"])
 
 
 def test_compare_figure_writes_the_requested_format(tmp_path, results):

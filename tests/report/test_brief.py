@@ -20,7 +20,7 @@ from sim.report.brief_data import read_run
 from sim.run import run_all
 
 HERE = Path(__file__).parent
-ROOT = HERE.parent
+ROOT = HERE.parents[1]
 CJK = re.compile(r"[\u2e80-\u9fff\uff00-\uffef]")
 
 
@@ -256,7 +256,7 @@ CHECK_JS = r"""
 
 @pytest.fixture(scope="module")
 def chromium():
-    from chromium import BINARIES, find_chromium
+    from tests.report.chromium import BINARIES, find_chromium
 
     binary = find_chromium()
     if binary is None:
@@ -268,7 +268,7 @@ def chromium():
 @pytest.mark.parametrize("lang", ["zh", "en"])
 @pytest.mark.parametrize("width", [1280, 900])
 def test_brief_in_headless_chromium(briefs, chromium, lang, width):
-    from chromium import Browser
+    from tests.report.chromium import Browser
 
     folder = briefs[0]
     n_figures = len(re.findall(r"<figure", (folder / f"brief_{lang}.html").read_text(encoding="utf-8")))
