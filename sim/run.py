@@ -18,7 +18,7 @@ import dataclasses
 import importlib
 import json
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -177,8 +177,8 @@ def run_all(scenario_dir=DEFAULT_SCENARIO_DIR, model=DEFAULT_MODEL, out=None, sc
         except Exception as err:  # noqa: BLE001 - recorded in the manifest, then raised
             figure_note, figure_error = f"failed: {type(err).__name__}: {err}", err
 
-    write_manifest(
-        out_dir, "run", name=name,
+    record = dict(
+        name=name,
         model={"path": str(model), "sha256": getattr(study.loaded, "sha256", None) or sha256(model),
                "time_span": list(study.time_span)},
         files={"scenarios": {str(sc.path): sha256(sc.path) for sc in study.scenarios.values()},
@@ -195,13 +195,51 @@ def run_all(scenario_dir=DEFAULT_SCENARIO_DIR, model=DEFAULT_MODEL, out=None, sc
         model_defaults=study.defaults,
         targets=[{"id": t.id, **dataclasses.asdict(t)} for t in target_set],
         figures=figure_note)
+    write_manifest(out_dir, "run", **record)
     if figure_error is not None:
         raise figure_error
-    if documents:
-        manifest["documents"] = write_documents(out_dir)
-        manifest["outputs"] = sorted(str(p.relative_to(out_dir)) for p in out_dir.rglob("*") if p.is_file())
-        write_manifest(out_dir, manifest)
+    if documents:   # the brief reads the manifest: written first, then again with the documents
+        write_manifest(out_dir, "run", **record, documents=write_documents(out_dir))
     return out_dir
+
+
+# --------------------------------------------------------------------------- brief and slides
+#: Languages of the policy brief and the slides the main job writes.
+DOCUMENT_LANGS = ("zh", "en")
+
+
+def _documents_of(out_dir: Path, lang: str) -> list[str]:
+    """Brief (HTML + PDF) of one language, and for Chinese the slides; the file names."""
+    from sim.report.brief import write_brief
+    from sim.report.brief_data import read_run
+    from sim.report.slides import write_slides
+
+    run = read_run(out_dir, lang=lang)
+    names = [p.name for p in write_brief(out_dir, lang, run=run)]
+    if lang == "zh":
+        names.append(write_slides(out_dir, lang, run=run).name)
+    return names
+
+
+def write_documents(out_dir: Path, langs: Iterable[str] = DOCUMENT_LANGS, workers: int = 2) -> str:
+    """The policy brief (HTML + PDF) in each language and the slides (``slides_zh.pptx``) of a
+    results folder, one process per language; returns a note for the manifest. A failure is
+    recorded, not raised: the run's results stand without their documents (``python -m sim
+    brief`` redoes them)."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    langs = list(langs)
+    try:
+        if workers > 1 and len(langs) > 1:
+            with ProcessPoolExecutor(min(workers, len(langs))) as pool:
+                written = [n for names in pool.map(_documents_of, [out_dir] * len(langs), langs) for n in names]
+        else:
+            written = [n for lang in langs for n in _documents_of(out_dir, lang)]
+        return "written: " + ", ".join(written)
+    except Exception as err:  # noqa: BLE001 - recorded in the manifest and warned about
+        note = f"failed: {type(err).__name__}: {err}"
+        warnings.warn(f"{out_dir}: brief and slides {note}", stacklevel=2)
+        return note
 
 
 # --------------------------------------------------------------------------- compare
