@@ -12,6 +12,7 @@
     python -m sim docs [MODEL]
     python -m sim units [MODEL]
     python -m sim trace [--out docs]
+    python -m sim contributions [--scenario plan] [--against baseline] [--method auto|exact|permutations]
     python -m sim ensemble --scenario S --n N [--method lhs|sobol|mc] [--seed K] [--scheduler tcp://host:port] [--out DIR]
 
 Every command exits non-zero with a one-paragraph message on bad input.
@@ -174,6 +175,21 @@ def cmd_docs(args) -> int:
     return 0
 
 
+def cmd_contributions(args) -> int:
+    from sim import run
+    from sim.analysis.contributions import contributions
+    from sim.analysis.whatif import Workspace
+
+    ws = Workspace(args.scenarios, args.model)
+    contrib = contributions(args.scenario, args.against, levers=args.levers or None, goals=args.goals or None,
+                            method=args.method, permutations=args.permutations, seed=args.seed, workspace=ws)
+    out = run.write_contributions(contrib, args.out, scenarios_meta=ws.meta(), figure_goals=args.figure_goals,
+                                  model=args.model)
+    print((out / "contributions.md").read_text(encoding="utf-8"))
+    print(f"results: {out}")
+    return 0
+
+
 def cmd_trace(args) -> int:
     from sim.analysis import trace
 
@@ -291,6 +307,20 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("docs", help="regenerate the model's equation table, diagrams, sketch")
     p.add_argument("model", nargs="?", default=DEFAULT_MODEL)
     p.set_defaults(func=cmd_docs)
+
+    p = sub.add_parser("contributions", help="each lever's and clause's contribution to each goal")
+    scenario_args(p)
+    p.add_argument("--scenario", default="plan", help="scenario to decompose (default plan)")
+    p.add_argument("--against", help="scenario to measure from (default: its parent)")
+    p.add_argument("--levers", nargs="+", metavar="NAME", help="only these changed levers (others stay at the parent's)")
+    p.add_argument("--goals", nargs="+", metavar="ID", help="target ids (default all)")
+    p.add_argument("--figure-goals", nargs="+", metavar="ID", help="goals drawn (default: the missed ones, up to 6)")
+    p.add_argument("--method", choices=["auto", "exact", "permutations"], default="auto",
+                   help="exact Shapley values (2^n runs) or sampled orderings (default: exact up to 12 levers)")
+    p.add_argument("--permutations", type=int, default=128, help="orderings for the sampled method (default 128)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", help="results folder to create (must not exist)")
+    p.set_defaults(func=cmd_contributions)
 
     p = sub.add_parser("trace", help="traceability tables: clause → measure → lever → variables → targets")
     scenario_args(p)

@@ -314,3 +314,49 @@ def compare(a: str, b: str, scenario_dir=DEFAULT_SCENARIO_DIR, model=DEFAULT_MOD
                 drawer(out_dir / f"compare_{a}_{b}_{lang}.png", results, a, b, list(target_set), meta, lang=lang)
     return table, out_dir
 
+
+# --------------------------------------------------------------------------- contributions
+def write_contributions(contrib, out=None, *, results_root=DEFAULT_RESULTS_ROOT, scenarios_meta=None,
+                        figure_goals=None, langs=("zh", "en"), model=None) -> Path:
+    """A NEW results folder with the contribution tables, the tornado figures and a manifest.
+
+    ``contrib``: a :class:`sim.analysis.contributions.Contributions`. Writes
+    ``contributions_by_lever.csv``, ``contributions_by_clause.csv``, ``goals.csv``,
+    ``contributions.md`` and ``figures/contributions_<lang>.{png,svg,pdf}``.
+    """
+    from sim.report.contributions import write_tornado
+
+    out_dir = make_results_dir(out, results_root, f"contributions-{contrib.scenario}")
+    contrib.by_lever.to_csv(out_dir / "contributions_by_lever.csv", index=False)
+    contrib.by_clause.to_csv(out_dir / "contributions_by_clause.csv", index=False)
+    contrib.goals.to_csv(out_dir / "goals.csv", index=False)
+    (out_dir / "contributions.md").write_text(contributions_markdown(contrib), encoding="utf-8")
+    for lang in langs:
+        write_tornado(out_dir / "figures" / f"contributions_{lang}", contrib.by_lever, contrib.goals,
+                      scenario=contrib.scenario, parent=contrib.parent, scenarios_meta=scenarios_meta,
+                      targets=figure_goals, lang=lang)
+    write_manifest(out_dir, "contributions", name=f"contributions-{contrib.scenario}",
+                   model={"path": str(model), "sha256": sha256(model)} if model is not None else None,
+                   scenario=contrib.scenario, parent=contrib.parent, method=contrib.method,
+                   levers=contrib.levers, clauses=contrib.clauses, info=contrib.info)
+    return out_dir
+
+
+def contributions_markdown(contrib, top: int = 3) -> str:
+    """Per goal: the total change, the interaction left by one-at-a-time runs, and the
+    ``top`` levers by |Shapley value|; then the per-clause sums."""
+    lines = [f"# Contributions of {contrib.scenario} against {contrib.parent} ({contrib.method} Shapley values)", "",
+             "| goal | unit | " + contrib.parent + " | " + contrib.scenario + " | total change | "
+             "interaction (one at a time) | met | top levers (Shapley) |", "|---|---|---|---|---|---|---|---|"]
+    for g in contrib.goals.itertuples():
+        top_levers = "; ".join(f"{r.lever} {r.shapley:+.3g}" for r in contrib.top(g.target, top).itertuples())
+        lines.append(f"| {g.target} | {g.unit} | {g.parent:.4g} | {g.scenario:.4g} | {g.total:+.3g} | "
+                     f"{g.interaction:+.2g} | {'yes' if g.passed else 'no'} | {top_levers} |")
+    lines += ["", "## By clause (sum of its levers' Shapley values)", ""]
+    wide = contrib.by_clause.pivot(index="target", columns="clause", values="shapley")
+    wide = wide.reindex(index=list(contrib.goals.target), columns=list(dict.fromkeys(contrib.by_clause.clause)))
+    lines.append("| goal | " + " | ".join(wide.columns) + " |")
+    lines.append("|---|" + "|".join("---" for _ in wide.columns) + "|")
+    for tid, row in wide.iterrows():
+        lines.append(f"| {tid} | " + " | ".join(f"{v:+.3g}" for v in row) + " |")
+    return "\n".join(lines) + "\n"

@@ -45,6 +45,8 @@ FIGURE_DPI = 120
 SURE, UNLIKELY = 0.9, 0.1
 #: Key figures: the reference scenario's missed goals closest to their line, per horizon.
 KEY_FIGURES_PER_HORIZON = 1
+#: Levers named per goal in "which levers move which goal" (largest |Shapley value| first).
+CONTRIBUTION_LEVERS = 3
 CELL_COLOURS = {"met": "#D5EFE6", "missed": "#F8D9C8", "nodata": "#EEEEEE", "group": "#E4E8EE",
                 "reversed": "#FFE9A8", "head": "#2B3A4A"}
 
@@ -82,6 +84,15 @@ def goal_name(target: dict, lang: str) -> str:
 
 def scen_name(run: RunData, sid: str, lang: str) -> str:
     return pick((run.meta.get(sid) or {}).get("name"), lang, default=sid)
+
+
+def lever_name(run: RunData, lever: str, lang: str) -> str:
+    """A lever's short name: the figure label (``labels.yaml``), else the registry's
+    description, else its model name."""
+    labels = default_labels()
+    if lever in labels.variables:
+        return labels.name(lever, lang)
+    return (run.levers.get(lever) or {}).get(lang) or lever
 
 
 def unit_text(target: dict, lang: str) -> str:
@@ -357,8 +368,7 @@ def search_blocks(run: RunData, lang: str) -> list[dict]:
     moved = s.levers[(s.levers["found"] - s.levers["baseline"]).abs() > 1e-9 * (s.levers["baseline"].abs() + 1)]
     lrows = []
     for r in moved.itertuples():
-        entry = run.levers.get(r.lever, {})
-        lrows.append([cell(entry.get(lang) or r.lever, r.lever), cell(str(r.unit)),
+        lrows.append([cell(lever_name(run, r.lever, lang), r.lever), cell(str(r.unit)),
                       cell(num(r.baseline)), cell(num(r.start)), cell(num(r.found))])
     blocks.append({"kind": "h3", "text": t("search_levers", lang)})
     blocks.append({"kind": "table", "columns": [t("col_lever", lang), t("col_unit", lang), t("col_baseline", lang),
@@ -396,31 +406,42 @@ def sure_blocks(run: RunData, lang: str) -> list[dict]:
 
 
 def contribution_blocks(run: RunData, lang: str) -> list[dict]:
-    """Lever × goal effects from ``contributions.csv`` (long: lever, target, effect; or wide)."""
+    """Per goal: the total change from the parent scenario, the levers contributing most
+    (Shapley values, in the goal's unit) and what one-at-a-time changes leave over."""
     c = run.contributions
     blocks: list[dict] = [{"kind": "h2", "text": t("levers_h", lang)}]
-    if c is None or c.empty:
+    if c is None or c.by_lever.empty:
         return blocks + [{"kind": "note", "text": t("levers_missing", lang)}]
-    scen = str(c["scenario"].iloc[0]) if "scenario" in c.columns else run.ref
-    blocks.append({"kind": "p", "text": t("levers_intro", lang, scen=scen_name(run, scen, lang))})
-    value_col = next((col for col in ("effect", "contribution", "delta", "value") if col in c.columns), None)
-    lever_col = next((col for col in ("lever", "clause", "factor") if col in c.columns), None)
-    if value_col and lever_col and "target" in c.columns:
-        wide = c.pivot_table(index=lever_col, columns="target", values=value_col, aggfunc="sum")
-    else:
-        wide = c.set_index(c.columns[0]).select_dtypes("number")
+    blocks.append({"kind": "p", "text": t("levers_intro", lang, scen=scen_name(run, c.scenario, lang),
+                                          parent=scen_name(run, c.parent, lang), folder=c.folder,
+                                          n=CONTRIBUTION_LEVERS)})
     by_id = {g["id"]: g for g in run.targets}
-    goals = [g for g in wide.columns]
+    goals = c.goals.set_index("target")
     rows = []
-    for lever, vals in wide.iterrows():
-        entry = run.levers.get(str(lever), {})
-        label = entry.get(lang) or {"interaction": t("interaction", lang),
-                                    "total": t("total_change", lang)}.get(str(lever), str(lever))
-        rows.append([cell(label, str(lever) if entry else None)] + [cell(num(v)) for v in vals])
-    cols = [t("col_lever", lang)] + [goal_name(by_id[g], lang) if g in by_id else str(g) for g in goals]
-    blocks.append({"kind": "table", "columns": cols, "rows": rows, "first_col_share": 0.25,
-                   "name": "contributions"})
+    for tid in [g["id"] for g in run.targets if g["id"] in goals.index]:
+        g, row = by_id[tid], goals.loc[tid]
+        part = c.by_lever[c.by_lever["target"] == tid]
+        top = part.reindex(part["shapley"].abs().sort_values(ascending=False).index).head(CONTRIBUTION_LEVERS)
+        top = top[top["shapley"].abs() > 1e-9 * max(1.0, abs(float(row["total"])))]
+        names = [f"{lever_name(run, r.lever, lang)} {num(r.shapley)}" for r in top.itertuples()]
+        passed = _bool_or_none(row.get("passed"))
+        rows.append([cell(goal_name(g, lang), goal_name(g, other(lang))),
+                     cell(num(row["total"]), unit_text(g, lang) or None,
+                          {True: "met", False: "missed", None: None}[passed]),
+                     cell("；".join(names) if lang == "zh" else "; ".join(names)),
+                     cell(num(row["interaction"]))])
+    blocks.append({"kind": "table", "columns": [t("col_goal", lang), t("total_change", lang), t("col_top_levers", lang),
+                                                t("interaction", lang)],
+                   "rows": rows, "widths": [26, 12, 50, 12], "name": "contributions"})
     return blocks
+
+
+def _bool_or_none(x):
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return None
+    if isinstance(x, str):
+        return {"true": True, "false": False}.get(x.strip().lower())
+    return bool(x)
 
 
 def trace_blocks(run: RunData, lang: str) -> list[dict]:

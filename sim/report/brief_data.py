@@ -8,7 +8,8 @@ Report room: this module reads files (never runs the engine) and returns plain d
   own folder, ``search_dir``, or the newest sibling folder made with the same model file),
   else the committed ``docs/policy_search.md``, labelled as such;
 - the ensemble: ``probabilities.csv`` of an ensemble folder found the same way;
-- lever contributions: ``contributions.csv`` in the run's folder;
+- lever contributions: ``contributions_by_lever.csv`` and ``goals.csv`` of a contributions
+  folder (``python -m sim contributions``), found like the policy search;
 - traceability: ``traceability.csv`` in the run's folder or ``docs/traceability_<lang>.md``.
 
 Anything missing is ``None``; the brief then says so instead of showing numbers.
@@ -68,6 +69,27 @@ class EnsembleData:
 
 
 @dataclass
+class ContributionData:
+    """Shapley contributions of each lever to each goal (``by_lever``: target, lever, clause,
+    shapley, one_at_a_time) and per goal the total change and the interaction (``goals``)."""
+
+    by_lever: pd.DataFrame
+    goals: pd.DataFrame
+    scenario: str
+    parent: str
+    method: str
+    folder: str
+
+
+def read_contributions(folder: Path) -> ContributionData:
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8")) \
+        if (folder / "manifest.json").is_file() else {}
+    return ContributionData(pd.read_csv(folder / "contributions_by_lever.csv"), pd.read_csv(folder / "goals.csv"),
+                            str(manifest.get("scenario", "plan")), str(manifest.get("parent", "baseline")),
+                            str(manifest.get("method", "")), folder.name)
+
+
+@dataclass
 class RunData:
     """Everything the brief shows, read from one results folder."""
 
@@ -80,7 +102,7 @@ class RunData:
     levers: dict = field(default_factory=dict)
     search: SearchData | None = None
     ensemble: EnsembleData | None = None
-    contributions: pd.DataFrame | None = None
+    contributions: "ContributionData | None" = None
     traceability: dict | None = None
 
     @property
@@ -359,7 +381,7 @@ def read_traceability(folder: Path, lang: str) -> dict | None:
 
 
 # --------------------------------------------------------------------------- the whole run
-def read_run(results_dir, *, search_dir=None, ensemble_dir=None, lang: str = "en",
+def read_run(results_dir, *, search_dir=None, ensemble_dir=None, contributions_dir=None, lang: str = "en",
              search_doc: Path | None = ROOT / "docs" / "policy_search.md") -> RunData:
     """Read a results folder of ``python -m sim run`` and what belongs with it."""
     folder = Path(results_dir)
@@ -380,11 +402,11 @@ def read_run(results_dir, *, search_dir=None, ensemble_dir=None, lang: str = "en
     scenarios = [s for s in meta if s in set(card["scenario"])]
     run = RunData(folder, manifest, card, _targets(manifest, mpath), scenarios, meta, _levers(manifest))
     sha = _sha(manifest)
-    found = _candidates(folder, search_dir, "goals.csv", sha)
+    found = _candidates(folder, search_dir, "levers.csv", sha)
     run.search = read_search(found[0]) if found else (read_search_doc(search_doc) if search_doc else None)
     found = _candidates(folder, ensemble_dir, "probabilities.csv", sha)
     run.ensemble = read_ensemble(found[0]) if found else None
-    if (folder / "contributions.csv").is_file():
-        run.contributions = pd.read_csv(folder / "contributions.csv")
+    found = _candidates(folder, contributions_dir, "contributions_by_lever.csv", sha)
+    run.contributions = read_contributions(found[0]) if found else None
     run.traceability = read_traceability(folder, lang)
     return run

@@ -349,3 +349,25 @@ def test_the_main_job_leaves_both_briefs_and_the_slides(tmp_path):
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["documents"].startswith("written: ")
     assert set(names) <= set(manifest["outputs"])
+
+
+def test_contributions_of_the_same_model_name_the_levers_that_move_each_goal(run_dir, tmp_path):
+    folder = copy_run(run_dir, tmp_path)
+    sha = json.loads((folder / "manifest.json").read_text())["model"]["sha256"]
+    c = folder.parent / "20000101T000000Z-contributions-plan"
+    c.mkdir()
+    pd.DataFrame({"target": "gdp_growth_2020", "lever": ["retraining rate", "credit and bonds", "central transfer",
+                                                          "talent spending"],
+                  "clause": "", "shapley": [0.05, -0.4, 0.2, 0.01], "one_at_a_time": 0.0}).to_csv(
+        c / "contributions_by_lever.csv", index=False)
+    pd.DataFrame({"target": ["gdp_growth_2020"], "unit": ["%/yr"], "parent": [8.0], "scenario": [7.86],
+                  "total": [-0.14], "interaction": [0.02], "passed": [False]}).to_csv(c / "goals.csv", index=False)
+    (c / "manifest.json").write_text(json.dumps({"model": {"sha256": sha}, "scenario": "plan",
+                                                 "parent": "baseline"}))
+    run = read_run(folder)
+    assert run.search is None or run.search.folder != c.name        # not mistaken for a policy search
+    table = next(b for b in brief.contribution_blocks(run, "en") if b["kind"] == "table")
+    (row,) = table["rows"]
+    names = [brief.lever_name(run, lv, "en") for lv in ("credit and bonds", "central transfer", "retraining rate")]
+    assert row[2]["text"] == f"{names[0]} −0.400; {names[1]} 0.200; {names[2]} 0.050"   # largest |value| first, top 3
+    assert row[1]["text"] == "−0.140" and row[3]["text"] == "0.020" and row[1]["cls"] == "missed"
