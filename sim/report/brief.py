@@ -163,10 +163,11 @@ def five_sentences(run: RunData, lang: str) -> list[str]:
     k1, n1 = run.goals_met(ref, years[0])
     k2, n2 = run.goals_met(ref, years[-1]) if len(years) > 1 else (0, 0)
     totals = {s: run.goals_met(s) for s in run.scenarios}
-    best = max(run.scenarios, key=lambda s: totals[s][0])
+    top = max(totals[s][0] for s in run.scenarios)
+    best = [s for s in run.scenarios if totals[s][0] == top]          # every scenario tied at the top
     out = [t("s_reach", lang, ref=scen_name(run, ref, lang), k1=k1, n1=n1, k2=k2, n2=n2,
-             nsc=len(run.scenarios), best=scen_name(run, best, lang), kb=totals[best][0],
-             n=totals[best][1])]
+             nsc=len(run.scenarios), best=joined([scen_name(run, s, lang) for s in best], lang),
+             kb=top, n=totals[best[0]][1])]
     every = [goal_name(g, lang) for g in run.targets
              if all(run.passed(s, g["id"]) is True for s in run.scenarios)]
     none = [goal_name(g, lang) for g in run.targets

@@ -193,9 +193,9 @@ def build_deck(run: RunData, lang: str):
     _text(s, 0.6, s.content_top, SLIDE_W - 1.2, 5.6, five_sentences(run, lang), 16, bullets=True)
     # 3. goals met per scenario
     totals = {sid: run.goals_met(sid)[0] for sid in run.scenarios}
-    best, worst = max(totals, key=totals.get), min(totals, key=totals.get)
-    s = new_slide(t("slide_goals_met", lang, best=scen_name(run, best, lang), kb=totals[best],
-                    worst=scen_name(run, worst, lang), kw=totals[worst]))
+    hi, lo = max(totals.values()), min(totals.values())
+    names = lambda k: joined([scen_name(run, x, lang) for x in run.scenarios if totals[x] == k], lang)  # noqa: E731
+    s = new_slide(t("slide_goals_met", lang, best=names(hi), kb=hi, worst=names(lo), kw=lo))
     _picture(s, goals_met_figure(run, lang))
     # 4. the scorecard, split to fit
     for year in years:
