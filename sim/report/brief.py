@@ -223,6 +223,18 @@ def _png(fig, dpi: int = FIGURE_DPI) -> bytes:
     return buf.getvalue()
 
 
+def _cached(fn):
+    """Keep a figure's PNG on the RunData (``run.cache``), so the slides reuse the brief's."""
+    def wrapper(run: RunData, *args):
+        key = (fn.__name__, *(a["id"] if isinstance(a, dict) else a for a in args))
+        if key not in run.cache:
+            run.cache[key] = fn(run, *args)
+        return run.cache[key]
+    wrapper.__name__, wrapper.__doc__ = fn.__name__, fn.__doc__
+    return wrapper
+
+
+@_cached
 def goals_met_figure(run: RunData, lang: str) -> bytes:
     """Horizontal bars: goals met per scenario, one colour per horizon, ``k/n`` at the bar end."""
     from sim.report.style import OKABE_ITO, house_style, new_figure
@@ -271,6 +283,7 @@ def key_targets(run: RunData) -> list[dict]:
     return out
 
 
+@_cached
 def target_figure(run: RunData, target: dict, lang: str) -> bytes | None:
     """The goal's indicator figure (:func:`sim.report.indicators.plot_target_indicator`) from the
     saved time series; None when the series are not in the folder."""

@@ -104,6 +104,8 @@ class RunData:
     ensemble: EnsembleData | None = None
     contributions: "ContributionData | None" = None
     traceability: dict | None = None
+    #: Products computed once per run and language (figures as PNG bytes), shared by brief and slides.
+    cache: dict = field(default_factory=dict)
 
     @property
     def ref(self) -> str:
