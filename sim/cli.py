@@ -5,6 +5,8 @@
     python -m sim validate
     python -m sim compare A B
     python -m sim figures RESULTS_DIR [--lang zh|en|both]
+    python -m sim brief [RESULTS_DIR] [--lang zh|en|both] [--search DIR] [--ensemble DIR]
+    python -m sim slides RESULTS_DIR [--lang zh|en]
     python -m sim calibrate SPEC [--out DIR]
     python -m sim optimize [--from plan] [--goals ID ...] [--horizon 2020] [--start YEAR] [--doc FILE]
     python -m sim docs [MODEL]
@@ -104,6 +106,38 @@ def cmd_figures(args) -> int:
 
     paths = plots.regenerate(args.results_dir, lang=args.lang)
     print(f"wrote {len(paths)} figure files under {args.results_dir}")
+    return 0
+
+
+def _latest_results(kind: str = "main") -> Path:
+    """The newest results folder of the main job under results/ (names start with a UTC time)."""
+    from sim.errors import SimError
+    from sim.run import DEFAULT_RESULTS_ROOT
+
+    root = Path(DEFAULT_RESULTS_ROOT)
+    found = sorted((p for p in root.glob(f"*-{kind}*") if (p / "scorecard.csv").is_file()
+                    and (p / "timeseries").is_dir()), key=lambda p: p.name) if root.is_dir() else []
+    if not found:
+        raise SimError(f"{root}: no results folder of python -m sim run found; give RESULTS_DIR "
+                       "or run `make run` first")
+    return found[-1]
+
+
+def cmd_brief(args) -> int:
+    from sim.report.brief import write_brief
+
+    folder = Path(args.results_dir) if args.results_dir else _latest_results()
+    for lang in ("zh", "en") if args.lang == "both" else (args.lang,):
+        for p in write_brief(folder, lang, search_dir=args.search, ensemble_dir=args.ensemble,
+                             pdf=not args.no_pdf):
+            print(p)
+    return 0
+
+
+def cmd_slides(args) -> int:
+    from sim.report.slides import write_slides
+
+    print(write_slides(args.results_dir, args.lang, search_dir=args.search, ensemble_dir=args.ensemble))
     return 0
 
 
@@ -234,6 +268,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("results_dir")
     p.add_argument("--lang", choices=["zh", "en", "both"], default="both")
     p.set_defaults(func=cmd_figures)
+
+    def judgement_args(q):
+        q.add_argument("--search", help="policy-search results folder (default: the run's own, else the "
+                                        "newest sibling made with the same model, else docs/policy_search.md)")
+        q.add_argument("--ensemble", help="ensemble results folder (default: the run's own, else the newest "
+                                          "sibling made with the same model)")
+
+    p = sub.add_parser("brief", help="policy brief (HTML and PDF) from a results folder")
+    p.add_argument("results_dir", nargs="?", help="results folder of python -m sim run (default: the newest)")
+    p.add_argument("--lang", choices=["zh", "en", "both"], default="both")
+    p.add_argument("--no-pdf", action="store_true", help="HTML only")
+    judgement_args(p)
+    p.set_defaults(func=cmd_brief)
+
+    p = sub.add_parser("slides", help="16:9 slide deck (.pptx) from a results folder")
+    p.add_argument("results_dir")
+    p.add_argument("--lang", choices=["zh", "en"], default="zh")
+    judgement_args(p)
+    p.set_defaults(func=cmd_slides)
 
     p = sub.add_parser("calibrate", help="fit parameters to historical data")
     p.add_argument("spec", help="calibration spec (YAML)")
