@@ -32,6 +32,7 @@ from __future__ import annotations
 import math
 import multiprocessing
 import os
+import re
 import time
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
@@ -166,6 +167,26 @@ def _progress(total: int, desc: str, enabled: bool):
         return None
     from tqdm.auto import tqdm
     return tqdm(total=total, desc=desc, unit="run")
+
+
+SCHEDULER_ENV = "SIM_DASK_SCHEDULER"
+_ADDRESS = re.compile(r"(tcp|tls|ucx|ws|wss)://(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):[0-9]{1,5}")
+
+
+def scheduler_address(option: str | None) -> str | None:
+    """The Dask scheduler address: ``option`` (``--scheduler``), else ``$SIM_DASK_SCHEDULER``,
+    else ``None`` (local processes). Never from a data file. A malformed address is a
+    :class:`~sim.errors.SimError` naming where it came from."""
+    origin = "--scheduler"
+    if option is None:
+        option, origin = os.environ.get(SCHEDULER_ENV) or None, f"${SCHEDULER_ENV}"
+    if option is None or not isinstance(option, str):
+        return option
+    m = _ADDRESS.fullmatch(option.strip())
+    if not m or not 0 < int(option.strip().rsplit(":", 1)[1]) < 65536:
+        raise SimError(f"{origin} {option!r}: expected a Dask scheduler address like "
+                       f"tcp://host:8786")
+    return option.strip()
 
 
 def _scheduler_address(scheduler) -> str | None:
@@ -391,11 +412,13 @@ def run_ensemble(scenarios: str | Iterable[str] = ("plan",), n: int = 1000, meth
     """Sample the uncertain constants and run every scenario on the samples.
 
     ``n``: samples (Sobol: the base size, a power of two; runs = ``n × (d + 2)``).
-    ``scheduler``: Dask address or client (default: the uncertainty file's ``scheduler``,
-    else local processes). ``columns``: extra model variables to keep besides the targets'.
+    ``scheduler``: Dask address or client (default: ``$SIM_DASK_SCHEDULER``, else local
+    processes; never the uncertainty file). ``columns``: extra model variables to keep besides the targets'.
     Validation problems of every file are raised together before anything runs.
     """
     t_start = time.perf_counter()
+    if scheduler is None or isinstance(scheduler, str):
+        scheduler = scheduler_address(scheduler)
     sample_unit(method, n, 1, seed)  # a bad method or size fails before anything is read
     from sim.run import _scenario_set, _select, _validated
 
@@ -403,7 +426,6 @@ def run_ensemble(scenarios: str | Iterable[str] = ("plan",), n: int = 1000, meth
     if uncertainty_file is None:
         uncertainty_file = Path(scenario_dir) / Path(DEFAULT_FILE).name
     uset = load_uncertainties(uncertainty_file, model=state["loaded"], levers=state["levers"])
-    scheduler = scheduler if scheduler is not None else uset.scheduler
     chunk_size = chunk_size or uset.chunk_size or DEFAULT_CHUNK
     sset = _scenario_set(state)
     ids = [scenarios] if isinstance(scenarios, str) else list(scenarios)
