@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from sim import __version__
-from sim.errors import SimError, suggest
+from sim.errors import SimError, UsageError, suggest
 from sim.policy.scenario import (Problem, ScenarioSet, ValidationError, check_registry_against_model,
                        load_registry, param_to_json, read_scenarios, validate_scenarios)
 from sim.policy.targets import TargetSet, events_needed, read_targets, scorecard, to_markdown
@@ -403,7 +403,8 @@ def compare(a: str, b: str, scenario_dir=DEFAULT_SCENARIO_DIR, model=DEFAULT_MOD
     :func:`sim.plots.compare_figure` exists. Returns ``(table, out folder or None)``.
     """
     if a == b:
-        raise ValueError(f"compare needs two different scenarios, got {a!r} twice")
+        raise UsageError(f"compare {a} {b}: the same scenario twice; name two different "
+                         "scenarios (e.g. compare baseline plan)")
     if out is not None and Path(out).exists():
         raise FileExistsError(f"{out}: folder already exists; results are never overwritten")
     meta = None

@@ -80,6 +80,16 @@ class LoadedModel:
                 model.set_components(dict(self.tracker))
         return model
 
+    def control(self) -> dict[str, float]:
+        """The model's control values: ``initial_time``, ``final_time``, ``saveper``,
+        ``time_step`` (years)."""
+        m = self.fresh()
+        m.components._init_outer_references({"scope": m, "time": m.time})
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return {k: float(getattr(m.time, k)()) for k in
+                    ("initial_time", "final_time", "saveper", "time_step")}
+
     # -- what the model contains ------------------------------------------------
     @property
     def name(self) -> str:
