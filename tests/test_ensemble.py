@@ -18,9 +18,10 @@ from scipy import stats
 
 import sim
 from sim.policy import targets as sim_targets
-from sim.analysis.ensemble import (chunk_bounds, influence, measure_array, meets_array,
-                          probabilities, run_ensemble, sensitivity, sobol_indices, write_results,
-                          year_reached_array, indicator_array)
+from sim.analysis.ensemble import (chunk_bounds, influence, probabilities, run_ensemble, sensitivity,
+                                   sobol_indices)
+from sim.policy.goal_measures import indicator_array, measure_array, meets_array, year_reached_array
+from sim.report.ensemble import write_results
 from sim.policy.scenario import ValidationError
 from sim.analysis.uncertainty import (SamplingError, Uncertain, load_uncertainties, sample_unit, to_values)
 
@@ -304,7 +305,7 @@ def test_batch_runs_match_single_engine_runs(jdz_small):
     ens = jdz_small
     for k in (0, 4):
         params = {**ens.params["plan"], **dict(zip(ens.names, map(float, ens.values[k])))}
-        single = sim.simulate(ens.info["state"]["loaded"], params=params, rtol=1e-10, atol=1e-12,
+        single = sim.simulate(ens.info["study"].loaded, params=params, rtol=1e-10, atol=1e-12,
                               return_columns=list(ens.series["plan"]))
         for var, arr in ens.series["plan"].items():
             want = single[var].to_numpy(float)

@@ -406,6 +406,19 @@ def unit_problem(d: int) -> dict:
     return {"num_vars": d, "names": [f"u{i}" for i in range(d)], "bounds": [[0.0, 1.0]] * d}
 
 
+def check_sampling(method: str, n: int, seed: int) -> None:
+    """Refuse a bad method, size or seed before any work or allocation."""
+    if method not in METHODS:
+        raise SamplingError(f"unknown sampling method {method!r}; expected one of {', '.join(METHODS)}")
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise SamplingError(f"--n {n!r}: the sample size must be a positive whole number")
+    if method == "sobol" and n & (n - 1):
+        raise SamplingError(f"--n {n}: Sobol (Saltelli) sampling needs a power of two as n "
+                            f"(e.g. {1 << max(0, int(n).bit_length() - 1)})")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**32:
+        raise SamplingError(f"--seed {seed!r}: expected a whole number from 0 to {2**32 - 1}")
+
+
 def sample_unit(method: str, n: int, d: int, seed: int) -> np.ndarray:
     """Points in the unit hypercube, shape ``(rows, d)``.
 
@@ -414,10 +427,7 @@ def sample_unit(method: str, n: int, d: int, seed: int) -> np.ndarray:
     first-order and total indices, ``n * (d + 2)`` rows (``n`` a power of two; SALib,
     scrambled Sobol sequence).
     """
-    if method not in METHODS:
-        raise SamplingError(f"unknown sampling method {method!r}; expected one of {', '.join(METHODS)}")
-    if n < 1:
-        raise SamplingError(f"sample size must be positive, got {n}")
+    check_sampling(method, n, seed)
     if method == "mc":
         return np.random.default_rng(seed).random((n, d))
     if method == "lhs":
