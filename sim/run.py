@@ -30,7 +30,8 @@ from sim.policy.targets import TargetSet, read_targets, scorecard
 from sim.report.scorecard import to_markdown
 from sim.report.tables import markdown_table
 from sim.provenance import (PACKAGES, git_state, jsonable, make_results_dir, netcdf_name,  # noqa: F401
-                            new_results_dir, refuse_existing, sha256, versions, write_manifest)
+                            finish_results_dir, new_results_dir, refuse_existing, sha256, versions,
+                            write_manifest)
 
 __all__ = ["DEFAULT_MODEL", "DEFAULT_RESULTS_ROOT", "DEFAULT_SCENARIO_DIR", "ENGINE_DEFAULTS", "compare",
            "git_state", "jsonable", "make_results_dir", "model_facts", "new_results_dir", "run_all",
@@ -125,7 +126,7 @@ def run_all(scenario_dir=DEFAULT_SCENARIO_DIR, model=DEFAULT_MODEL, out=None, sc
     Raises :class:`~sim.policy.scenario.ValidationError` (every problem) before running anything.
     Returns the results folder.
     """
-    refuse_existing(out)
+    refuse_existing(out, results_root)
     study = read_study(scenario_dir, model, targets, registry, load_model=load_model)
     if study.loaded is None:
         raise SimError("run_all needs a model file")
@@ -169,6 +170,7 @@ def run_all(scenario_dir=DEFAULT_SCENARIO_DIR, model=DEFAULT_MODEL, out=None, sc
         model_defaults=study.defaults,
         targets=[{"id": t.id, **dataclasses.asdict(t)} for t in target_set],
         figures=figure_note)
+    out_dir = finish_results_dir(out_dir, explicit=out is not None)
     if figure_error is not None:
         raise figure_error
     return out_dir
@@ -230,8 +232,7 @@ def compare(a: str, b: str, scenario_dir=DEFAULT_SCENARIO_DIR, model=DEFAULT_MOD
     table = pd.DataFrame(rows)
     if out is None:
         return table, None
-    out_dir = Path(out)
-    out_dir.mkdir(parents=True)
+    out_dir = make_results_dir(out, None, "compare")
     table.to_csv(out_dir / "compare.csv", index=False)
     (out_dir / "compare.md").write_text(markdown_table(table), encoding="utf-8")
     if figures:
@@ -245,5 +246,5 @@ def compare(a: str, b: str, scenario_dir=DEFAULT_SCENARIO_DIR, model=DEFAULT_MOD
         else:
             for lang in ("zh", "en"):
                 drawer(out_dir / f"compare_{a}_{b}_{lang}.png", results, a, b, list(target_set), meta, lang=lang)
-    return table, out_dir
+    return table, finish_results_dir(out_dir, explicit=True)
 
