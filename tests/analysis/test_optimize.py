@@ -21,7 +21,7 @@ from sim.report.policy_search import optimize
 from sim.cli import main as cli_main
 from sim.policy.scenario import ValidationError, load_scenarios
 
-HERE = Path(__file__).parent / "models" / "optimize"
+HERE = Path(__file__).parents[1] / "models" / "optimize"
 MODEL = HERE / "linear.mdl"
 SCENARIOS = HERE / "scenarios"
 K = 2020 - 2016 + 0.0005

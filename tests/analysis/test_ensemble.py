@@ -25,7 +25,7 @@ from sim.report.ensemble import write_results
 from sim.policy.scenario import ValidationError
 from sim.analysis.uncertainty import (SamplingError, Uncertain, load_uncertainties, sample_unit, to_values)
 
-HERE = Path(__file__).parent
+HERE = Path(__file__).parents[1]   # tests/, where the test models are
 ROOT = HERE.parent
 SCEN = HERE / "models" / "scenario" / "scenarios"
 TINY = HERE / "models" / "scenario" / "tiny.mdl"
