@@ -112,6 +112,16 @@ def test_subscript_name_with_a_quote_is_refused(tmp_path):
         sim.load_model(path)
 
 
+def test_macro_name_with_a_quote_is_refused(tmp_path):
+    """PySD pastes a used macro's name between single quotes; the old code accepted it."""
+    macro = ':MACRO: "ev\'il x"(input)\n"ev\'il x" = input\n\t~\tDmnl\n\t~\t|\n\n:END OF MACRO:\n'
+    text = _decay_text().replace("{UTF-8}\n", "{UTF-8}\n" + macro, 1)
+    path = _write(tmp_path, "macro.mdl", text)
+    with pytest.raises(sim.ModelError, match=r"macro\.mdl: macro .*ev\\'il_x.* contains '\"'; names "
+                                             r"may not contain quotes"):
+        sim.load_model(path)
+
+
 def test_file_name_is_not_pasted_into_code(tmp_path):
     """Control (passes on the old code too): quotes in the file name stay out of the code."""
     path = tmp_path / 'a"b\'c); x.mdl'
