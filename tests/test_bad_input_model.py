@@ -205,3 +205,14 @@ def test_check_generated_refuses_what_pysd_never_writes(tmp_path, body, why):
     py = _write(tmp_path, "gen.py", body)
     with pytest.raises(sim.ModelError, match=why):
         untrusted.check_generated(py, "m.mdl")
+
+
+def test_variables_named_like_modules_or_builtins_still_load(tmp_path):
+    """Control (passes on the old code too): the generated-code check does not refuse a
+    model whose variables are called ``os``, ``sys`` or ``open``."""
+    extra = ("sys = 2\n\t~\tYear\n\t~\ts\n\t|\n\nos = 2\n\t~\tYear\n\t~\to\n\t|\n\n"
+             "open = 1\n\t~\tDmnl\n\t~\to\n\t|\n\ndecay time = sys + os")
+    path = _write(tmp_path, "names_ok.mdl", _decay_text().replace("decay time = 4", extra))
+    out = sim.simulate(path, return_columns=["stock", "open"])
+    assert out["open"].iloc[-1] == 1.0
+    assert out["stock"].iloc[-1] == pytest.approx(100 * 2.718281828459045 ** (-5), rel=1e-4)
