@@ -11,7 +11,7 @@
     python -m sim optimize [--from plan] [--goals ID ...] [--horizon 2020] [--start YEAR] [--doc FILE]
     python -m sim docs [MODEL]
     python -m sim units [MODEL]
-    python -m sim trace [--out docs]
+    python -m sim trace [--docs-dir docs]
     python -m sim contributions [--scenario plan] [--against baseline] [--method auto|exact|permutations]
     python -m sim ensemble --scenario S --n N [--method lhs|sobol|mc] [--seed K] [--scheduler tcp://host:port] [--out DIR]
 
@@ -285,7 +285,7 @@ def cmd_contributions(args) -> int:
 def cmd_trace(args) -> int:
     from sim.report import traceability
 
-    for p in traceability.write_docs(args.scenarios, args.model, args.out):
+    for p in traceability.write_docs(args.scenarios, args.model, args.docs_dir):
         print(p)
     return 0
 
@@ -467,7 +467,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("trace", help="traceability tables: clause → measure → lever → variables → targets")
     scenario_args(p)
-    p.add_argument("--out", default="docs", help="folder for traceability_zh.md and traceability_en.md (default docs)")
+    p.add_argument("--docs-dir", default="docs",
+                   help="folder for traceability_zh.md and traceability_en.md (default docs; regenerated, like `docs`)")
     p.set_defaults(func=cmd_trace)
 
     p = sub.add_parser("units", help="check units consistency of a model")

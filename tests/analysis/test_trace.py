@@ -54,7 +54,7 @@ def test_committed_traceability_docs_are_current(built, lang):
 def test_trace_command_writes_both_languages(tmp_path):
     from sim.cli import main
 
-    assert main(["trace", "--out", str(tmp_path)]) == 0
+    assert main(["trace", "--docs-dir", str(tmp_path)]) == 0
     assert {p.name for p in tmp_path.iterdir()} == set(traceability.OUT_FILES.values())
     zh = (tmp_path / "traceability_zh.md").read_text(encoding="utf-8")
     assert "## 各条款措施的建模情况" in zh and "| (六) |" in zh
