@@ -342,4 +342,4 @@ def write_contributions(contrib, out=None, *, results_root=DEFAULT_RESULTS_ROOT,
                    model={"path": str(model), "sha256": sha256(model)} if model is not None else None,
                    scenario=contrib.scenario, parent=contrib.parent, method=contrib.method,
                    levers=contrib.levers, clauses=contrib.clauses, info=contrib.info)
-    return out_dir
+    return finish_results_dir(out_dir, explicit=out is not None)
