@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test bench validate docs calibrate ensemble clean-venv
+.PHONY: run test lab bench validate docs calibrate ensemble clean-venv
 
 # Create the virtual environment and install the project (with test extras) when missing
 # or when pyproject.toml changed since the last install.
@@ -19,6 +19,15 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -n 2 --dist loadfile
+
+# JupyterLab on notebooks/ with the project's kernel: a kernel spec "jdz-sim" written into
+# .venv (so it runs .venv/bin/python, whatever other "python3" kernels the user has).
+# Jupyter refuses to run as root unless told (containers, CI): pass --allow-root only then.
+KERNEL   := jdz-sim
+LAB_ARGS ?= $(if $(filter 0,$(shell id -u)),--allow-root,)
+lab: $(STAMP)
+	$(PY) -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python (jdz-sim)"
+	$(VENV)/bin/jupyter lab --ServerApp.root_dir=notebooks --MappingKernelManager.default_kernel_name=$(KERNEL) $(LAB_ARGS)
 
 bench: $(STAMP)
 	$(PY) -m bench
