@@ -13,7 +13,7 @@ from typing import Callable, Mapping, Sequence
 
 import pandas as pd
 
-from sim.report.dashboard import plot_dashboard
+from sim.report.dashboard import horizon_stem, plot_dashboard
 from sim.report.history import find_history, plot_model_vs_history
 from sim.report.indicators import plot_target_indicator
 from sim.report.labels import check_lang, default_labels
@@ -28,9 +28,10 @@ def _figures(results, scorecard, targets, scenarios_meta, history, common) -> li
     """(file stem, function drawing the figure for one language) for the whole set."""
     labels = common["labels"]
     items: list[tuple[str, Callable]] = [
-        ("dashboard", lambda lang: plot_dashboard(
+        (horizon_stem("dashboard", year), lambda lang, year=year: plot_dashboard(
             scorecard, targets, scenarios_meta, lang=lang, scenario_ids=list(results),
-            colours=common["colours"], source=common["source"], labels=labels)),
+            colours=common["colours"], source=common["source"], labels=labels, horizon=year))
+        for year in sorted({float(t.year) for t in targets})
     ]
     for t in targets:
         items.append((f"target_{t.id}", lambda lang, t=t: plot_target_indicator(
@@ -89,11 +90,13 @@ def write_figure_set(out_dir, results: Mapping[str, pd.DataFrame], scorecard: pd
 
 
 def compare_figure(path, results: Mapping[str, pd.DataFrame], a: str, b: str, targets,
-                   scenarios_meta: Mapping | None = None, lang: str = "zh") -> Path:
-    """Goal dashboard of two scenarios side by side, written to ``path`` (suffix = format).
+                   scenarios_meta: Mapping | None = None, lang: str = "zh") -> list[Path]:
+    """Goal dashboards of two scenarios side by side, one 16:9 figure per horizon.
 
-    ``targets``: ``sim.policy.targets.Target`` objects (the scorecard is computed here with
-    :func:`sim.policy.targets.scorecard`). Returns the path written.
+    ``path``: file name (suffix = format); ``{year}`` in it is replaced by the horizon
+    year, else ``_<year>`` is added to the stem (``compare_2020.png``). ``targets``:
+    ``sim.policy.targets.Target`` objects (the scorecard is computed here with
+    :func:`sim.policy.targets.scorecard`). Returns the paths written.
     """
     from sim.policy.targets import scorecard as make_scorecard
 
@@ -103,10 +106,18 @@ def compare_figure(path, results: Mapping[str, pd.DataFrame], a: str, b: str, ta
                        f"{sorted(results)}")
     targets = list(targets)
     card = make_scorecard({a: results[a], b: results[b]}, targets)
-    fig = plot_dashboard(card, targets, scenarios_meta, lang=lang, scenario_ids=[a, b])
     path = Path(path)
     fmt = path.suffix.lstrip(".") or "png"
-    return save(fig, path.with_suffix(f".{fmt}"), formats=(fmt,))[0]
+    written = []
+    for year in sorted({float(as_figure_target(t).year) for t in targets}):
+        fig = plot_dashboard(card, targets, scenarios_meta, lang=lang, scenario_ids=[a, b],
+                             horizon=year)
+        if "{year}" in path.name:
+            stem = path.with_name(path.name.replace("{year}", f"{year:g}"))
+        else:
+            stem = path.with_name(horizon_stem(path.stem, year) + path.suffix)
+        written += save(fig, stem.with_suffix(f".{fmt}"), formats=(fmt,))
+    return written
 
 
 # --------------------------------------------------------------------------- regenerate
