@@ -19,7 +19,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from sim.run import DEFAULT_MODEL, DEFAULT_SCENARIO_DIR
+from sim.defaults import DEFAULT_MODEL, DEFAULT_SCENARIO_DIR
 
 
 def _parse_set(items: list[str]) -> dict[str, float]:
@@ -60,7 +60,7 @@ def cmd_run(args) -> int:
 
     import pandas as pd
 
-    from sim.policy.targets import format_matrix
+    from sim.report.scorecard import format_matrix
 
     out = run.run_all(scenario_dir=args.scenarios, model=args.model, out=args.out,
                       scenarios=args.scenario or None, name=args.name,
@@ -105,9 +105,9 @@ def cmd_figures(args) -> int:
 
 
 def cmd_calibrate(args) -> int:
-    from sim.analysis import calibrate
+    from sim.report import calibration
 
-    out = calibrate.main_calibrate(args.spec, out=args.out)
+    out = calibration.main_calibrate(args.spec, out=args.out)
     report = Path(out) / "report.md"
     if report.is_file():
         print(report.read_text(encoding="utf-8"))
@@ -150,9 +150,10 @@ def cmd_units(args) -> int:
 
 def cmd_ensemble(args) -> int:
     from sim.analysis import ensemble
+    from sim.report.fan import write_fan_charts
 
     out, ens = ensemble.main_ensemble(args.scenario or ["plan"], args.n, args.method, args.seed,
-                                      scheduler=args.scheduler, out=args.out,
+                                      scheduler=args.scheduler, out=args.out, figures=write_fan_charts,
                                       chunk_size=args.chunk_size, workers=args.workers,
                                       scenario_dir=args.scenarios, model=args.model,
                                       uncertainty_file=args.uncertainties)

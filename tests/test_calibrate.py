@@ -18,7 +18,8 @@ from scipy import stats
 
 import sim
 from sim.analysis.calibrate import (CalibrationSpecError, SeriesSpec, _uncertainty, calibrate,
-                           fit_statistics, load_spec, main_calibrate, model_measure, write_report)
+                                    fit_statistics, load_spec, model_measure)
+from sim.report.calibration import main_calibrate, write_report
 
 MODELS = Path(__file__).parent / "models" / "calibration"
 LOGISTIC = MODELS / "logistic.mdl"
@@ -477,10 +478,12 @@ def test_report_files_carry_the_numbers_and_the_provenance(logistic_result, tmp_
     assert set(comparison["series"]) == {"population", "share"} and len(comparison) == 42
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     spec = logistic_result.spec
-    assert manifest["spec_sha256"] == hashlib.sha256(spec.path.read_bytes()).hexdigest()
-    assert manifest["model_sha256"] == hashlib.sha256(LOGISTIC.read_bytes()).hexdigest()
-    assert manifest["package_version"] == sim.__version__
+    assert manifest["kind"] == "calibration" and manifest["schema"] == 1
+    assert list(manifest["files"]["spec"].values()) == [hashlib.sha256(spec.path.read_bytes()).hexdigest()]
+    assert manifest["model"]["sha256"] == hashlib.sha256(LOGISTIC.read_bytes()).hexdigest()
+    assert manifest["sim_version"] == sim.__version__
     assert "commit" in manifest["git"]
+    assert set(manifest["outputs"]) == {p.name for p in folder.iterdir()}   # manifest.json included
     report = (folder / "report.md").read_text(encoding="utf-8")
     assert "growth rate" in report and "U_C" in report and "fit_share.png" in report
     assert (folder / "fit_population.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -109,10 +109,11 @@ def test_constant_comments_cite_the_report_and_its_95_percent_interval(numbers, 
 
 def test_the_report_was_generated_from_the_committed_spec_and_data(numbers, spec):
     manifest = json.loads((REPORT / "manifest.json").read_text(encoding="utf-8"))
-    assert manifest["spec_file"] == "models/calibration/jingdezhen.yaml"      # no machine paths
-    assert manifest["spec_sha256"] == hashlib.sha256(SPEC.read_bytes()).hexdigest(), \
+    (spec_file, spec_sha), = manifest["files"]["spec"].items()
+    assert spec_file == "models/calibration/jingdezhen.yaml"      # no machine paths
+    assert spec_sha == hashlib.sha256(SPEC.read_bytes()).hexdigest(), \
         "the spec changed since the report was made: run `make calibrate`"
-    for shown, digest in manifest["data_files"].items():
+    for shown, digest in manifest["files"]["data"].items():
         assert hashlib.sha256((ROOT / shown).read_bytes()).hexdigest() == digest, shown
     assert numbers["parameter_order"] == [p.name for p in spec.parameters]
     assert set(numbers["series"]) == {s.name for s in spec.series}
@@ -152,7 +153,7 @@ def test_the_identifiability_probe_fits_the_same_series_with_more_constants():
 def test_the_probe_report_flags_the_constants_said_to_be_unidentifiable():
     """models/README.md and the .mdl comments say the data cannot identify these."""
     manifest = json.loads((PROBE_REPORT / "manifest.json").read_text(encoding="utf-8"))
-    assert manifest["spec_sha256"] == hashlib.sha256(PROBE.read_bytes()).hexdigest(), \
+    assert list(manifest["files"]["spec"].values()) == [hashlib.sha256(PROBE.read_bytes()).hexdigest()], \
         "the probe spec changed since its report was made: run `make calibrate`"
     probe = json.loads((PROBE_REPORT / "calibration.json").read_text(encoding="utf-8"))["parameters"]
     for name in UNIDENTIFIABLE:

@@ -146,7 +146,7 @@ def test_unknown_return_column_is_a_parameter_error_with_suggestion():
     ``return_columns=["stok"]`` reaches PySD unchecked, which raises a bare
     ``KeyError('stok not found as model element')``: no file, no suggestion. Expected: a
     :class:`sim.ParameterError` naming the file, the key and the closest names, as for
-    ``params`` (``_resolve_names`` does this already).
+    ``params`` (``resolve_names`` does this already).
     """
     with pytest.raises(sim.ParameterError) as err:
         sim.simulate(DECAY, return_columns=["stok"])

@@ -258,7 +258,9 @@ def test_sensitivity_table_on_the_tiny_model(tiny_file):
 
 # ------------------------------------------------------------------ results folder
 def test_results_folder_with_manifest_and_fan_charts(tiny_lhs, tmp_path):
-    out = write_results(tiny_lhs, tmp_path / "ens")
+    from sim.report.fan import write_fan_charts
+
+    out = write_results(tiny_lhs, tmp_path / "ens", figures=write_fan_charts)
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["sampling"] == {"method": "lhs", "n": 400, "rows": 400, "seed": 11,
                                     "unit_hypercube_mapped_by": "scipy.stats ppf"}
@@ -304,7 +306,7 @@ def test_batch_runs_match_single_engine_runs(jdz_small):
     ens = jdz_small
     for k in (0, 4):
         params = {**ens.params["plan"], **dict(zip(ens.names, map(float, ens.values[k])))}
-        single = sim.simulate(ens.info["state"]["loaded"], params=params, rtol=1e-10, atol=1e-12,
+        single = sim.simulate(ens.info["study"].loaded, params=params, rtol=1e-10, atol=1e-12,
                               return_columns=list(ens.series["plan"]))
         for var, arr in ens.series["plan"].items():
             want = single[var].to_numpy(float)

@@ -10,8 +10,9 @@ import pytest
 import yaml
 
 from sim.policy.scenario import ValidationError
-from sim.policy.targets import (SCORECARD_COLUMNS, Target, events_needed, format_table, load_targets,
-                         measure, read_targets, scorecard, to_markdown, validate_targets, year_reached)
+from sim.policy.targets import (SCORECARD_COLUMNS, Target, events_needed, load_targets, measure, read_targets,
+                                scorecard, validate_targets, year_reached)
+from sim.report.scorecard import format_table, to_markdown
 
 YEARS = np.arange(2010.0, 2031.0)
 FIXTURE = Path(__file__).parent / "models" / "scenario" / "scenarios" / "targets.yaml"
@@ -221,7 +222,7 @@ def test_scorecard_columns_rows_and_renderings():
 
 
 def test_goal_matrix_shows_pass_marks_values_and_counts():
-    from sim.policy.targets import SCORECARD_COLUMNS, format_matrix, goal_matrix
+    from sim.report.scorecard import format_matrix, goal_matrix
 
     rows = []
     for sc, vals in (("baseline", (10.0, 50.0)), ("plan", (15.0, 61.0))):

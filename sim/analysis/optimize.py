@@ -66,14 +66,16 @@ import pandas as pd
 import yaml
 from scipy.optimize import minimize
 
-from sim import __version__
 from sim.engine.batch import simulate_batch
 from sim.errors import SimError, suggest
-from sim.run import DEFAULT_MODEL, DEFAULT_RESULTS_ROOT, DEFAULT_SCENARIO_DIR, ENGINE_DEFAULTS
-from sim.policy.scenario import (Lever, Problem, ValidationError, _points_before,
+from sim.defaults import DEFAULT_MODEL, DEFAULT_RESULTS_ROOT, DEFAULT_SCENARIO_DIR, ENGINE_DEFAULTS
+from sim.policy.scenario import (Lever, Problem, ValidationError, points_before,
                        lineage, param_to_json, policy_start_of, read_scenarios, resolve,
                        validate_scenarios)
-from sim.policy.targets import Target, measure, scorecard, to_markdown
+from sim.policy.study import Study, read_study
+from sim.policy.goal_measures import indicator_array, margin_array, measure_array
+from sim.policy.targets import Target, scorecard, to_markdown
+from sim.provenance import make_results_dir, refuse_existing, sha256, write_manifest
 
 DEFAULT_FROM = "plan"
 #: Relative tolerance of the search runs. One batch of 21 samples on the Jingdezhen model
@@ -116,7 +118,7 @@ class PolicyProblem:
     goals: list[Target]
     scales: np.ndarray            # normalisation of each goal's margin
     times: np.ndarray             # output years of the search runs
-    state: dict                   # what sim.run read (scenarios, registry, targets, facts)
+    study: Study                  # what read_study read (scenarios, registry, targets, facts)
     rtol: float = SEARCH_RTOL
     floor: float = MARGIN_FLOOR
     runs: int = 0                 # batch calls so far
@@ -149,7 +151,7 @@ class PolicyProblem:
 
     # ---- goals
     def _lever_table(self, name: str, values: np.ndarray) -> pd.DataFrame:
-        points = _points_before(self.parents[name], self.start)
+        points = points_before(self.parents[name], self.start)
         years = [y for y, _ in points] + [self.start]
         before = np.array([v for _, v in points])
         table = np.vstack([np.repeat(before[:, None], values.size, axis=1), values[None, :]])
@@ -167,12 +169,8 @@ class PolicyProblem:
         out = np.empty((X.shape[0], len(self.goals)))
         t = ds["time"].values
         for j, g in enumerate(self.goals):
-            series = ds[g.indicator].values
-            if g.denominator:
-                series = series / ds[g.denominator].values
-            for k in range(X.shape[0]):
-                value = measure(pd.Series(series[k], index=t), g)
-                out[k, j] = g.margin(value) / self.scales[j]
+            x = indicator_array({v: ds[v].values for v in g.variables()}, g)
+            out[:, j] = margin_array(g, measure_array(x, t, g)) / self.scales[j]
         return np.where(np.isfinite(out), out, NAN_MARGIN)
 
     def evaluate(self, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -207,18 +205,16 @@ def setup(from_id: str = DEFAULT_FROM, goals: Sequence[str] | None = None,
     registry lever whose unit is not ``Year``. ``start``: policy start year; default the
     starting scenario's ``policy_start``. ``progress``: a callable taking a message (str).
     """
-    from sim.run import _validated
-
-    state = _validated(scenario_dir, model)
-    registry: dict[str, Lever] = state["levers"]
-    scenarios = state["scenarios"]
-    registry_file = str(state["paths"][2])
-    targets_file = str(state["paths"][1])
+    study = read_study(scenario_dir, model)
+    registry: dict[str, Lever] = study.levers
+    scenarios = study.scenarios
+    registry_file = str(study.registry_path)
+    targets_file = str(study.targets_path)
     if from_id not in scenarios:
         raise ValidationError([Problem(str(scenario_dir), from_id, "unknown starting scenario"
                                        + suggest(from_id, scenarios))])
     # goals
-    by_id = state["targets"].by_id()
+    by_id = study.targets.by_id()
     if goals:
         unknown = [g for g in goals if g not in by_id]
         if unknown:
@@ -228,9 +224,9 @@ def setup(from_id: str = DEFAULT_FROM, goals: Sequence[str] | None = None,
         chosen = [by_id[g] for g in dict.fromkeys(goals)]
     else:
         year = 2020.0 if horizon is None else float(horizon)
-        chosen = [t for t in state["targets"] if t.year == year]
+        chosen = [t for t in study.targets if t.year == year]
         if not chosen:
-            years = sorted({t.year for t in state["targets"]})
+            years = sorted({t.year for t in study.targets})
             raise ValidationError([Problem(targets_file, "horizons", f"no target has the horizon year "
                                            f"{year:g}; years present: {', '.join(f'{y:g}' for y in years)}")])
     # levers
@@ -252,7 +248,7 @@ def setup(from_id: str = DEFAULT_FROM, goals: Sequence[str] | None = None,
         raise ValidationError([Problem(registry_file, f"{n}.range", "the search needs low < high")
                                for n in flat])
     # policy start and lever paths
-    facts = state["facts"]
+    facts = study.facts
     t0, tf = facts["time_span"]
     start = policy_start_of(from_id, scenarios) if start is None else float(start)
     if start is None or not t0 < start < tf:
@@ -268,19 +264,19 @@ def setup(from_id: str = DEFAULT_FROM, goals: Sequence[str] | None = None,
         path = float(p) if not isinstance(p, pd.Series) else [(float(y), float(v)) for y, v in p.items()]
         parents[lv.name] = path
         x_start.append(float(np.interp(start, *zip(*path))) if isinstance(path, list) else path)
-        baseline.append(_points_before(path, start)[-1][1])
+        baseline.append(points_before(path, start)[-1][1])
     x_start = np.clip(np.array(x_start), [lv.low for lv in chosen_levers], [lv.high for lv in chosen_levers])
     shared = {k: v for k, v in params.items() if k not in parents}
     horizon_year = max(t.year for t in chosen)
     times = np.arange(t0, horizon_year + 1.0)
     times = times[times <= tf]
     return PolicyProblem(
-        loaded=state["loaded"], from_id=from_id, start=float(start), levers=chosen_levers,
+        loaded=study.loaded, from_id=from_id, start=float(start), levers=chosen_levers,
         baseline=np.array(baseline), x_start=x_start,
         weights=np.array([1.0 if lv.cost is None else float(lv.cost) for lv in chosen_levers]),
         assumed_weights=[lv.name for lv in chosen_levers if lv.cost is None],
         parents=parents, shared=shared, goals=chosen,
-        scales=np.array([_goal_scale(t) for t in chosen]), times=times, state=state,
+        scales=np.array([_goal_scale(t) for t in chosen]), times=times, study=study,
         rtol=rtol, floor=floor, progress=progress)
 
 
@@ -561,12 +557,12 @@ def verify(result: SearchResult, directory: Path, sid: str | None = None) -> pd.
     read = read_scenarios(directory, problems)
     if sid not in read:
         raise ValidationError(problems or [Problem(str(path), "", "written scenario could not be read back")])
-    scenarios = {**p.state["scenarios"], sid: read[sid]}
-    problems += validate_scenarios(scenarios, p.state["levers"], p.state["facts"]["time_span"])
+    scenarios = {**p.study.scenarios, sid: read[sid]}
+    problems += validate_scenarios(scenarios, p.study.levers, p.study.time_span)
     if problems:
         raise ValidationError(problems)
-    params = resolve(sid, scenarios, p.state["levers"], defaults=p.state["facts"]["defaults"],
-                     time_span=p.state["facts"]["time_span"])
+    params = resolve(sid, scenarios, p.study.levers, defaults=p.study.defaults,
+                     time_span=p.study.time_span)
     df = simulate(p.loaded, params=params, **ENGINE_DEFAULTS)
     card = scorecard({sid: df}, p.goals)
     card["normalised_margin"] = card["margin"].to_numpy() / p.scales
@@ -586,10 +582,7 @@ def optimize(from_id: str = DEFAULT_FROM, goals: Sequence[str] | None = None,
     ``<results_root>/<UTC timestamp>-optimize_<from>``. ``command``: the command line,
     quoted in the report. ``progress``: a callable taking a message (str).
     """
-    from sim.run import make_results_dir
-
-    if out is not None and Path(out).exists():
-        raise FileExistsError(f"{out}: results folder already exists; results are never overwritten")
+    refuse_existing(out)
     p = setup(from_id, goals, levers, start, horizon=horizon, scenario_dir=scenario_dir, model=model,
               rtol=rtol, floor=floor, progress=progress)
     result = search(p)
@@ -712,8 +705,6 @@ def write_results(result: SearchResult, folder: Path, *, scenario_dir=DEFAULT_SC
                   model=DEFAULT_MODEL, command: str = "") -> Path:
     """``levers.csv``, ``goals.csv``, ``policy_search.md`` and ``manifest.json`` in ``folder``
     (the scenario file is already in ``folder/scenario`` from :func:`verify`)."""
-    from sim.run import git_state, sha256, versions, write_manifest
-
     p = result.problem
     lever_table(result).to_csv(folder / "levers.csv", index=False)
     goal_table(result).to_csv(folder / "goals.csv", index=False)
@@ -721,29 +712,22 @@ def write_results(result: SearchResult, folder: Path, *, scenario_dir=DEFAULT_SC
         result.verified.to_csv(folder / "scorecard.csv", index=False)
         (folder / "scorecard.md").write_text(to_markdown(result.verified), encoding="utf-8")
     (folder / "policy_search.md").write_text(report_markdown(result, command), encoding="utf-8")
-    scenario_dir_p, targets_path, registry_path = p.state["paths"]
-    manifest = {
-        "name": folder.name, "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "sim_version": __version__, "git": git_state(),
-        "model": {"path": str(model), "sha256": getattr(p.loaded, "sha256", None) or sha256(model)},
-        "files": {"starting scenario": {str(p.state["scenarios"][s].path): sha256(p.state["scenarios"][s].path)
-                                        for s in lineage(p.from_id, p.state["scenarios"])},
-                  "registry": {str(registry_path): sha256(registry_path)},
-                  "targets": {str(targets_path): sha256(targets_path)}},
-        "search": {"from": p.from_id, "policy_start": p.start, "goals": [g.id for g in p.goals],
-                   "levers": [lv.name for lv in p.levers], "assumed_cost_weight_1": p.assumed_weights,
-                   "rtol": p.rtol, "fd_step": FD_STEP, "floor": p.floor,
-                   "batch_runs": p.runs, "model_runs": p.samples, "seconds": result.seconds,
-                   "status": result.status, "message": result.message, "cost": result.cost,
-                   "dropped_jointly": result.dropped,
-                   "out_of_reach": {r.target: r.best_margin for r in result.reach if not r.reachable}},
-        "scenario": {"id": result.scenario_id,
-                     "params": {k: param_to_json(v) for k, v in result.params.items()}},
-        "verification": {"method": ENGINE_DEFAULTS["method"], "rtol": ENGINE_DEFAULTS["rtol"]},
-        "versions": versions(),
-        "outputs": sorted(str(q.relative_to(folder)) for q in folder.rglob("*") if q.is_file()) + ["manifest.json"],
-    }
-    write_manifest(folder, manifest)
+    write_manifest(
+        folder, "optimize",
+        model={"path": str(model), "sha256": getattr(p.loaded, "sha256", None) or sha256(model)},
+        files={"starting scenario": {str(p.study.scenarios[s].path): sha256(p.study.scenarios[s].path)
+                                     for s in lineage(p.from_id, p.study.scenarios)},
+               "registry": {str(p.study.registry_path): sha256(p.study.registry_path)},
+               "targets": {str(p.study.targets_path): sha256(p.study.targets_path)}},
+        search={"from": p.from_id, "policy_start": p.start, "goals": [g.id for g in p.goals],
+                "levers": [lv.name for lv in p.levers], "assumed_cost_weight_1": p.assumed_weights,
+                "rtol": p.rtol, "fd_step": FD_STEP, "floor": p.floor,
+                "batch_runs": p.runs, "model_runs": p.samples, "seconds": result.seconds,
+                "status": result.status, "message": result.message, "cost": result.cost,
+                "dropped_jointly": result.dropped,
+                "out_of_reach": {r.target: r.best_margin for r in result.reach if not r.reachable}},
+        scenario={"id": result.scenario_id, "params": {k: param_to_json(v) for k, v in result.params.items()}},
+        verification={"method": ENGINE_DEFAULTS["method"], "rtol": ENGINE_DEFAULTS["rtol"]})
     return folder
 
 
