@@ -88,11 +88,16 @@ def cmd_validate(args) -> int:
 def cmd_compare(args) -> int:
     from sim import run
 
+    from sim.report.comparison import to_text
+
     table, out = run.compare(args.a, args.b, scenario_dir=args.scenarios, model=args.model,
-                             out=args.out)
-    print(table.to_string())
-    if out:
-        print(f"\nfigures: {out}")
+                             out=args.out, save=True, figures=not args.no_figures,
+                             results_dir=args.results)
+    a, b = args.a, args.b
+    flips = int((table[f"passed_{a}"] != table[f"passed_{b}"]).sum())
+    print(f"{a} → {b}: {flips} of {len(table)} verdicts flip (listed first)\n")
+    print(to_text(table.attrs["human"]))
+    print(f"\ntable: {out / 'compare.md'}\nresults: {out}")
     return 0
 
 
@@ -202,7 +207,9 @@ def build_parser() -> argparse.ArgumentParser:
     scenario_args(p)
     p.add_argument("a")
     p.add_argument("b")
-    p.add_argument("--out", help="folder for the comparison figures")
+    p.add_argument("--out", help="results folder to create (default results/<UTC time>-compare-A-B)")
+    p.add_argument("--results", help="read the two scenarios from this results folder instead of running them")
+    p.add_argument("--no-figures", action="store_true", help="skip the comparison figures")
     p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("figures", help="regenerate figures from a results folder")

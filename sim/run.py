@@ -178,7 +178,8 @@ def run_all(scenario_dir=DEFAULT_SCENARIO_DIR, model=DEFAULT_MODEL, out=None, sc
 def compare(a: str, b: str, scenario_dir=DEFAULT_SCENARIO_DIR, model=DEFAULT_MODEL, *, out=None,
             results_dir=None, targets=None, registry=None, simulate: Callable | None = None,
             load_model: Callable | None = None, engine: Mapping | None = None,
-            figures: bool = True) -> tuple[pd.DataFrame, Path | None]:
+            figures: bool = True, save: bool = False,
+            results_root=DEFAULT_RESULTS_ROOT) -> tuple[pd.DataFrame, Path | None]:
     """Difference table between scenarios ``a`` and ``b`` for every target.
 
     With ``results_dir`` (a folder written by :func:`run_all`) the saved time series are
@@ -186,14 +187,18 @@ def compare(a: str, b: str, scenario_dir=DEFAULT_SCENARIO_DIR, model=DEFAULT_MOD
     ``measure``, ``unit``, ``<a>``, ``<b>``, ``difference`` (b − a, in ``unit``),
     ``passed_<a>``, ``passed_<b>``.
 
-    With ``out`` (a folder that must not exist) the table is written as ``compare.csv`` and
-    ``compare.md``, plus ``compare_<a>_<b>_<lang>.png`` for zh and en when
-    :func:`sim.plots.compare_figure` exists. Returns ``(table, out folder or None)``.
+    With ``out`` (a folder that must not exist), or ``save=True`` (a new folder
+    ``<results_root>/<UTC time>-compare-<a>-<b>``), it writes ``compare.csv`` (this
+    table), ``compare.md`` (:func:`sim.report.comparison.human_table`: bilingual names,
+    two decimals, verdicts that flip first; also in ``table.attrs["human"]``),
+    ``manifest.json`` and, with ``figures``,
+    ``compare_<a>_<b>_<year>_<lang>.png`` (one 16:9 dashboard per horizon, zh and en).
+    Returns ``(table, folder or None)``.
     """
     if a == b:
         raise ValueError(f"compare needs two different scenarios, got {a!r} twice")
     refuse_existing(out)
-    meta = None
+    meta, study = None, None
     if results_dir is not None:
         _, targets_path, _ = study_paths(scenario_dir, targets, registry)
         target_set, problems = read_targets(targets_path)
@@ -227,22 +232,31 @@ def compare(a: str, b: str, scenario_dir=DEFAULT_SCENARIO_DIR, model=DEFAULT_MOD
                      a: ra["value"], b: rb["value"], "difference": rb["value"] - ra["value"],
                      f"passed_{a}": bool(ra["passed"]), f"passed_{b}": bool(rb["passed"])})
     table = pd.DataFrame(rows)
-    if out is None:
+    if out is None and not save:
         return table, None
-    out_dir = Path(out)
-    out_dir.mkdir(parents=True)
-    table.to_csv(out_dir / "compare.csv", index=False)
-    (out_dir / "compare.md").write_text(markdown_table(table), encoding="utf-8")
-    if figures:
-        try:
-            plots = importlib.import_module(f"{__package__}.plots")
-            drawer = getattr(plots, "compare_figure", None)
-        except ImportError:
-            drawer = None
-        if drawer is None:
-            warnings.warn("no comparison figure: sim.plots has no compare_figure", stacklevel=2)
-        else:
-            for lang in ("zh", "en"):
-                drawer(out_dir / f"compare_{a}_{b}_{lang}.png", results, a, b, list(target_set), meta, lang=lang)
-    return table, out_dir
+    from sim.report.comparison import human_table, to_markdown
 
+    out_dir = make_results_dir(out, results_root, f"compare-{a}-{b}")
+    table.to_csv(out_dir / "compare.csv", index=False)
+    human = human_table(table, list(target_set), a, b, meta)
+    table.attrs["human"] = human
+    n_flips = int((table[f"passed_{a}"] != table[f"passed_{b}"]).sum())
+    (out_dir / "compare.md").write_text(to_markdown(human, a, b, n_flips), encoding="utf-8")
+    if figures:
+        from sim.plots import compare_figure
+
+        for lang in ("zh", "en"):
+            compare_figure(out_dir / f"compare_{a}_{b}_{{year}}_{lang}.png", results, a, b,
+                           list(target_set), meta, lang=lang)
+    files = {"targets": {str(study.targets_path if study else targets_path): sha256(
+        study.targets_path if study else targets_path)}}
+    if study is not None:
+        files["scenarios"] = {str(study.scenarios[s].path): sha256(study.scenarios[s].path) for s in (a, b)}
+        model_info = {"path": str(model), "sha256": getattr(study.loaded, "sha256", None) or sha256(model)}
+    else:
+        model_info = None
+    write_manifest(out_dir, "compare", model=model_info, files=files, scenarios=[a, b],
+                   from_results=str(results_dir) if results_dir is not None else None,
+                   engine=None if study is None else {**ENGINE_DEFAULTS, **(engine or {})},
+                   flips=n_flips)
+    return table, out_dir

@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 import sys
 import types
 from datetime import datetime, timezone
@@ -240,9 +241,20 @@ def test_compare_runs_or_reads_saved_results_and_agrees(first_run, tmp_path, mon
     read, out = compare("baseline", "plan", SCEN, results_dir=first_run, out=tmp_path / "cmp")
     pd.testing.assert_frame_equal(ran, read, rtol=1e-9)
     pd.testing.assert_frame_equal(pd.read_csv(out / "compare.csv"), read, rtol=1e-9)
-    assert (out / "compare.md").read_text(encoding="utf-8").count("\n") == 2 + len(read)
-    assert drawn == [("compare_baseline_plan_zh.png", "baseline", "plan", "zh"),
-                     ("compare_baseline_plan_en.png", "baseline", "plan", "en")]
+    md = (out / "compare.md").read_text(encoding="utf-8")
+    assert md.count("\n") == 4 + len(read)          # heading, blank line, table head (2), rows
+    flips = read[read["passed_baseline"] != read["passed_plan"]]
+    assert len(flips) and f"{len(flips)} verdict(s) flip" in md
+    human = read.attrs["human"]
+    verdicts = list(human["判定 verdict"])
+    n = len(flips)
+    assert all("→" in v for v in verdicts[:n]) and not any("→" in v for v in verdicts[n:])
+    # two decimals, bilingual scenario names, goal names in both languages with the year
+    assert all(re.fullmatch(r"[✓✗] −?-?\d+\.\d\d", v) for v in human.iloc[:, 2])
+    assert "(2020)" in human.iloc[0, 0] and " / " in human.iloc[0, 0]
+    assert json.loads((out / "manifest.json").read_text())["kind"] == "compare"
+    assert drawn == [("compare_baseline_plan_{year}_zh.png", "baseline", "plan", "zh"),
+                     ("compare_baseline_plan_{year}_en.png", "baseline", "plan", "en")]
     row = ran.set_index("target").loc["gdp_growth_2020"]
     assert row["difference"] == pytest.approx(row["plan"] - row["baseline"]) and row["difference"] > 0
     assert not row["passed_baseline"] and row["passed_plan"]
