@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
 from sim.defaults import DEFAULT_MODEL, DEFAULT_SCENARIO_DIR
@@ -62,9 +63,16 @@ def cmd_run(args) -> int:
 
     from sim.report.scorecard import format_matrix
 
+    t0 = time.perf_counter()
+
+    def progress(msg):
+        print(f"[{time.perf_counter() - t0:5.1f} s] {msg}", file=sys.stderr, flush=True)
+
     out = run.run_all(scenario_dir=args.scenarios, model=args.model, out=args.out,
                       scenarios=args.scenario or None, name=args.name,
-                      figures=not args.no_figures)
+                      figures=not args.no_figures, lang=args.lang, formats=args.formats,
+                      workers=args.workers, progress=progress)
+    progress(f"done: {out}")
     card = pd.read_csv(Path(out) / "scorecard.csv")
     print("Goal scorecard (✓ met, ✗ missed; measured value in the goal's unit)\n")
     print(format_matrix(card))
@@ -104,7 +112,7 @@ def cmd_compare(args) -> int:
 def cmd_figures(args) -> int:
     from sim import plots
 
-    paths = plots.regenerate(args.results_dir, lang=args.lang)
+    paths = plots.regenerate(args.results_dir, lang=args.lang, formats=args.formats)
     print(f"wrote {len(paths)} figure files under {args.results_dir}")
     return 0
 
@@ -172,6 +180,17 @@ def cmd_ensemble(args) -> int:
     return 0
 
 
+def _formats(text: str) -> tuple[str, ...]:
+    """``"png,svg"`` → ``("png", "svg")``; an unknown format is a clear argparse error."""
+    allowed = ("png", "svg", "pdf")
+    out = tuple(f.strip().lower() for f in text.split(",") if f.strip())
+    bad = [f for f in out if f not in allowed]
+    if bad or not out:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a comma-separated list of "
+                                         f"{', '.join(allowed)} (e.g. png,svg)")
+    return tuple(dict.fromkeys(out))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m sim", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -197,6 +216,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="results folder to create (must not exist)")
     p.add_argument("--name", default="main", help="suffix of the results folder name")
     p.add_argument("--no-figures", action="store_true", help="skip the figure set (faster)")
+    p.add_argument("--lang", choices=["zh", "en", "both"], default="both",
+                   help="figure languages (default both)")
+    p.add_argument("--formats", type=_formats, default=("png", "svg"),
+                   help="figure formats, comma-separated, of png,svg,pdf (default png,svg; "
+                        "the forum set: png,svg,pdf)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="processes drawing figures (default: one per CPU)")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("validate", help="check scenario and target files without running")
@@ -215,6 +241,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("figures", help="regenerate figures from a results folder")
     p.add_argument("results_dir")
     p.add_argument("--lang", choices=["zh", "en", "both"], default="both")
+    p.add_argument("--formats", type=_formats, default=("png", "svg", "pdf"),
+                   help="comma-separated, of png,svg,pdf (default all three: the forum set)")
     p.set_defaults(func=cmd_figures)
 
     p = sub.add_parser("calibrate", help="fit parameters to historical data")
