@@ -71,7 +71,7 @@ def cmd_run(args) -> int:
     out = run.run_all(scenario_dir=args.scenarios, model=args.model, out=args.out,
                       scenarios=args.scenario or None, name=args.name,
                       figures=not args.no_figures, lang=args.lang, formats=args.formats,
-                      workers=args.workers, progress=progress)
+                      workers=args.workers, progress=progress, constants=args.with_constants)
     progress(f"done: {out}")
     card = pd.read_csv(Path(out) / "scorecard.csv")
     print("Goal scorecard (✓ met, ✗ missed; measured value in the goal's unit)\n")
@@ -214,7 +214,10 @@ def build_parser() -> argparse.ArgumentParser:
     scenario_args(p)
     p.add_argument("--scenario", action="append", help="run only these scenario ids")
     p.add_argument("--out", help="results folder to create (must not exist)")
-    p.add_argument("--name", default="main", help="suffix of the results folder name")
+    p.add_argument("--name", default=None,
+                   help="suffix of the results folder name (default: main, or the scenario ids run)")
+    p.add_argument("--with-constants", action="store_true",
+                   help="also write the model's constants into the time series files")
     p.add_argument("--no-figures", action="store_true", help="skip the figure set (faster)")
     p.add_argument("--lang", choices=["zh", "en", "both"], default="both",
                    help="figure languages (default both)")

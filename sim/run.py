@@ -2,7 +2,10 @@
 
 ``run_all`` writes a NEW folder ``results/<UTC timestamp>-<name>/`` (never overwrites):
 
-- ``timeseries/<scenario>.csv`` and ``timeseries.nc`` (xarray, scipy engine: netCDF3),
+- ``timeseries/<scenario>.csv`` and ``timeseries.nc`` (xarray, scipy engine: netCDF3):
+  every model variable but the constants (unless ``constants=True``), units in
+  ``timeseries_units.csv``,
+- ``results.xlsx``: the scorecard and one sheet per scenario (units in the second header row),
 - ``scorecard.csv`` and ``scorecard.md`` (columns: :data:`sim.policy.targets.SCORECARD_COLUMNS`),
 - ``manifest.json``: file hashes, resolved parameters, versions, git commit, engine settings,
 - ``figures/`` when :mod:`sim.plots` provides ``write_figure_set``.
@@ -29,6 +32,7 @@ from sim.policy.study import (Study, model_facts, read_study, select_scenarios, 
                               target_events, validate_study)
 from sim.policy.targets import TargetSet, read_targets, scorecard
 from sim.report.scorecard import to_markdown
+from sim.report.exports import series_columns, units_table, write_workbook
 from sim.report.tables import markdown_table
 from sim.provenance import (PACKAGES, git_state, jsonable, make_results_dir, netcdf_name,  # noqa: F401
                             new_results_dir, refuse_existing, sha256, versions, write_manifest)
@@ -125,15 +129,18 @@ def run_scenarios(study: Study, ids: list[str], simulate: Callable, engine: dict
 
 
 def run_all(scenario_dir=DEFAULT_SCENARIO_DIR, model=DEFAULT_MODEL, out=None, scenarios=None,
-            name: str = "main", *, targets=None, registry=None, results_root=DEFAULT_RESULTS_ROOT,
+            name: str | None = None, *, targets=None, registry=None, results_root=DEFAULT_RESULTS_ROOT,
             simulate: Callable | None = None, load_model: Callable | None = None,
             engine: Mapping | None = None, figures: bool = True, lang: str = "both",
             formats=RUN_FORMATS, workers: int | None = None,
-            progress: Callable[[str], None] | None = None) -> Path:
+            progress: Callable[[str], None] | None = None, constants: bool = False) -> Path:
     """Validate everything, run each scenario, judge the targets, write a new results folder.
 
     ``out``: the folder to create (an existing one is an error); default
-    ``<results_root>/<UTC timestamp>-<name>``. ``scenarios``: ids to run (default all).
+    ``<results_root>/<UTC timestamp>-<name>``, ``name`` defaulting to ``main`` (every
+    scenario) or the ids run joined by ``-`` (``-plan``). ``scenarios``: ids to run
+    (default all). ``constants``: also write the model's constants into the time series
+    (default: left out; their values are in the manifest).
     ``engine``: solver settings passed to ``simulate`` (default RK45, rtol 1e-6).
     ``simulate``/``load_model`` default to :func:`sim.simulate` / :func:`sim.load_model`.
     ``lang``/``formats``: the figure set's languages (zh, en, both) and file formats
@@ -154,13 +161,21 @@ def run_all(scenario_dir=DEFAULT_SCENARIO_DIR, model=DEFAULT_MODEL, out=None, sc
     target_set: TargetSet = study.targets
     card = scorecard(results, target_set, event_times)
 
+    if name is None:      # the folder says what was run: -main, or the scenario ids
+        name = "main" if scenarios is None else "-".join(ids)
     out_dir = make_results_dir(out, results_root, name)
     ts_dir = out_dir / "timeseries"
     ts_dir.mkdir()
-    for sid, df in results.items():
+    model_units = study.facts["units"] if study.facts else {}
+    series = {sid: df[series_columns(df, study.facts["constants"] if study.facts else (), constants)]
+              for sid, df in results.items()}
+    for sid, df in series.items():
         df.to_csv(ts_dir / f"{sid}.csv", index_label="time")
-    write_netcdf(results, out_dir / "timeseries.nc")
+    columns = list(dict.fromkeys(c for df in series.values() for c in df.columns))
+    units_table(columns, model_units).to_csv(out_dir / "timeseries_units.csv", index=False)
+    write_netcdf(series, out_dir / "timeseries.nc")
     card.to_csv(out_dir / "scorecard.csv", index=False)
+    write_workbook(out_dir / "results.xlsx", series, card, model_units)
     (out_dir / "scorecard.md").write_text(to_markdown(card), encoding="utf-8")
 
     figure_note, figure_error = "skipped: figures=False", None
