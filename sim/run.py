@@ -176,6 +176,8 @@ def run_all(scenario_dir=DEFAULT_SCENARIO_DIR, model=DEFAULT_MODEL, out=None, sc
     write_netcdf(series, out_dir / "timeseries.nc")
     card.to_csv(out_dir / "scorecard.csv", index=False)
     write_workbook(out_dir / "results.xlsx", series, card, model_units)
+    if progress:
+        progress(f"wrote time series ({len(columns)} variables), scorecard and results.xlsx")
     (out_dir / "scorecard.md").write_text(to_markdown(card), encoding="utf-8")
 
     figure_note, figure_error = "skipped: figures=False", None
