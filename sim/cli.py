@@ -129,7 +129,7 @@ def cmd_calibrate(args) -> int:
 
 
 def cmd_optimize(args) -> int:
-    from sim.analysis import optimize
+    from sim.report import policy_search as optimize
 
     command = "python -m sim " + " ".join(sys.argv[1:]) if sys.argv[1:2] == ["optimize"] else ""
     _, out = optimize.optimize(args.from_id, goals=args.goals or None, levers=args.levers or None,
@@ -162,11 +162,10 @@ def cmd_units(args) -> int:
 
 
 def cmd_ensemble(args) -> int:
-    from sim.analysis import ensemble
-    from sim.report.fan import write_fan_charts
+    from sim.report import ensemble
 
     out, ens = ensemble.main_ensemble(args.scenario or ["plan"], args.n, args.method, args.seed,
-                                      scheduler=args.scheduler, out=args.out, figures=write_fan_charts,
+                                      scheduler=args.scheduler, out=args.out,
                                       chunk_size=args.chunk_size, workers=args.workers,
                                       scenario_dir=args.scenarios, model=args.model,
                                       uncertainty_file=args.uncertainties)

@@ -48,13 +48,14 @@ in [0, 1], the registry ranges as bounds):
    verified by one run of :func:`sim.engine.integrate.simulate` at the default tolerance; the
    scorecard of that run is what is reported.
 
-:func:`optimize` returns a :class:`SearchResult`; :func:`write_results` writes a new
-results folder (``levers.csv``, ``goals.csv``, ``policy_search.md``, the scenario YAML,
-``manifest.json``).
+:func:`find_policy` returns a :class:`SearchResult`; :mod:`sim.report.policy_search`
+writes a new results folder (``levers.csv``, ``goals.csv``, ``policy_search.md``, the
+scenario YAML, ``manifest.json``); its ``optimize`` does both.
 """
 from __future__ import annotations
 
 import math
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -68,14 +69,12 @@ from scipy.optimize import minimize
 
 from sim.engine.batch import simulate_batch
 from sim.errors import SimError, suggest
-from sim.defaults import DEFAULT_MODEL, DEFAULT_RESULTS_ROOT, DEFAULT_SCENARIO_DIR, ENGINE_DEFAULTS
-from sim.policy.scenario import (Lever, Problem, ValidationError, points_before,
-                       lineage, param_to_json, policy_start_of, read_scenarios, resolve,
-                       validate_scenarios)
+from sim.defaults import DEFAULT_MODEL, DEFAULT_SCENARIO_DIR, ENGINE_DEFAULTS
+from sim.policy.scenario import (Lever, Problem, ValidationError, points_before, policy_start_of,
+                                 read_scenarios, resolve, validate_scenarios)
 from sim.policy.study import Study, read_study
 from sim.policy.goal_measures import indicator_array, margin_array, measure_array
-from sim.policy.targets import Target, scorecard, to_markdown
-from sim.provenance import make_results_dir, refuse_existing, sha256, write_manifest
+from sim.policy.targets import Target, scorecard
 
 DEFAULT_FROM = "plan"
 #: Relative tolerance of the search runs. One batch of 21 samples on the Jingdezhen model
@@ -570,30 +569,22 @@ def verify(result: SearchResult, directory: Path, sid: str | None = None) -> pd.
     return card
 
 
-def optimize(from_id: str = DEFAULT_FROM, goals: Sequence[str] | None = None,
-             levers: Sequence[str] | None = None, start: float | None = None, *,
-             horizon: float | None = None, scenario_dir=DEFAULT_SCENARIO_DIR, model=DEFAULT_MODEL,
-             out=None, results_root=DEFAULT_RESULTS_ROOT, name: str | None = None,
-             rtol: float = SEARCH_RTOL, floor: float = MARGIN_FLOOR,
-             command: str = "", progress=None) -> tuple[SearchResult, Path]:
-    """Set up, search, verify and write a NEW results folder; return ``(result, folder)``.
-
-    ``out``: the folder to create (must not exist); default
-    ``<results_root>/<UTC timestamp>-optimize_<from>``. ``command``: the command line,
-    quoted in the report. ``progress``: a callable taking a message (str).
-    """
-    refuse_existing(out)
+def find_policy(from_id: str = DEFAULT_FROM, goals: Sequence[str] | None = None,
+                levers: Sequence[str] | None = None, start: float | None = None, *,
+                horizon: float | None = None, scenario_dir=DEFAULT_SCENARIO_DIR, model=DEFAULT_MODEL,
+                rtol: float = SEARCH_RTOL, floor: float = MARGIN_FLOOR, progress=None) -> SearchResult:
+    """Set up, search and verify (the scenario file is checked in a temporary folder);
+    ``result.scenario_yaml`` holds the verified file. :func:`sim.report.policy_search.optimize`
+    also writes the results folder."""
     p = setup(from_id, goals, levers, start, horizon=horizon, scenario_dir=scenario_dir, model=model,
               rtol=rtol, floor=floor, progress=progress)
     result = search(p)
-    folder = make_results_dir(out, results_root, name or f"optimize_{from_id}")
-    (folder / "scenario").mkdir()
-    verify(result, folder / "scenario")
-    write_results(result, folder, scenario_dir=scenario_dir, model=model, command=command)
-    return result, folder
+    with tempfile.TemporaryDirectory(prefix="policy-search-") as tmp:
+        verify(result, Path(tmp))
+    return result
 
 
-# --------------------------------------------------------------------------- tables and report
+# --------------------------------------------------------------------------- tables
 def lever_table(result: SearchResult) -> pd.DataFrame:
     """One row per lever: baseline, start and found value, range, weight, cost and its share."""
     p = result.problem
@@ -625,121 +616,3 @@ def goal_table(result: SearchResult) -> pd.DataFrame:
                        normalised_margin=card.loc[g.id, "normalised_margin"], passed=bool(card.loc[g.id, "passed"]))
         rows.append(row)
     return pd.DataFrame(rows)
-
-
-def _fmt(v, digits=4) -> str:
-    if isinstance(v, (bool, np.bool_)):
-        return "yes" if v else "no"
-    if isinstance(v, (float, np.floating)):
-        return "—" if not math.isfinite(v) else f"{v:.{digits}g}"
-    return str(v).replace("|", "\\|")
-
-
-def _md(table: pd.DataFrame) -> str:
-    lines = ["| " + " | ".join(table.columns) + " |", "|" + "|".join("---" for _ in table.columns) + "|"]
-    lines += ["| " + " | ".join(_fmt(v) for v in row) + " |" for row in table.itertuples(index=False)]
-    return "\n".join(lines) + "\n"
-
-
-def report_markdown(result: SearchResult, command: str = "") -> str:
-    """The search as Markdown: method, levers, goals, out-of-reach goals."""
-    p = result.problem
-    levers, goals = lever_table(result), goal_table(result)
-    out = [g for g in goals.itertuples() if g.status != "in the search"]
-    met = goals[goals["status"] == "in the search"]
-    all_pass = bool(met["passed"].all()) if "passed" in met else False
-    lines = [f"# Policy search: the least-cost lever mix from `{p.from_id}`", ""]
-    if command:
-        lines += [f"Generated by `{command}`.", ""]
-    lines += [
-        f"- Goals: {len(p.goals)} ({', '.join(g.id for g in p.goals)}); levers moved from "
-        f"{p.start:g} on: {len(p.levers)}.",
-        f"- Cost = Σ cost_i·|x_i − b_i| / (high_i − low_i), b_i = the lever's value just before {p.start:g}"
-        f" (normalised effort, exact: each move is split into up − down ≥ 0).",
-        f"- Margins are normalised by |threshold| (1 unit when the threshold is 0); the search keeps every "
-        f"goal at least {p.floor:g} above its line.",
-        f"- Search: SLSQP, gradients from one batch of {len(p.levers) + 1} runs per point (rtol {p.rtol:g}); "
-        f"{p.runs} batch runs, {p.samples} model runs, {result.seconds:.0f} s. Status: {result.status}"
-        + (f" ({result.message})" if result.message else "") + ".",
-        f"- Cost of the starting scenario `{p.from_id}`: {levers['start_cost'].sum():.4g}; cost of the "
-        f"found mix: **{result.cost:.4g}**.",
-        f"- Verification (one run of the written scenario `{result.scenario_id}` at the default "
-        f"tolerance): the goals kept in the search are {'all met' if all_pass else 'NOT all met'}.", "",
-    ]
-    if out:
-        lines += ["## Goals out of reach", ""]
-        reach = {r.target: r for r in result.reach}
-        for g in out:
-            if g.status == "out of reach":
-                r = reach[g.target]
-                at_high = [lv.name for lv, x in zip(p.levers, r.best_x) if x >= lv.high - 1e-9 * (lv.high - lv.low)]
-                at_low = [lv.name for lv, x in zip(p.levers, r.best_x) if x <= lv.low + 1e-9 * (lv.high - lv.low)]
-                lines.append(
-                    f"- **{g.target}** cannot be met within the lever ranges: its best margin alone is "
-                    f"{g.best_alone:.4g} {g.unit} (value {g.threshold + (g.best_alone if g.comparator in ('>=', '>') else -g.best_alone):.4g}"
-                    f" against {g.comparator} {g.threshold:g}; {100 * g.best_alone_normalised:.3g} % of the "
-                    f"threshold). Ascent slope left at that point: {r.stationarity:.2g} per lever range"
-                    f"{' (a local maximum)' if r.stationarity < 1e-2 else ' (the search stopped before a stationary point)'}"
-                    f". Levers at their upper bound there: {', '.join(at_high) or 'none'}; at their lower "
-                    f"bound: {', '.join(at_low) or 'none'}.")
-            else:
-                lines.append(f"- **{g.target}** can be met alone (best margin {g.best_alone:.4g} {g.unit}) "
-                             f"but not together with the other goals: at the point that maximises the "
-                             f"smallest margin: " + ", ".join(f"{k} {v:.3g}" for k, v in
-                                                              result.joint_margins[g.target].items()) + ".")
-        lines.append("")
-    lines += ["## Levers", "",
-              "Values in each lever's unit; `cost` is the lever's term in the cost, `cost_share` its "
-              "share of the total.", "",
-              _md(levers.drop(columns=["start_cost"])), "## Goals", "",
-              "Margins in the target's unit (positive = met); `start_margin` at the starting scenario, "
-              "`best_alone` the largest margin found for the goal on its own (maximised only for goals not "
-              "met at the start or at the box vertex its gradient points to, so for the others a lower "
-              "bound), `margin` and `passed` from the verification run.", "",
-              _md(goals.drop(columns=["scale", "best_alone_normalised", "found_margin_search", "ascent_left"])),
-              "## The scenario file", "", "```yaml", result.scenario_yaml.rstrip(), "```", ""]
-    return "\n".join(lines)
-
-
-def write_results(result: SearchResult, folder: Path, *, scenario_dir=DEFAULT_SCENARIO_DIR,
-                  model=DEFAULT_MODEL, command: str = "") -> Path:
-    """``levers.csv``, ``goals.csv``, ``policy_search.md`` and ``manifest.json`` in ``folder``
-    (the scenario file is already in ``folder/scenario`` from :func:`verify`)."""
-    p = result.problem
-    lever_table(result).to_csv(folder / "levers.csv", index=False)
-    goal_table(result).to_csv(folder / "goals.csv", index=False)
-    if result.verified is not None:
-        result.verified.to_csv(folder / "scorecard.csv", index=False)
-        (folder / "scorecard.md").write_text(to_markdown(result.verified), encoding="utf-8")
-    (folder / "policy_search.md").write_text(report_markdown(result, command), encoding="utf-8")
-    write_manifest(
-        folder, "optimize",
-        model={"path": str(model), "sha256": getattr(p.loaded, "sha256", None) or sha256(model)},
-        files={"starting scenario": {str(p.study.scenarios[s].path): sha256(p.study.scenarios[s].path)
-                                     for s in lineage(p.from_id, p.study.scenarios)},
-               "registry": {str(p.study.registry_path): sha256(p.study.registry_path)},
-               "targets": {str(p.study.targets_path): sha256(p.study.targets_path)}},
-        search={"from": p.from_id, "policy_start": p.start, "goals": [g.id for g in p.goals],
-                "levers": [lv.name for lv in p.levers], "assumed_cost_weight_1": p.assumed_weights,
-                "rtol": p.rtol, "fd_step": FD_STEP, "floor": p.floor,
-                "batch_runs": p.runs, "model_runs": p.samples, "seconds": result.seconds,
-                "status": result.status, "message": result.message, "cost": result.cost,
-                "dropped_jointly": result.dropped,
-                "out_of_reach": {r.target: r.best_margin for r in result.reach if not r.reachable}},
-        scenario={"id": result.scenario_id, "params": {k: param_to_json(v) for k, v in result.params.items()}},
-        verification={"method": ENGINE_DEFAULTS["method"], "rtol": ENGINE_DEFAULTS["rtol"]})
-    return folder
-
-
-def write_doc(folder, path) -> Path:
-    """Copy a search's ``policy_search.md`` to ``path`` (e.g. ``docs/policy_search.md``),
-    headed by the results folder it comes from."""
-    folder, path = Path(folder), Path(path)
-    text = (folder / "policy_search.md").read_text(encoding="utf-8")
-    title, _, rest = text.partition("\n")
-    note = (f"\n\n> Generated from the results folder `{folder}` (levers.csv, goals.csv, the scenario "
-            f"file and manifest.json are there); regenerate with `python -m sim optimize --doc {path}`.\n")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(title + note + rest, encoding="utf-8")
-    return path
-

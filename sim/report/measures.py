@@ -2,8 +2,8 @@
 
 A target (``sim.policy.targets``) judges one number, its measure at the horizon; an indicator
 figure shows how that number evolves so the threshold line can be read against every
-year. The numbers come from ``sim.policy.targets.MEASURES`` itself, so the path at the horizon
-year equals the scorecard's ``value``:
+year. The numbers come from the scorecard's own measures, so the path at the horizon
+year equals the scorecard's ``value`` (:func:`sim.policy.goal_measures.measure_paths`):
 
 * level measures (``value_in_year``, ``min_over``, ``max_over``): ``scale × indicator``
   in every year (for min/max the window is shaded: the line must stay on the right side
@@ -135,8 +135,8 @@ def measure_path(results: pd.DataFrame, target: FigureTarget) -> pd.Series:
     s = indicator_series(results, target)
     if target.path_kind == "level":
         return s * target.scale
-    values = measure_paths(s.to_numpy(dtype=float), s.index.to_numpy(dtype=float), target)[0]
-    return pd.Series(values, index=s.index, dtype=float)
+    paths = measure_paths(s.to_numpy(dtype=float)[None, :], s.index.to_numpy(dtype=float), target)
+    return pd.Series(paths[0], index=s.index, dtype=float)
 
 
 def threshold_in_display_unit(target: FigureTarget, variable_scale: float) -> float:
@@ -148,10 +148,9 @@ def threshold_in_display_unit(target: FigureTarget, variable_scale: float) -> fl
 
 
 def whole_year(year: float) -> str:
-    """A crossing time shown as a calendar year: the year in which it happens, floored
-    (2017.83 -> "2017", 2025.05 -> "2025", 2016.0 -> "2016"). Never rounded up: a goal met
-    in the first weeks of 2025 is met in 2025, not 2026."""
-    return f"{math.floor(float(year) + 1e-6):d}"
+    """A crossing time shown as a calendar year: the first whole year at or after it, i.e.
+    the first yearly value that meets the goal (2017.83 -> "2018", 2016.0 -> "2016")."""
+    return f"{math.ceil(float(year) - 1e-6):d}"
 
 
 def _geometric_path(x0: float, target: FigureTarget, years: np.ndarray) -> np.ndarray:

@@ -13,8 +13,8 @@ from sim.modelfile.doc import (BEGIN, END, doc_is_current, equations_block, main
                           update_readme)
 from sim.modelfile.sketch import split_mdl, views_of, write_sketch
 
-TOOLING = Path(__file__).parent / "models" / "tooling"
-ROOT = Path(__file__).parents[1]
+TOOLING = Path(__file__).parents[1] / "models" / "tooling"
+ROOT = Path(__file__).parents[2]
 JDZ = ROOT / "models" / "jingdezhen.mdl"
 
 

@@ -20,7 +20,7 @@ from sim.run import compare, new_results_dir, run_all, validate_all
 from sim.policy.scenario import ValidationError
 from sim.policy.targets import SCORECARD_COLUMNS, load_targets
 
-HERE = Path(__file__).parent
+HERE = Path(__file__).parents[1]   # tests/, where the test models are
 SCEN = HERE / "models" / "scenario" / "scenarios"
 TINY = HERE / "models" / "scenario" / "tiny.mdl"
 NO_PLOTS = types.ModuleType("sim.plots")          # a plots module without write_figure_set

@@ -17,7 +17,7 @@ import pytest
 
 import sim
 
-ANALYTIC = Path(__file__).parent / "models" / "analytic"
+ANALYTIC = Path(__file__).parents[1] / "models" / "analytic"
 TOLERANCE = 1e-5          # maximum relative error the issue allows
 SOLVER = dict(rtol=1e-8, atol=1e-10)
 

@@ -15,7 +15,7 @@ from sim.policy.targets import (SCORECARD_COLUMNS, Target, events_needed, load_t
 from sim.report.scorecard import format_table, to_markdown
 
 YEARS = np.arange(2010.0, 2031.0)
-FIXTURE = Path(__file__).parent / "models" / "scenario" / "scenarios" / "targets.yaml"
+FIXTURE = Path(__file__).parents[1] / "models" / "scenario" / "scenarios" / "targets.yaml"
 
 
 def target(**kw) -> Target:

@@ -17,10 +17,11 @@ import pytest
 import yaml
 
 from sim.analysis import optimize as opt
+from sim.report.policy_search import optimize
 from sim.cli import main as cli_main
 from sim.policy.scenario import ValidationError, load_scenarios
 
-HERE = Path(__file__).parent / "models" / "optimize"
+HERE = Path(__file__).parents[1] / "models" / "optimize"
 MODEL = HERE / "linear.mdl"
 SCENARIOS = HERE / "scenarios"
 K = 2020 - 2016 + 0.0005
@@ -29,7 +30,7 @@ K = 2020 - 2016 + 0.0005
 @pytest.fixture(scope="module")
 def solved(tmp_path_factory):
     out = tmp_path_factory.mktemp("opt") / "run"
-    result, folder = opt.optimize("start", scenario_dir=SCENARIOS, model=MODEL, out=out, floor=0.0)
+    result, folder = optimize("start", scenario_dir=SCENARIOS, model=MODEL, out=out, floor=0.0)
     return result, folder
 
 

@@ -19,9 +19,9 @@ from sim.report.dashboard import goal_text  # noqa: E402
 from sim.report.labels import default_labels  # noqa: E402
 from sim.report.measures import as_figure_target  # noqa: E402
 from sim.report.style import FIGSIZE  # noqa: E402
-from test_plots import META, TARGETS, synthetic_results  # noqa: E402
+from tests.report.test_plots import META, TARGETS, synthetic_results  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PROJECT_TARGETS = list(load_targets(ROOT / "scenarios" / "targets.yaml"))
 YEAR = re.compile(r"(19|20)\d\d")
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 #: Draws Chinese text three ways a notebook does; prints the missing-glyph warnings.
 SCRIPT = """

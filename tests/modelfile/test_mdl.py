@@ -5,7 +5,7 @@ import pytest
 
 from sim.modelfile.mdl import normalise, read_mdl
 
-TOOLING = Path(__file__).parent / "models" / "tooling"
+TOOLING = Path(__file__).parents[1] / "models" / "tooling"
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,7 @@ from sim.analysis.calibrate import (CalibrationSpecError, SeriesSpec, _uncertain
                                     fit_statistics, load_spec, model_measure)
 from sim.report.calibration import main_calibrate, write_report
 
-MODELS = Path(__file__).parent / "models" / "calibration"
+MODELS = Path(__file__).parents[1] / "models" / "calibration"
 LOGISTIC = MODELS / "logistic.mdl"
 LINEAR = MODELS / "linear.mdl"
 TRUE_RATE, TRUE_CAPACITY = 0.35, 120.0          # 1/Year, Person10K
@@ -498,7 +498,7 @@ def test_main_calibrate_creates_the_out_folder_and_refuses_an_existing_one(logis
         main_calibrate(str(spec), out=str(out))
 
 
-JINGDEZHEN_SPEC = Path(__file__).parents[1] / "models" / "calibration" / "jingdezhen.yaml"
+JINGDEZHEN_SPEC = Path(__file__).parents[2] / "models" / "calibration" / "jingdezhen.yaml"
 
 
 @pytest.mark.skipif(not JINGDEZHEN_SPEC.is_file(), reason="no Jingdezhen calibration spec")

@@ -16,7 +16,7 @@ import pytest
 
 import sim
 
-DECAY = Path(__file__).parent / "models" / "analytic" / "exponential_decay.mdl"
+DECAY = Path(__file__).parents[1] / "models" / "analytic" / "exponential_decay.mdl"
 
 CONTROL = """
 ********************************************************

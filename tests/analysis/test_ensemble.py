@@ -18,13 +18,14 @@ from scipy import stats
 
 import sim
 from sim.policy import targets as sim_targets
-from sim.analysis.ensemble import (chunk_bounds, influence, measure_array, meets_array,
-                          probabilities, run_ensemble, sensitivity, sobol_indices, write_results,
-                          year_reached_array, indicator_array)
+from sim.analysis.ensemble import (chunk_bounds, influence, probabilities, run_ensemble, sensitivity,
+                                   sobol_indices)
+from sim.policy.goal_measures import indicator_array, measure_array, meets_array, year_reached_array
+from sim.report.ensemble import write_results
 from sim.policy.scenario import ValidationError
 from sim.analysis.uncertainty import (SamplingError, Uncertain, load_uncertainties, sample_unit, to_values)
 
-HERE = Path(__file__).parent
+HERE = Path(__file__).parents[1]   # tests/, where the test models are
 ROOT = HERE.parent
 SCEN = HERE / "models" / "scenario" / "scenarios"
 TINY = HERE / "models" / "scenario" / "tiny.mdl"
@@ -258,9 +259,7 @@ def test_sensitivity_table_on_the_tiny_model(tiny_file):
 
 # ------------------------------------------------------------------ results folder
 def test_results_folder_with_manifest_and_fan_charts(tiny_lhs, tmp_path):
-    from sim.report.fan import write_fan_charts
-
-    out = write_results(tiny_lhs, tmp_path / "ens", figures=write_fan_charts)
+    out = write_results(tiny_lhs, tmp_path / "ens")
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["sampling"] == {"method": "lhs", "n": 400, "rows": 400, "seed": 11,
                                     "unit_hypercube_mapped_by": "scipy.stats ppf"}

@@ -12,7 +12,7 @@ import pytest  # noqa: E402
 from sim import plots  # noqa: E402
 from sim.cli import _formats, build_parser  # noqa: E402
 from sim.policy.targets import scorecard  # noqa: E402
-from test_plots import META, TARGETS, synthetic_results  # noqa: E402
+from tests.report.test_plots import META, TARGETS, synthetic_results  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ from sim.run import validate_all
 from sim.policy.scenario import (STEP_WIDTH_YEARS, ValidationError, load_registry, load_scenarios,
                           param_to_json, resolve)
 
-HERE = Path(__file__).parent
+HERE = Path(__file__).parents[1]   # tests/, where the test models are
 FIXTURES = HERE / "models" / "scenario" / "scenarios"
 TINY = HERE / "models" / "scenario" / "tiny.mdl"
 ROOT = HERE.parent

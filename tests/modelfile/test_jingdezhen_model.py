@@ -16,7 +16,7 @@ from sim.modelfile.mdl import read_mdl
 from sim.run import model_facts
 from sim.policy.scenario import load_scenarios
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 MODEL = ROOT / "models" / "jingdezhen.mdl"
 LEVERS = ROOT / "scenarios" / "levers.yaml"
 SCENARIOS = ROOT / "scenarios"

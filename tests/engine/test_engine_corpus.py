@@ -29,7 +29,7 @@ import pytest
 
 import sim
 
-CORPUS = Path(__file__).parent / "models" / "corpus"
+CORPUS = Path(__file__).parents[1] / "models" / "corpus"
 EULER_STEPS = (1 / 16, 1 / 64, 1 / 256)    # years
 ENGINE = dict(rtol=1e-10, atol=1e-12)
 FINAL_GAP = 1e-3                           # required relative gap at dt = 1/256

@@ -7,8 +7,8 @@ import pytest
 from sim.modelfile.units import (Dim, UnitsSyntaxError, check_units, check_units_report,
                        parse_units)
 
-TOOLING = Path(__file__).parent / "models" / "tooling"
-JDZ = Path(__file__).parents[1] / "models" / "jingdezhen.mdl"
+TOOLING = Path(__file__).parents[1] / "models" / "tooling"
+JDZ = Path(__file__).parents[2] / "models" / "jingdezhen.mdl"
 
 
 # -- units strings ---------------------------------------------------------------

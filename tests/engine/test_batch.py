@@ -8,7 +8,7 @@ import sim
 from sim.engine.batch import simulate_batch
 from sim.errors import ModelError, ParameterError
 
-CORPUS = Path(__file__).parent / "models" / "corpus"
+CORPUS = Path(__file__).parents[1] / "models" / "corpus"
 CONTROL = {"INITIAL TIME", "FINAL TIME", "TIME STEP", "SAVEPER"}
 
 
@@ -61,7 +61,7 @@ def test_per_sample_step_series_match_single_runs_and_the_analytic_stock():
     sample equals a single engine run with the same pandas.Series param."""
     import pandas as pd
 
-    model = sim.load_model(Path(__file__).parent / "models" / "optimize" / "linear.mdl")
+    model = sim.load_model(Path(__file__).parents[1] / "models" / "optimize" / "linear.mdl")
     years = [2015.999, 2016.0]
     a_after = np.array([0.0, 2.5, 7.0])
     a = pd.DataFrame(np.vstack([np.zeros(3), a_after]), index=years)
