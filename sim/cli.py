@@ -74,7 +74,8 @@ def cmd_run(args) -> int:
                       workers=args.workers, progress=progress, constants=args.with_constants)
     progress(f"done: {out}")
     card = pd.read_csv(Path(out) / "scorecard.csv")
-    print("Goal scorecard (✓ met, ✗ missed; measured value in the goal's unit)\n")
+    print("Goal scorecard (✓ met, ✗ missed; measured value in the goal's unit; actual: the "
+          "published outcome, † = verdict reversed by it)\n")
     print(format_matrix(card))
     print(f"\nfull table: {Path(out) / 'scorecard.md'}\nresults: {out}")
     return 0

@@ -9,6 +9,13 @@ A missed goal shows no year. The last row (gid ``goals_met:<scenario>``) counts 
 met. Thresholds that read badly as numbers ("> 0") are given in words
 (``goals:`` in ``sim/report/labels.yaml``).
 
+When the scorecard carries the published outcomes (columns of
+:func:`sim.history.reality_check`), an ``Actual`` column comes first (gid
+``cell:actual:<target>``: the published value coloured met / missed, or "no published
+figure" / "not testable" in grey; its goals-met cell counts met / published), and a
+scenario verdict that reality reversed gets a dark frame and a † (gid
+``reversed:<scenario>:<target>``).
+
 :func:`plot_dashboards` draws one figure per horizon (the figure set writes
 ``dashboard_2020`` and ``dashboard_2030``); :func:`plot_dashboard` draws one, for one
 horizon or for every target given.
@@ -25,7 +32,8 @@ from matplotlib.patches import Rectangle
 from sim.report.indicators import COMPARATOR_SIGNS, number, scorecard_row
 from sim.report.labels import Labels, compose, default_labels, pick
 from sim.report.measures import FigureTarget, as_figure_target, finite, whole_year
-from sim.report.style import (FIGSIZE, STATUS_COLOURS, add_caption, house_style, new_figure,
+from sim.report.style import (CAPTION_BAND, CAPTION_LINES, FIGSIZE, STATUS_COLOURS, add_caption,
+                              house_style, new_figure,
                               scenario_colours, scenario_name, wrap_text)
 
 STATUS_MARKS = {True: "✓", False: "×", None: "–"}
@@ -42,6 +50,11 @@ TABLE_HEIGHT_IN = {"zh": 5.6, "en": 5.6, "both": 5.2}
 #: Line height as a multiple of the type size.
 LEADING = 1.18
 SUMMARY_COLOUR = "#E8EEF4"
+#: Gap between the Actual column and the scenarios (in column widths).
+ACTUAL_GAP = 0.15
+REVERSED_EDGE = "#222222"
+#: Height of the two extra note lines under the table when the Actual column is shown (inches).
+NOTE_IN = 0.45
 
 
 def margin_format(margin: float) -> str:
@@ -103,6 +116,21 @@ def _cell_text(row, status, target: FigureTarget, labels: Labels, lang: str) -> 
     return text
 
 
+def _actual_cell(row, labels: Labels, lang: str) -> tuple[bool | None, str]:
+    """Status and text of the Actual cell of a target (row: any scorecard row of it)."""
+    one = "zh" if lang == "both" else lang
+    status = row.get("actual_status") if row is not None else None
+    if status == "published":          # margin as in the scenario cells, then the value itself
+        passed = str(row.get("actual_passed")) == "True"
+        value = float(row["actual_value"])
+        margin = value - float(row["threshold"]) if row["comparator"] in (">=", ">") \
+            else float(row["threshold"]) - value
+        return passed, (f"{STATUS_MARKS[passed]} {number(margin, margin_format(margin))}\n"
+                        f"{number(value, '.3g')}")
+    key = "not_testable" if status == "not testable" else "no_figure"
+    return None, labels.t(key, one)
+
+
 def _lines(text: str) -> int:
     return text.count("\n") + 1
 
@@ -129,10 +157,13 @@ def plot_dashboard(scorecard: pd.DataFrame, targets: Sequence[Mapping],
     one_horizon = len({t.year for t in targets}) == 1
     ids = list(scenario_ids or dict.fromkeys(scorecard["scenario"]))
     colours = dict(colours or scenario_colours(ids))
+    with_actual = "actual_status" in scorecard.columns
+    x0 = (1 + ACTUAL_GAP) if with_actual else 0.0          # first scenario column
     n_rows, n_cols = len(targets) + 1, len(ids)       # + the goals-met row
+    note_in = NOTE_IN * (2 if lang == "both" else 1) if with_actual else 0.0
 
     # type sizes that fit: the fullest row (label or cell) must fit its row height
-    row_pt = TABLE_HEIGHT_IN[lang] * 72 / n_rows
+    row_pt = (TABLE_HEIGHT_IN[lang] - note_in) * 72 / n_rows
     label_size = ROW_LABEL_SIZE + 0.5
     fits = False
     while not fits and label_size > 9:
@@ -145,48 +176,76 @@ def plot_dashboard(scorecard: pd.DataFrame, targets: Sequence[Mapping],
     texts = {k: _cell_text(row, st, t, labels, lang) for k, (row, st, t) in cells.items()}
     max_cell_lines = max(map(_lines, texts.values()), default=1)
     cells_share = 1 - NAME_SHARE - GOAL_SHARE - 0.03
-    cell_width_pt = FIGSIZE[0] * 72 * cells_share / n_cols
+    cell_width_pt = FIGSIZE[0] * 72 * cells_share / (n_cols + x0)
     cell_size = min(CELL_SIZE, row_pt * 0.9 / (max_cell_lines * LEADING),
                     cell_width_pt / 6.3)
-    goal_w = n_cols * GOAL_SHARE / cells_share       # goal column width, in cell widths
+    goal_w = (n_cols + x0) * GOAL_SHARE / cells_share    # goal column width, in cell widths
 
     with house_style():
         fig, axes = new_figure(lang=lang)
+        if with_actual:   # the extra note lines under the table: a taller caption band
+            band = (CAPTION_BAND * CAPTION_LINES[lang] * FIGSIZE[1] + note_in) / FIGSIZE[1]
+            fig.get_layout_engine().set(rect=(0, band, 1, 1 - band))
         ax = axes[0, 0]
         ax.grid(False)
         for spine in ax.spines.values():
             spine.set_visible(False)
         met = {sid: 0 for sid in ids}
+        actual_met = actual_published = 0
         for i, target in enumerate(targets):
             y = n_rows - 1 - i
             ax.text(-goal_w + 0.06, y + 0.5, goals_text[i], ha="left", va="center",
                     fontsize=label_size, color="#333333", linespacing=1.0, gid=f"goal:{target.id}")
+            if with_actual:
+                first = scorecard[scorecard["target"] == target.id]
+                status, text = _actual_cell(first.iloc[0] if len(first) else None, labels, lang)
+                actual_met += status is True
+                actual_published += status is not None
+                ax.add_patch(Rectangle((0, y), 1, 1, facecolor=STATUS_COLOURS[status],
+                                       edgecolor="white", lw=3, gid=f"cell:actual:{target.id}"))
+                ax.text(0.5, y + 0.5, text, ha="center", va="center", linespacing=1.05,
+                        color="white" if status is not None else "#222222",
+                        fontsize=cell_size if status is not None else cell_size - 2)
             for j, sid in enumerate(ids):
-                _, status, _ = cells[(target.id, sid)]
+                row, status, _ = cells[(target.id, sid)]
                 met[sid] += status is True
-                ax.add_patch(Rectangle((j, y), 1, 1, facecolor=STATUS_COLOURS[status],
+                ax.add_patch(Rectangle((x0 + j, y), 1, 1, facecolor=STATUS_COLOURS[status],
                                        edgecolor="white", lw=3, gid=f"cell:{sid}:{target.id}"))
-                ax.text(j + 0.5, y + 0.5, texts[(target.id, sid)], ha="center", va="center",
+                text = texts[(target.id, sid)]
+                if row is not None and row.get("reality") == "reversed":
+                    ax.add_patch(Rectangle((x0 + j + 0.04, y + 0.06), 0.92, 0.88, fill=False,
+                                           edgecolor=REVERSED_EDGE, lw=3.5, zorder=3,
+                                           gid=f"reversed:{sid}:{target.id}"))
+                    first_line, *rest = text.split("\n")
+                    text = "\n".join([f"{first_line} †", *rest])
+                ax.text(x0 + j + 0.5, y + 0.5, text, ha="center", va="center",
                         color="white" if status is not None else "#222222",
                         fontsize=cell_size, linespacing=1.05)
-        for j, sid in enumerate(ids):
-            ax.add_patch(Rectangle((j, 0), 1, 1, facecolor=SUMMARY_COLOUR, edgecolor="white",
-                                   lw=3, gid=f"goals_met:{sid}"))
-            ax.text(j + 0.5, 0.5, f"{met[sid]} / {len(targets)}", ha="center", va="center",
+        summary = [(x0 + j, f"goals_met:{sid}", f"{met[sid]} / {len(targets)}")
+                   for j, sid in enumerate(ids)]
+        if with_actual:
+            summary.insert(0, (0, "goals_met:actual", f"{actual_met} / {actual_published}"))
+        for x, gid, text in summary:
+            ax.add_patch(Rectangle((x, 0), 1, 1, facecolor=SUMMARY_COLOUR, edgecolor="white",
+                                   lw=3, gid=gid))
+            ax.text(x + 0.5, 0.5, text, ha="center", va="center",
                     color="#222222", fontsize=min(CELL_SIZE + 2, row_pt * 0.7))
-        ax.set_xlim(-goal_w, n_cols)
+        ax.set_xlim(-goal_w, x0 + n_cols)
         ax.set_ylim(0, n_rows)
         ax.set_yticks(np.arange(n_rows) + 0.5,
                       [compose(lang, lambda one: labels.t("goals_met", one), sep="\n"),
                        *reversed(labels_text)],
                       fontsize=label_size, linespacing=1.0)
         ax.xaxis.tick_top()
-        ax.set_xticks([-goal_w / 2, *(np.arange(n_cols) + 0.5)],
-                      [labels.t("goal", lang, kind="title"),
-                       *(compose(lang, lambda one, s=s: scenario_name(s, scenarios_meta, one))
-                         for s in ids)],
+        head = [labels.t("goal", lang, kind="title")]
+        if with_actual:
+            head.append(compose(lang, lambda one: labels.t("actual", one)))
+        ax.set_xticks([-goal_w / 2, *([0.5] if with_actual else []), *(x0 + np.arange(n_cols) + 0.5)],
+                      [*head, *(compose(lang, lambda one, s=s: scenario_name(s, scenarios_meta, one))
+                                for s in ids)],
                       fontsize=15 if lang != "both" else 13)
-        for tick, colour in zip(ax.get_xticklabels(), ["#333333", *(colours[s] for s in ids)]):
+        for tick, colour in zip(ax.get_xticklabels(),
+                                ["#333333"] * len(head) + [colours[s] for s in ids]):
             tick.set_color(colour)
         ax.tick_params(length=0)
         if one_horizon:
@@ -198,7 +257,9 @@ def plot_dashboard(scorecard: pd.DataFrame, targets: Sequence[Mapping],
         ax.text(0, -0.015, compose(lang, lambda one: (
                 f"{labels.t('dashboard_note', one)}    "
                 f"{STATUS_MARKS[True]} {labels.t('reached', one)}   "
-                f"{STATUS_MARKS[False]} {labels.t('missed', one)}")),
+                f"{STATUS_MARKS[False]} {labels.t('missed', one)}"
+                + (f"\n{labels.t('actual_note', one)}\n{labels.t('reversed_note', one)}"
+                   if with_actual else ""))),
                 transform=ax.transAxes, ha="left", va="top", fontsize=12, color="#444444")
         add_caption(fig, labels, lang, source, ids, scenarios_meta)
     return fig
