@@ -38,7 +38,6 @@ from sim.history import (DATA_DIR, HISTORY_FILES, RECONCILIATION_FILE, actual_ou
                          check_actuals, reality_check)
 from sim.report.exports import series_columns, units_table, write_workbook
 from sim.report.scorecard import scorecard_markdown
-from sim.report.tables import markdown_table
 from sim.provenance import (PACKAGES, git_state, jsonable, make_results_dir, netcdf_name,  # noqa: F401
                             new_results_dir, refuse_existing, sha256, versions, write_manifest)
 

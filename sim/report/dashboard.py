@@ -54,7 +54,7 @@ SUMMARY_COLOUR = "#E8EEF4"
 ACTUAL_GAP = 0.15
 REVERSED_EDGE = "#222222"
 #: Height of the two extra note lines under the table when the Actual column is shown (inches).
-NOTE_IN = 0.45
+NOTE_IN = 0.32
 
 
 def margin_format(margin: float) -> str:
@@ -157,7 +157,10 @@ def plot_dashboard(scorecard: pd.DataFrame, targets: Sequence[Mapping],
     one_horizon = len({t.year for t in targets}) == 1
     ids = list(scenario_ids or dict.fromkeys(scorecard["scenario"]))
     colours = dict(colours or scenario_colours(ids))
-    with_actual = "actual_status" in scorecard.columns
+    # the Actual column, when some goal on this slide can be checked against published data
+    with_actual = "actual_status" in scorecard.columns and bool(
+        (scorecard[scorecard["target"].isin([t.id for t in targets])]["actual_status"]
+         .fillna("not testable") != "not testable").any())
     x0 = (1 + ACTUAL_GAP) if with_actual else 0.0          # first scenario column
     n_rows, n_cols = len(targets) + 1, len(ids)       # + the goals-met row
     note_in = NOTE_IN * (2 if lang == "both" else 1) if with_actual else 0.0
@@ -237,13 +240,15 @@ def plot_dashboard(scorecard: pd.DataFrame, targets: Sequence[Mapping],
                        *reversed(labels_text)],
                       fontsize=label_size, linespacing=1.0)
         ax.xaxis.tick_top()
+        head_size = 15 if lang != "both" else 13
         head = [labels.t("goal", lang, kind="title")]
         if with_actual:
             head.append(compose(lang, lambda one: labels.t("actual", one)))
         ax.set_xticks([-goal_w / 2, *([0.5] if with_actual else []), *(x0 + np.arange(n_cols) + 0.5)],
-                      [*head, *(compose(lang, lambda one, s=s: scenario_name(s, scenarios_meta, one))
+                      [*head, *(compose(lang, lambda one, s=s: wrap_text(
+                          scenario_name(s, scenarios_meta, one), cell_width_pt / head_size - 0.5))
                                 for s in ids)],
-                      fontsize=15 if lang != "both" else 13)
+                      fontsize=head_size, linespacing=1.0)
         for tick, colour in zip(ax.get_xticklabels(),
                                 ["#333333"] * len(head) + [colours[s] for s in ids]):
             tick.set_color(colour)

@@ -152,3 +152,20 @@ def test_window_measure_axis_names_the_indicator(results, card):
     fig = plots.plot_target_indicator(results, growth, card, META, lang="en")
     label = fig.axes[0].get_ylabel().replace("\n", " ")
     assert default_labels().name(growth.indicator, "en") in label and "since 2015" in label
+
+
+def test_actual_column_only_where_some_goal_can_be_checked(card):
+    """A slide whose goals all lie in the future (2030: "not testable") gets no Actual column;
+    one with a published outcome does, and its goals-met cell counts met / published."""
+    edited = card.copy()
+    edited["actual_status"] = "not testable"
+    edited["actual_value"], edited["actual_passed"], edited["reality"] = np.nan, None, None
+    first = next(t.id for t in TARGETS if t.year == 2020)
+    published = edited["target"] == first
+    edited.loc[published, ["actual_status", "actual_value", "actual_passed"]] = ["published", 1e6, "True"]
+    figs = plots.plot_dashboards(edited, TARGETS, META, lang="en")
+    gids = {y: {p.get_gid() for p in f.axes[0].patches} for y, f in figs.items()}
+    assert f"cell:actual:{first}" in gids[2020.0] and "goals_met:actual" in gids[2020.0]
+    assert not any(g.startswith("cell:actual:") for g in gids[2030.0])
+    _, texts = _texts(figs[2020.0], "goals_met:")
+    assert texts["goals_met:actual"].get_text() == "1 / 1"
