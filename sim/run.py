@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from sim.defaults import DEFAULT_MODEL, DEFAULT_RESULTS_ROOT, DEFAULT_SCENARIO_DIR, ENGINE_DEFAULTS
-from sim.errors import SimError, suggest
+from sim.errors import SimError, UsageError, suggest
 from sim.policy.scenario import Problem, ValidationError, param_to_json
 from sim.policy.study import (Study, model_facts, read_study, select_scenarios, study_paths,  # noqa: F401
                               target_events, validate_study)
@@ -39,7 +39,8 @@ from sim.history import (DATA_DIR, HISTORY_FILES, RECONCILIATION_FILE, actual_ou
 from sim.report.exports import series_columns, units_table, write_workbook
 from sim.report.scorecard import scorecard_markdown
 from sim.provenance import (PACKAGES, git_state, jsonable, make_results_dir, netcdf_name,  # noqa: F401
-                            new_results_dir, refuse_existing, sha256, versions, write_manifest)
+                            finish_results_dir, new_results_dir, refuse_existing, sha256, versions,
+                            write_manifest)
 
 __all__ = ["DEFAULT_MODEL", "DEFAULT_RESULTS_ROOT", "DEFAULT_SCENARIO_DIR", "ENGINE_DEFAULTS", "compare",
            "git_state", "jsonable", "make_results_dir", "model_facts", "new_results_dir", "run_all",
@@ -168,7 +169,7 @@ def run_all(scenario_dir=DEFAULT_SCENARIO_DIR, model=DEFAULT_MODEL, out=None, sc
     Raises :class:`~sim.policy.scenario.ValidationError` (every problem) before running anything.
     Returns the results folder.
     """
-    refuse_existing(out)
+    refuse_existing(out, results_root)
     problems, study = _validate(scenario_dir, model, targets, registry, load_model)
     if problems:
         raise ValidationError(problems)
@@ -232,9 +233,11 @@ def run_all(scenario_dir=DEFAULT_SCENARIO_DIR, model=DEFAULT_MODEL, out=None, sc
         figures=figure_note)
     write_manifest(out_dir, "run", **record)
     if figure_error is not None:
+        finish_results_dir(out_dir, explicit=out is not None)
         raise figure_error
     if documents:   # the brief reads the manifest: written first, then again with the documents
         write_manifest(out_dir, "run", **record, documents=write_documents(out_dir))
+    out_dir = finish_results_dir(out_dir, explicit=out is not None)
     return out_dir
 
 
@@ -299,7 +302,8 @@ def compare(a: str, b: str, scenario_dir=DEFAULT_SCENARIO_DIR, model=DEFAULT_MOD
     Returns ``(table, folder or None)``.
     """
     if a == b:
-        raise ValueError(f"compare needs two different scenarios, got {a!r} twice")
+        raise UsageError(f"compare {a} {b}: the same scenario twice; name two different "
+                         "scenarios (e.g. compare baseline plan)")
     refuse_existing(out)
     meta, study = None, None
     if results_dir is not None:
@@ -362,7 +366,7 @@ def compare(a: str, b: str, scenario_dir=DEFAULT_SCENARIO_DIR, model=DEFAULT_MOD
                    from_results=str(results_dir) if results_dir is not None else None,
                    engine=None if study is None else {**ENGINE_DEFAULTS, **(engine or {})},
                    flips=n_flips)
-    return table, out_dir
+    return table, finish_results_dir(out_dir, explicit=out is not None)
 
 # --------------------------------------------------------------------------- contributions
 def write_contributions(contrib, out=None, *, results_root=DEFAULT_RESULTS_ROOT, scenarios_meta=None,

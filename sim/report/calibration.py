@@ -14,7 +14,7 @@ import pandas as pd
 from sim.analysis.calibrate import (CORRELATION_LIMIT, TRANSFORMS, CalibrationResult,
                                     calibrate, load_spec, model_measure, result_to_dict, shown_path)
 from sim.defaults import DEFAULT_RESULTS_ROOT
-from sim.provenance import make_results_dir, sha256, write_manifest
+from sim.provenance import finish_results_dir, make_results_dir, refuse_existing, sha256, write_manifest
 from sim.report.tables import markdown_table
 
 
@@ -130,7 +130,7 @@ def write_report(result: CalibrationResult, out_dir: str | Path | None = None, *
                    files={"spec": {shown_path(spec.path): sha256(spec.path)},
                           "data": {shown_path(p): sha256(p) for p in sorted({s.data_file for s in spec.series})}},
                    figures=figures)
-    return folder
+    return finish_results_dir(folder, explicit=out_dir is not None)
 
 
 def main_calibrate(spec_path: str, out: str | None = None) -> Path:
@@ -139,5 +139,6 @@ def main_calibrate(spec_path: str, out: str | None = None) -> Path:
     ``out`` is the folder to create (must not exist); default
     ``results/<UTC timestamp>-calibration-<spec name>``.  Returns the folder.
     """
+    refuse_existing(out, DEFAULT_RESULTS_ROOT)  # before the fit, not after it
     result = calibrate(load_spec(spec_path))
     return write_report(result, out)
