@@ -29,8 +29,9 @@ import pandas as pd
 
 from sim import __version__
 from sim.errors import SimError, suggest
-from sim.policy.scenario import (Problem, ScenarioSet, ValidationError, check_registry_against_model,
-                       load_registry, param_to_json, read_scenarios, validate_scenarios)
+from sim.policy.scenario import (STEP_WIDTH_YEARS, Problem, ScenarioSet, ValidationError,
+                       check_registry_against_model, load_registry, param_to_json, read_scenarios,
+                       validate_scenarios)
 from sim.policy.targets import TargetSet, events_needed, read_targets, scorecard, to_markdown
 
 DEFAULT_SCENARIO_DIR = "scenarios"
@@ -38,6 +39,9 @@ DEFAULT_MODEL = "models/jingdezhen.mdl"
 DEFAULT_RESULTS_ROOT = "results"
 ENGINE_DEFAULTS = {"method": "RK45", "rtol": 1e-6, "atol": None}
 PACKAGES = ("numpy", "scipy", "pandas", "xarray", "pysd", "yaml")
+#: The model constant that says up to which year a run knows the observed history (the
+#: vantage point): a horizon is judged from its base year (scenarios/README.md).
+VANTAGE_CONSTANT = "history end year"
 
 
 # --------------------------------------------------------------------------- model facts
@@ -293,14 +297,64 @@ def _scenario_set(state: dict) -> ScenarioSet:
                        facts["time_span"] if facts else None)
 
 
-def run_scenarios(state: dict, ids: list[str], simulate: Callable, engine: dict):
+def from_vantage(params: Mapping, defaults: Mapping[str, float], vantage: float) -> dict:
+    """Scenario ``params`` seen from ``vantage`` (a year): the model's own lever values
+    (the history every scenario shares) up to ``vantage``, the scenario's path from
+    ``vantage + 1``, and the model told that it knows the observed history to ``vantage``
+    (:data:`VANTAGE_CONSTANT`).  A lever path that already starts after ``vantage`` is
+    kept as it is."""
+    start = float(vantage) + 1.0
+    out = {}
+    for name, value in params.items():
+        if name not in defaults:
+            out[name] = value
+            continue
+        base = float(defaults[name])
+        if isinstance(value, pd.Series):
+            after = value[value.index > start]
+            at_start = float(np.interp(start, value.index.to_numpy(dtype=float), value.to_numpy(dtype=float)))
+            before = value[value.index < start]
+            if not before.empty and np.allclose(before.to_numpy(dtype=float), base):
+                out[name] = value
+                continue
+            points = {start - STEP_WIDTH_YEARS: base, start: at_start, **after.to_dict()}
+        else:
+            if float(value) == base:
+                out[name] = value
+                continue
+            points = {start - STEP_WIDTH_YEARS: base, start: float(value)}
+        out[name] = pd.Series(list(points.values()), index=pd.Index(list(points), dtype=float, name="year"),
+                              dtype=float)
+    out[VANTAGE_CONSTANT] = float(vantage)
+    return out
+
+
+def vantages(state: dict) -> dict[float | None, list]:
+    """The targets grouped by the year they are asked from: a horizon's ``base_year``
+    (the 2020 goals as asked in 2015, the 2030 goals as asked in 2020).  A model without
+    :data:`VANTAGE_CONSTANT` has one group, ``None`` (no vantage)."""
+    targets = list(state["targets"] or [])
+    if VANTAGE_CONSTANT not in state["facts"]["constants"]:
+        return {None: targets}
+    horizons = state["targets"].horizons
+    groups: dict[float | None, list] = {}
+    for t in targets:
+        groups.setdefault(float(horizons[t.horizon].base_year), []).append(t)
+    return groups or {None: []}
+
+
+def run_scenarios(state: dict, ids: list[str], simulate: Callable, engine: dict,
+                  vantage: float | None = None, targets=None):
     """Run scenarios: ``(results {id: DataFrame}, event times {id: {...}}, params {id: {...}},
-    the ScenarioSet)``."""
+    the ScenarioSet)``.  With ``vantage`` (a year), every scenario is seen from that year
+    (:func:`from_vantage`); ``targets`` (default: all) sets the events to record."""
     sset = _scenario_set(state)
-    events = target_events(state["targets"])
+    events = target_events(state["targets"] if targets is None else targets)
     results, event_times, params = {}, {}, {}
     for sid in ids:
         params[sid] = sset.resolve(sid, defaults=state["facts"]["defaults"])
+        if vantage is not None:
+            params[sid] = from_vantage(params[sid], state["facts"]["defaults"], vantage)
         try:
             df = simulate(state["loaded"], params=params[sid], events=events, **engine)
         except SimError as err:  # say which scenario failed, keep the error's type and fields
@@ -310,6 +364,24 @@ def run_scenarios(state: dict, ids: list[str], simulate: Callable, engine: dict)
         results[sid] = df
         event_times[sid] = dict(df.attrs.get("events") or {})
     return results, event_times, params, sset
+
+
+def judge_from_vantages(state: dict, ids: list[str], simulate: Callable, engine: dict):
+    """Run every scenario once per vantage and judge each target on the run seen from its
+    horizon's base year.  Returns ``(runs {vantage: {id: DataFrame}}, event times
+    {vantage: {id: {...}}}, params {vantage: {id: {...}}}, the ScenarioSet, scorecard)``;
+    the scorecard rows are in scenario order, then target-file order."""
+    groups = vantages(state)
+    runs, events, params, cards, sset = {}, {}, {}, [], None
+    for vantage, targets in groups.items():
+        runs[vantage], events[vantage], params[vantage], sset = run_scenarios(
+            state, ids, simulate, engine, vantage=vantage, targets=targets)
+        cards.append(scorecard(runs[vantage], targets, events[vantage]))
+    card = pd.concat(cards, ignore_index=True) if cards else scorecard({}, [])
+    order = {t.id: i for i, t in enumerate(state["targets"] or [])}
+    card = card.sort_values(["scenario", "target"], key=lambda col: col.map(
+        {sid: i for i, sid in enumerate(ids)} if col.name == "scenario" else order), kind="stable")
+    return runs, events, params, sset, card.reset_index(drop=True)
 
 
 def run_all(scenario_dir=DEFAULT_SCENARIO_DIR, model=DEFAULT_MODEL, out=None, scenarios=None,
@@ -334,15 +406,22 @@ def run_all(scenario_dir=DEFAULT_SCENARIO_DIR, model=DEFAULT_MODEL, out=None, sc
         from sim.engine.integrate import simulate
     engine = {**ENGINE_DEFAULTS, **(engine or {})}
     ids = _select(scenarios, _scenario_set(state).ids())
-    results, event_times, params, sset = run_scenarios(state, ids, simulate, engine)
+    runs, events_by_vantage, params_by_vantage, sset, card = judge_from_vantages(state, ids, simulate, engine)
     target_set: TargetSet = state["targets"]
-    card = scorecard(results, target_set, event_times)
+    latest = max(runs, key=lambda v: -np.inf if v is None else v)
+    results, event_times, params = runs[latest], events_by_vantage[latest], params_by_vantage[latest]
 
     out_dir = make_results_dir(out, results_root, name)
     ts_dir = out_dir / "timeseries"
     ts_dir.mkdir()
     for sid, df in results.items():
         df.to_csv(ts_dir / f"{sid}.csv", index_label="time")
+    for vantage, other in runs.items():       # the earlier vantages: timeseries/vantage_<year>/
+        if vantage != latest:
+            sub = ts_dir / f"vantage_{vantage:g}"
+            sub.mkdir()
+            for sid, df in other.items():
+                df.to_csv(sub / f"{sid}.csv", index_label="time")
     write_netcdf(results, out_dir / "timeseries.nc")
     card.to_csv(out_dir / "scorecard.csv", index=False)
     (out_dir / "scorecard.md").write_text(to_markdown(card), encoding="utf-8")
@@ -369,6 +448,12 @@ def run_all(scenario_dir=DEFAULT_SCENARIO_DIR, model=DEFAULT_MODEL, out=None, sc
             "targets": {str(targets_path): sha256(targets_path)},
         },
         "engine": {k: v for k, v in engine.items()},
+        "vantages": {("none" if v is None else f"{v:g}"): {
+            "history_end_year": v, "levers_from": None if v is None else v + 1,
+            "targets": [t.id for t in vantages(state)[v]],
+            "timeseries": "timeseries/" if v == latest else f"timeseries/vantage_{v:g}/",
+            "params": {sid: {k: param_to_json(x) for k, x in p.items()} for sid, p in params_by_vantage[v].items()},
+            "events": events_by_vantage[v]} for v in runs},
         "scenarios": {sid: {**sset.scenarios[sid].meta(),
                             "params": {k: param_to_json(v) for k, v in params[sid].items()},
                             "levers": _all_levers(params[sid], state["levers"], state["facts"]["defaults"]),
@@ -429,10 +514,12 @@ def compare(a: str, b: str, scenario_dir=DEFAULT_SCENARIO_DIR, model=DEFAULT_MOD
         _select([a, b], sset.ids())
         if simulate is None:
             from sim.engine.integrate import simulate
-        results, event_times, _, _ = run_scenarios(state, [a, b], simulate,
-                                                   {**ENGINE_DEFAULTS, **(engine or {})})
+        runs, _, _, _, card = judge_from_vantages(state, [a, b], simulate, {**ENGINE_DEFAULTS, **(engine or {})})
+        results = runs[max(runs, key=lambda v: -np.inf if v is None else v)]
         target_set, meta = state["targets"], sset.meta()
-    card = scorecard(results, target_set, event_times).set_index(["scenario", "target"])
+    if results_dir is not None:
+        card = scorecard(results, target_set, event_times)
+    card = card.set_index(["scenario", "target"])
     rows = []
     for t in target_set:
         ra, rb = card.loc[(a, t.id)], card.loc[(b, t.id)]

@@ -19,11 +19,14 @@ Spec format (paths are relative to the spec file, else to the project root)::
     max_nfev: 200                   # optional cap on least-squares residual evaluations
     simulate_options: {rtol: 1.0e-8}   # optional keyword arguments for simulate()
     levers: ../../scenarios/levers.yaml  # optional lever registry: its levers may not be fitted
+    holdout_years: [2018, 2020]     # optional: data in these years are not fitted; the report
+                                    # gives their out-of-sample statistics (an honest split)
     parameters:
       - {name: growth rate, initial: 0.2, bounds: [0.05, 1.0]}
     series:
       - name: population            # label; figure is fit_<name>.png
         data: history.csv           # CSV: indicator,year,value,unit,source_url,note
+                                    # (or a list of such files, read as one table)
         indicator: population
         variable: population        # model variable (name as in the .mdl)
         scale: 0.01                 # data value * scale = model units (e.g. % -> fraction)
@@ -72,7 +75,7 @@ CONTROL_CONSTANTS = {"INITIAL TIME", "FINAL TIME", "TIME STEP", "SAVEPER"}
 DATA_COLUMNS = ("indicator", "year", "value")
 
 TOP_KEYS = {"name", "model", "loss", "f_scale", "jacobian_step", "max_nfev",
-            "simulate_options", "levers", "parameters", "series", "note"}
+            "simulate_options", "levers", "parameters", "series", "note", "holdout_years"}
 PARAMETER_KEYS = {"name", "initial", "bounds", "note"}
 SERIES_KEYS = {"name", "data", "indicator", "variable", "scale", "weight", "years",
                "duplicates", "normalise", "transform", "note"}
@@ -129,7 +132,7 @@ class SeriesSpec:
     """
 
     name: str
-    data_file: Path
+    data_file: Path | tuple[Path, ...]
     indicator: str
     variable: str
     scale: float
@@ -176,6 +179,15 @@ class CalibrationSpec:
     jacobian_step: float = 1e-3
     max_nfev: int | None = None
     simulate_options: dict = field(default_factory=dict)
+    #: (first, last) years whose data are held out of the fit and judged out of sample
+    holdout: tuple[float, float] | None = None
+
+    def in_holdout(self, years) -> np.ndarray:
+        """True for the years (array-like) that lie in the holdout window."""
+        years = np.asarray(years, dtype=float)
+        if self.holdout is None:
+            return np.zeros(years.shape, dtype=bool)
+        return (years >= self.holdout[0]) & (years <= self.holdout[1])
 
 
 def _default_loader() -> Callable[[str | Path], Any]:
@@ -246,9 +258,12 @@ def _number(value) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def _read_data(path: Path, cache: dict) -> pd.DataFrame:
+def _read_data(path: Path | tuple[Path, ...], cache: dict) -> pd.DataFrame:
+    """One data table; a tuple of files is read as their rows one after the other."""
     if path not in cache:
-        cache[path] = pd.read_csv(path, dtype={"indicator": str})
+        paths = path if isinstance(path, tuple) else (path,)
+        cache[path] = pd.concat([pd.read_csv(p, dtype={"indicator": str}) for p in paths],
+                                ignore_index=True)
     return cache[path]
 
 
@@ -341,13 +356,23 @@ def load_spec(path: str | Path, *, load_model: Callable | None = None) -> Calibr
     if raw.get("levers"):
         _check_not_levers(parameters, _resolve_path(str(raw["levers"]), path.parent), errors)
     series = _parse_series(raw.get("series"), variables, model, path.parent, errors)
+    holdout = raw.get("holdout_years")
+    if holdout is not None:
+        pair = ([_number(y) for y in holdout]
+                if isinstance(holdout, (list, tuple)) and len(holdout) == 2 else [None])
+        if None in pair or pair[0] > pair[1]:
+            errors.append(f"holdout_years: expected [first, last] with first <= last, got {holdout!r}")
+            holdout = None
+        else:
+            holdout = (pair[0], pair[1])
 
     if errors:
         raise CalibrationSpecError(f"{where}: invalid calibration spec:\n  - " + "\n  - ".join(errors))
     return CalibrationSpec(
         path=path, name=str(raw.get("name") or path.stem), model_path=model_path, model=model,
         parameters=parameters, series=series, loss=loss, f_scale=options["f_scale"],
-        jacobian_step=options["jacobian_step"], max_nfev=max_nfev, simulate_options=simulate_options)
+        jacobian_step=options["jacobian_step"], max_nfev=max_nfev, simulate_options=simulate_options,
+        holdout=holdout)
 
 
 def _parse_parameters(entries, constants, variables, model, errors) -> list[ParameterSpec]:
@@ -467,12 +492,16 @@ def _parse_series(entries, variables, model, spec_dir: Path, errors) -> list[Ser
         if transform not in TRANSFORMS:
             errors.append(f"{key}.transform: {transform!r} unknown; expected one of {list(TRANSFORMS)}")
             transform = "level"
-        data_file = _resolve_path(str(entry.get("data", "")), spec_dir)
+        raw_data = entry.get("data")
+        raw_files = raw_data if isinstance(raw_data, list) else [raw_data]
+        data_files = tuple(_resolve_path(str(f or ""), spec_dir) for f in raw_files)
+        data_file = data_files[0] if len(data_files) == 1 else data_files
         data, unit = pd.Series(dtype=float), ""
-        if not entry.get("data"):
-            errors.append(f"{key}.data: missing; expected the path of a CSV file")
-        elif not data_file.exists():
-            errors.append(f"{key}.data: file {data_file} does not exist")
+        absent = [f for f in data_files if not f.exists()]
+        if not raw_data or not all(raw_files):
+            errors.append(f"{key}.data: missing; expected the path of a CSV file (or a list of them)")
+        elif absent:
+            errors.append(f"{key}.data: file {absent[0]} does not exist")
         else:
             table = _read_data(data_file, tables)
             missing = [c for c in DATA_COLUMNS if c not in table.columns]
@@ -561,6 +590,9 @@ class CalibrationResult:
     ``comparison``: one row per data point used: ``series, year, data, model,
     model_initial`` (model units; model at the fitted and at the initial values).
     ``fitted`` / ``initial_run``: model runs at the fitted / initial values.
+    ``holdout``: with a spec's ``holdout_years``, the :func:`fit_statistics` of the held-out
+    points per series (model at the fitted values; the fit never saw them), else empty;
+    their points are the ``comparison`` rows whose ``sample`` is ``holdout``.
     """
 
     spec: CalibrationSpec
@@ -573,6 +605,7 @@ class CalibrationResult:
     initial_run: pd.DataFrame
     optimizer: dict
     notes: list[str]
+    holdout: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def values(self) -> dict[str, float]:
@@ -591,7 +624,8 @@ class _Problem:
         self.failed = 0
         self.first_failure: str | None = None
         self._cache: dict[tuple, pd.DataFrame | None] = {}
-        self.series_data: list[pd.Series] = [s.data for s in spec.series]
+        self.series_data: list[pd.Series] = [s.data[~spec.in_holdout(s.data.index)] for s in spec.series]
+        self.holdout_data: list[pd.Series] = [s.data[spec.in_holdout(s.data.index)] for s in spec.series]
 
     def run(self, x) -> pd.DataFrame | None:
         key = tuple(float(v) for v in x)
@@ -626,6 +660,8 @@ class _Problem:
                              f"{s.transform}, and were not used")
             kept.append(inside)
         self.series_data = kept
+        self.holdout_data = [h[(h.index >= times.min() + TRANSFORMS[s.transform][0]) & (h.index <= times.max())]
+                             for s, h in zip(self.spec.series, self.holdout_data)]
         return notes
 
     def model_at_data(self, df: pd.DataFrame, i: int) -> np.ndarray:
@@ -766,16 +802,24 @@ def calibrate(spec: CalibrationSpec | str | Path,
     fitted = problem.run(x)
     if fitted is None:
         raise RuntimeError(f"{spec.path}: the model run at the fitted parameter values failed")
-    comparison = pd.concat([
-        pd.DataFrame({"series": s.name, "year": problem.series_data[i].index,
-                      "data": problem.series_data[i].to_numpy(dtype=float),
-                      "model": problem.model_at_data(fitted, i),
-                      "model_initial": problem.model_at_data(initial_run, i)})
-        for i, s in enumerate(spec.series)], ignore_index=True)
+    def rows(i, s, data, sample):
+        return pd.DataFrame({"series": s.name, "year": data.index, "data": data.to_numpy(dtype=float),
+                             "model": model_measure(fitted, s, data.index),
+                             "model_initial": model_measure(initial_run, s, data.index),
+                             "sample": sample})
+    comparison = pd.concat(
+        [rows(i, s, problem.series_data[i], "fit") for i, s in enumerate(spec.series)]
+        + [rows(i, s, problem.holdout_data[i], "holdout") for i, s in enumerate(spec.series)
+           if len(problem.holdout_data[i])], ignore_index=True)
+    in_fit = comparison[comparison["sample"] == "fit"]
     statistics = pd.DataFrame(
-        {name: fit_statistics(rows["model"], rows["data"])
-         for name, rows in comparison.groupby("series", sort=False)}).T
+        {name: fit_statistics(part["model"], part["data"])
+         for name, part in in_fit.groupby("series", sort=False)}).T
     statistics.index.name = "series"
+    held = comparison[comparison["sample"] == "holdout"]
+    holdout = pd.DataFrame({name: fit_statistics(part["model"], part["data"])
+                            for name, part in held.groupby("series", sort=False)}).T
+    holdout.index.name = "series"
     if problem.failed:
         notes.append(f"{problem.failed} of {problem.runs} model runs failed and were penalised; "
                      f"first failure at {problem.first_failure}")
@@ -793,7 +837,7 @@ def calibrate(spec: CalibrationSpec | str | Path,
         covariance=pd.DataFrame(cov, index=names, columns=names),
         correlation=pd.DataFrame(corr, index=names, columns=names),
         statistics=statistics, comparison=comparison, fitted=fitted, initial_run=initial_run,
-        optimizer=optimizer, notes=notes)
+        optimizer=optimizer, notes=notes, holdout=holdout)
 
 
 # -------------------------------------------------------------------------- report
@@ -814,19 +858,31 @@ def result_to_dict(result: CalibrationResult) -> dict:
         "parameter_order": list(result.parameters.index),
         "series": {
             s.name: {"indicator": s.indicator, "variable": s.variable, "transform": s.transform,
-                     "data_file": shown_path(s.data_file),
+                     "data_file": _shown_files(s.data_file),
                      "data_unit": s.data_unit, "scale": s.scale, "weight": s.weight,
                      "normaliser": s.normaliser, "duplicates": s.duplicates,
                      "years": list(s.years) if s.years else None,
                      "statistics": result.statistics.loc[s.name].to_dict(),
-                     "points": result.comparison.loc[result.comparison["series"] == s.name,
+                     "points": result.comparison.loc[(result.comparison["series"] == s.name)
+                                                     & (result.comparison["sample"] == "fit"),
                                                      ["year", "data", "model", "model_initial"]]
-                                                .to_dict(orient="records")}
+                                                .to_dict(orient="records"),
+                     **({"holdout_statistics": result.holdout.loc[s.name].to_dict(),
+                         "holdout_points": result.comparison.loc[
+                             (result.comparison["series"] == s.name)
+                             & (result.comparison["sample"] == "holdout"),
+                             ["year", "data", "model"]].to_dict(orient="records")}
+                        if s.name in result.holdout.index else {})}
             for s in spec.series},
+        "holdout_years": list(spec.holdout) if spec.holdout else None,
         "notes": result.notes,
         "thresholds": {"ci_range_ratio": CI_RANGE_RATIO, "correlation_limit": CORRELATION_LIMIT,
                        "singular_rcond": SINGULAR_RCOND},
     })
+
+
+def _shown_files(files) -> str | list[str]:
+    return [shown_path(f) for f in files] if isinstance(files, tuple) else shown_path(files)
 
 
 def _md_table(frame: pd.DataFrame, digits: int = 4) -> str:
@@ -873,7 +929,15 @@ def report_markdown(result: CalibrationResult) -> str:
               "MAPE in percent of the data; R2 = squared correlation (Sterman 1984); "
               "R2_determination = 1 − SSE/SS_tot. Theil: U_M bias, U_S unequal variation, "
               "U_C unequal covariation (U_M + U_S + U_C = 1). A good fit has small MAPE and most "
-              "of its error in U_C (unsystematic).", "",
+              "of its error in U_C (unsystematic).", ""]
+    if spec.holdout is not None:
+        first, last = (f"{y:g}" for y in spec.holdout)
+        lines += [f"## Out of sample ({first}–{last}, held out of the fit)", "",
+                  _md_table(result.holdout[stats_cols]) if not result.holdout.empty
+                  else "No data point lies in the holdout years.", "",
+                  f"The constants were fitted without the {first}–{last} data; these statistics "
+                  "judge the model on years it did not see (same definitions as above).", ""]
+    lines += [
               "## Series", "",
               _md_table(pd.DataFrame(
                   {"indicator": [s.indicator for s in spec.series],
@@ -909,8 +973,12 @@ def plot_fit(result: CalibrationResult, series_name: str, path: Path) -> Path:
                            (result.fitted, dict(color="tab:blue", label="model, fitted"))):
             t = run.index[run.index >= run.index.min() + lag]
             ax.plot(t, model_measure(run, s, t), **style)
-        ax.scatter(s.data.index, s.data.values, color="black", zorder=3, s=18,
+        held = spec.in_holdout(s.data.index)
+        ax.scatter(s.data.index[~held], s.data.values[~held], color="black", zorder=3, s=18,
                    label=f"data: {s.indicator} × {s.scale:g}")
+        if held.any():
+            ax.scatter(s.data.index[held], s.data.values[held], facecolor="white", edgecolor="black",
+                       zorder=3, s=22, label="data held out of the fit")
         ax.set_xlabel("year")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel(s.variable if s.transform == "level" else f"{s.transform} of {s.variable}")
@@ -951,7 +1019,8 @@ def write_report(result: CalibrationResult, out_dir: str | Path | None = None, *
         "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "spec_file": shown_path(spec.path), "spec_sha256": sha256(spec.path),
         "model_file": shown_path(spec.model_path), "model_sha256": sha256(spec.model_path),
-        "data_files": {shown_path(p): sha256(p) for p in sorted({s.data_file for s in spec.series})},
+        "data_files": {shown_path(p): sha256(p) for p in sorted(
+            {f for s in spec.series for f in (s.data_file if isinstance(s.data_file, tuple) else (s.data_file,))})},
         "package": "jdz-sim", "package_version": package_versions["sim"], "versions": package_versions,
         "git": git_state(),
         "files": ["calibration.json", "comparison.csv", "report.md", *figures],
