@@ -3,7 +3,10 @@
 ``run_all`` writes a NEW folder ``results/<UTC timestamp>-<name>/`` (never overwrites):
 
 - ``timeseries/<scenario>.csv`` and ``timeseries.nc`` (xarray, scipy engine: netCDF3),
-- ``scorecard.csv`` and ``scorecard.md`` (columns: :data:`sim.policy.targets.SCORECARD_COLUMNS`),
+- ``scorecard.csv`` and ``scorecard.md`` (columns: :data:`sim.policy.targets.SCORECARD_COLUMNS`
+  then :data:`sim.history.REALITY_COLUMNS`: the published outcome of each target and whether
+  it confirmed or reversed the scenario's verdict), ``actual.csv`` (one row per target,
+  :func:`sim.history.actual_outcomes`),
 - ``manifest.json``: file hashes, resolved parameters, versions, git commit, engine settings,
 - ``figures/`` when :mod:`sim.plots` provides ``write_figure_set``.
 
@@ -32,6 +35,8 @@ from sim.errors import SimError, suggest
 from sim.policy.scenario import (STEP_WIDTH_YEARS, Problem, ScenarioSet, ValidationError,
                        check_registry_against_model, load_registry, param_to_json, read_scenarios,
                        validate_scenarios)
+from sim.history import (DATA_DIR, HISTORY_FILES, RECONCILIATION_FILE, actual_outcomes,
+                         check_actuals, reality_check)
 from sim.policy.targets import TargetSet, events_needed, read_targets, scorecard, to_markdown
 
 DEFAULT_SCENARIO_DIR = "scenarios"
@@ -124,6 +129,11 @@ def _validate(scenario_dir, model, targets, registry, load_model):
                                    facts["time_span"] if facts else None)
     target_set, target_problems = read_targets(targets_path, facts["variables"] if facts else None)
     problems += target_problems
+    if target_set is not None:
+        try:
+            problems += check_actuals(target_set, str(targets_path))
+        except ValidationError as err:  # the reconciliation file itself is wrong
+            problems += err.problems
     state = {"levers": levers, "scenarios": scenarios, "targets": target_set, "loaded": loaded,
              "facts": facts, "paths": (scenario_dir, targets_path, registry_path)}
     return problems, state
@@ -410,6 +420,8 @@ def run_all(scenario_dir=DEFAULT_SCENARIO_DIR, model=DEFAULT_MODEL, out=None, sc
     target_set: TargetSet = state["targets"]
     latest = max(runs, key=lambda v: -np.inf if v is None else v)
     results, event_times, params = runs[latest], events_by_vantage[latest], params_by_vantage[latest]
+    actual = actual_outcomes(target_set)
+    card = reality_check(card, actual)
 
     out_dir = make_results_dir(out, results_root, name)
     ts_dir = out_dir / "timeseries"
@@ -424,7 +436,8 @@ def run_all(scenario_dir=DEFAULT_SCENARIO_DIR, model=DEFAULT_MODEL, out=None, sc
                 df.to_csv(sub / f"{sid}.csv", index_label="time")
     write_netcdf(results, out_dir / "timeseries.nc")
     card.to_csv(out_dir / "scorecard.csv", index=False)
-    (out_dir / "scorecard.md").write_text(to_markdown(card), encoding="utf-8")
+    actual.to_csv(out_dir / "actual.csv", index=False)
+    (out_dir / "scorecard.md").write_text(scorecard_markdown(card, actual), encoding="utf-8")
 
     figure_note, figure_error = "skipped: figures=False", None
     if figures:
@@ -446,6 +459,8 @@ def run_all(scenario_dir=DEFAULT_SCENARIO_DIR, model=DEFAULT_MODEL, out=None, sc
             "scenarios": {str(sc.path): sha256(sc.path) for sc in state["scenarios"].values()},
             "registry": {str(registry_path): sha256(registry_path)},
             "targets": {str(targets_path): sha256(targets_path)},
+            "data": {str(DATA_DIR.name + "/" + f): sha256(DATA_DIR / f)
+                     for f in (*HISTORY_FILES, RECONCILIATION_FILE)},
         },
         "engine": {k: v for k, v in engine.items()},
         "vantages": {("none" if v is None else f"{v:g}"): {
@@ -469,6 +484,25 @@ def run_all(scenario_dir=DEFAULT_SCENARIO_DIR, model=DEFAULT_MODEL, out=None, sc
     if figure_error is not None:
         raise figure_error
     return out_dir
+
+
+MARKDOWN_COLUMNS = ["scenario", "target", "value", "comparator", "threshold", "unit", "passed",
+                    "margin", "year_reached", "basis", "actual_value", "reality"]
+
+
+def scorecard_markdown(card: pd.DataFrame, actual: pd.DataFrame) -> str:
+    """``scorecard.md``: the scorecard table (with the published outcome and whether it
+    confirmed or reversed each verdict), then the published outcomes with their sources."""
+    lines = [to_markdown(card, [c for c in MARKDOWN_COLUMNS if c in card.columns]), "",
+             "## Published outcomes (actual)", "",
+             "| target | observed series | actual | met | status | source / reason |",
+             "|---|---|---|---|---|---|"]
+    for r in actual.itertuples(index=False):
+        met = "" if r.passed is None else ("yes" if r.passed else "no")
+        value = f"{r.value:.4g}" if np.isfinite(r.value) else "—"
+        where = (r.source if r.status == "published" else r.reason).replace("|", "\\|")
+        lines.append(f"| {r.target} | {r.series or '—'} | {value} | {met} | {r.status} | {where} |")
+    return "\n".join(lines) + "\n"
 
 
 # --------------------------------------------------------------------------- compare

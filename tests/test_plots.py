@@ -529,14 +529,16 @@ def test_crossing_times_are_shown_as_the_first_yearly_value_that_meets_the_goal(
                          labels, "zh") == labels.t("missed", "zh")
 
 
-def test_history_file_found_through_the_environment(tmp_path, monkeypatch):
+def test_history_points_come_from_the_projects_data_folder(tmp_path):
+    from sim.history import HISTORY_FILES
     from sim.report.history import find_history
-    csv = tmp_path / "h.csv"
-    csv.write_text("indicator,year,value,unit,source_url,note\ngdp,2010,461.5,亿元,x,\n",
-                   encoding="utf-8")
-    monkeypatch.setenv("JDZ_HISTORY", str(csv))
-    data = find_history()
-    assert list(data["value"]) == [461.5]
+    header = "indicator,year,value,unit,source_url,note\n"
+    (tmp_path / HISTORY_FILES[0]).write_text(header + "gdp,2010,461.5,亿元,x,\n", encoding="utf-8")
+    (tmp_path / HISTORY_FILES[1]).write_text(header + "jx_industry_structure,2016,10.3:47.7:42.0,"
+                                             "ratio,y,\n", encoding="utf-8")
+    data = find_history(tmp_path)
+    assert list(data["value"]) == [461.5]          # text-valued rows are not points
+    assert 957.1364 in set(find_history()["value"])  # the repository's own data/
 
 
 def test_compare_figure_writes_the_requested_format(tmp_path, results):

@@ -42,7 +42,10 @@ EVENT_DIRECTION = {">=": "up", ">": "up", "<=": "down", "<": "down"}
 BASES = ("explicit", "interpretation")
 TARGET_KEYS = {"id": True, "name": True, "horizon": True, "indicator": True, "measure": True,
                "comparator": True, "threshold": True, "unit": True, "clause": True, "basis": True,
-               "reasoning": False, "denominator": False, "scale": False, "start": False}
+               "reasoning": False, "denominator": False, "scale": False, "start": False,
+               "actual": False}
+#: Keys of a target's ``actual:`` mapping (the observed series that stands for its indicator).
+ACTUAL_KEYS = {"series": True, "factor": False, "note": False}
 HORIZON_KEYS = {"year": True, "base_year": True, "name": False, "clause": False}
 #: Comparison tolerance: a value within this relative distance of the threshold counts as equal.
 REL_TOL = 1e-9
@@ -81,6 +84,10 @@ class Target:
     reasoning: str = ""
     denominator: str | None = None
     scale: float = 1.0
+    #: ``{"series": <id in data/reconciliation.yaml>, "factor": float, "note": str}`` or None:
+    #: the observed series standing for the indicator (``factor`` converts its unit to the
+    #: indicator's model unit), judged by the same measure (see :mod:`sim.history`).
+    actual: Mapping | None = None
 
     @property
     def id(self) -> str:
@@ -273,6 +280,7 @@ def _read_target(entry, i: int, file: str, horizons: Mapping[str, Horizon], vari
     start = entry.get("start")
     if start is not None and not _num(start):
         problems.append(Problem(file, f"{where}.start", f"expected a year, got {start!r}"))
+    actual = _read_actual(entry.get("actual"), file, f"{where}.actual", problems) if "actual" in entry else None
     if len(problems) > n_before or hkey not in horizons:
         return None
     h = horizons[hkey]
@@ -284,7 +292,33 @@ def _read_target(entry, i: int, file: str, horizons: Mapping[str, Horizon], vari
                   indicator=entry["indicator"], measure=measure, comparator=comp,
                   threshold=float(threshold), unit=str(entry["unit"]), clause=str(entry["clause"]),
                   basis=basis, reasoning=str(reasoning or "").strip(),
-                  denominator=entry.get("denominator"), scale=float(scale))
+                  denominator=entry.get("denominator"), scale=float(scale), actual=actual)
+
+
+def _read_actual(value, file: str, where: str, problems: list[Problem]) -> dict | None:
+    """``actual: <series>`` or ``actual: {series, factor, note}`` -> the mapping (or None)."""
+    if isinstance(value, str):
+        value = {"series": value}
+    if not isinstance(value, Mapping):
+        problems.append(Problem(file, where, "expected an observed series id or a mapping {series, "
+                                f"factor, note}}, got {value!r}"))
+        return None
+    n = len(problems)
+    for k in set(value) - set(ACTUAL_KEYS):
+        problems.append(Problem(file, f"{where}.{k}", "unknown key" + suggest(str(k), ACTUAL_KEYS)))
+    series = value.get("series")
+    if not isinstance(series, str) or not series.strip():
+        problems.append(Problem(file, f"{where}.series", f"expected a series id of "
+                                f"data/reconciliation.yaml, got {series!r}"))
+    factor = value.get("factor", 1.0)
+    if not _num(factor) or factor == 0:
+        problems.append(Problem(file, f"{where}.factor", f"expected a non-zero number, got {factor!r}"))
+    note = value.get("note", "")
+    if not isinstance(note, str):
+        problems.append(Problem(file, f"{where}.note", f"expected text, got {note!r}"))
+    if len(problems) > n:
+        return None
+    return {"series": series, "factor": float(factor), "note": " ".join(note.split())}
 
 
 def validate_targets(path: str | os.PathLike, model_variables: Iterable[str] | None = None) -> list[Problem]:
@@ -466,13 +500,32 @@ def format_table(card: pd.DataFrame, columns: list[str] | None = None) -> str:
     return "\n".join([line(header), line(["-" * w for w in widths])] + [line(r) for r in rows])
 
 
+#: Mark of a scenario's verdict that the published outcome reversed (see :mod:`sim.history`).
+REVERSED_MARK = "†"
+
+
+def _actual_cell(row) -> str:
+    """The matrix cell of the published outcome: ``"✗ 957.1"``, or its status."""
+    status = row.get("actual_status")
+    if status == "published":
+        return ("✓ " if str(row.get("actual_passed")) == "True" else "✗ ") + _fmt(row["actual_value"])
+    return {"not testable": "not testable"}.get(status, "no figure")
+
+
 def goal_matrix(card: pd.DataFrame) -> pd.DataFrame:
     """Targets × scenarios: each cell ``"✓ 61.2"`` (met) or ``"✗ 48.9"`` (missed), with the
-    measured value; rows keep the targets file's order, columns the scenarios' order."""
+    measured value; rows keep the targets file's order, columns the scenarios' order.
+    When the card carries the published outcomes (``actual_status``, ``reality``: see
+    :func:`sim.history.reality_check`), an ``actual`` column follows ``goal`` and verdicts
+    that reality reversed carry :data:`REVERSED_MARK`."""
+    reversed_ = card["reality"] == "reversed" if "reality" in card.columns else False
     cell = card.apply(lambda r: ("✓ " if r["passed"] else "✗ ") + _fmt(r["value"]), axis=1)
+    cell = cell + np.where(reversed_, " " + REVERSED_MARK, "")
     table = card.assign(cell=cell).pivot(index="target", columns="scenario", values="cell")
     table = table.loc[list(dict.fromkeys(card["target"])), list(dict.fromkeys(card["scenario"]))]
     units = card.drop_duplicates("target").set_index("target")
+    if "actual_status" in card.columns:
+        table.insert(0, "actual", [_actual_cell(units.loc[t]) for t in table.index])
     table.insert(0, "goal", [f"{units.at[t, 'comparator']} {_fmt(units.at[t, 'threshold'])} {units.at[t, 'unit']}"
                              for t in table.index])
     table.columns.name = None
@@ -481,13 +534,21 @@ def goal_matrix(card: pd.DataFrame) -> pd.DataFrame:
 
 def format_matrix(card: pd.DataFrame) -> str:
     """:func:`goal_matrix` as fixed-width text for the terminal, with a count of goals
-    met per scenario on the last line."""
+    met per scenario on the last line (and, with published outcomes, of the verdicts
+    reality confirmed and reversed)."""
     table = goal_matrix(card)
     met = card.groupby("scenario", sort=False)["passed"].sum()
     total = card.groupby("scenario", sort=False)["passed"].size()
-    footer = {"goal": "goals met"} | {sc: f"{int(met[sc])}/{int(total[sc])}" for sc in table.columns[1:]}
+    scenarios = list(dict.fromkeys(card["scenario"]))
+    footers = [{"goal": "goals met"} | {sc: f"{int(met[sc])}/{int(total[sc])}" for sc in scenarios}]
+    if "reality" in card.columns:
+        count = lambda what: card.assign(x=card["reality"] == what).groupby(  # noqa: E731
+            "scenario", sort=False)["x"].sum()
+        conf, rev = count("confirmed"), count("reversed")
+        footers.append({"goal": "reality confirmed"} | {sc: str(int(conf[sc])) for sc in scenarios})
+        footers.append({"goal": f"reality reversed {REVERSED_MARK}"} | {sc: str(int(rev[sc])) for sc in scenarios})
     rows = [[str(i)] + [str(v) for v in r] for i, r in zip(table.index, table.itertuples(index=False))]
-    rows.append(["", *[footer[c] for c in table.columns]])
+    rows += [["", *[f.get(c, "") for c in table.columns]] for f in footers]
     header = ["target", *table.columns]
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
     line = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()  # noqa: E731

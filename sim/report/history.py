@@ -8,6 +8,7 @@ from typing import Mapping, Sequence
 
 import pandas as pd
 
+from sim.history import read_history
 from sim.report.labels import Labels, default_labels, pick
 from sim.report.measures import MissingDataError
 from sim.report.panels import _grid
@@ -15,19 +16,11 @@ from sim.report.style import (DEFAULT_HORIZONS, PANEL_TITLE_SIZE, add_caption, h
                     mark_horizons, new_figure, panel_title, scenario_colours,
                     scenario_linestyles, scenario_name)
 
-#: Where the historical data file is looked for: $JDZ_HISTORY, then ``shared/data`` beside
-#: the repository (as laid out for developers and CI).
-HISTORY_ENV = "JDZ_HISTORY"
-HISTORY_FILE = Path(__file__).resolve().parents[3] / "shared" / "data" / "history_to_2015.csv"
-
-
-def find_history() -> pd.DataFrame | None:
-    """The historical data points (indicator, year, value, ...) if the file is found, else None."""
-    candidates = [Path(p) for p in [os.environ.get(HISTORY_ENV)] if p] + [HISTORY_FILE]
-    for path in candidates:
-        if path.is_file():
-            return pd.read_csv(path)
-    return None
+def find_history(data_dir: str | os.PathLike | None = None) -> pd.DataFrame:
+    """The historical data points (indicator, year, value, unit, source_url, note) of the
+    project's ``data/`` folder (:func:`sim.history.read_history`), numeric rows only."""
+    raw = read_history(data_dir)
+    return raw[raw["value"].notna()].reset_index(drop=True)
 
 
 DATA_STYLE = dict(marker="o", ms=10, ls="none", mfc="white", mec="#222222", mew=2.2, zorder=6)

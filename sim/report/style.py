@@ -182,17 +182,49 @@ def new_figure(nrows: int = 1, ncols: int = 1, figsize: Sequence[float] = FIGSIZ
 
 
 def add_caption(fig, labels: Labels, lang: str, source: Mapping | str | None,
-                scenario_ids: Sequence[str], scenarios_meta: Mapping | None) -> None:
-    """Caption line: source and the scenarios shown, bottom left, small type."""
+                scenario_ids: Sequence[str], scenarios_meta: Mapping | None,
+                data_files: Sequence[str] = ()) -> None:
+    """Caption line: source, the scenarios shown and, when observed points are drawn, the
+    data files they come from (``data_files``), bottom left, small type."""
     def line(one):
         src = pick(source, one) if source else labels.t("default_source", one)
         names = labels.t("list_sep", one).join(
             scenario_name(s, scenarios_meta, one) for s in scenario_ids)
         colon = labels.t("colon", one)
+        data = (labels.t("gap", one) + labels.t("data_source", one, files=labels.t(
+            "list_sep", one).join(data_files))) if data_files else ""
         return (f"{labels.t('source', one)}{colon}{src}{labels.t('gap', one)}"
-                f"{labels.t('scenarios', one)}{colon}{names}")
+                f"{labels.t('scenarios', one)}{colon}{names}{data}")
     fig.text(0.01, 0.01, compose(lang, line), fontsize=CAPTION_SIZE, color="#444444",
              ha="left", va="bottom", gid="caption", wrap=True)
+
+
+#: Observed (published) data: hollow markers, never a line (not to be read as a model run).
+DATA_STYLE = dict(marker="o", ms=10, ls="none", mfc="white", mec="#222222", mew=2.2, zorder=6)
+#: The line between history (the model follows data) and projection (scenarios diverge).
+PROJECTION_LINE = dict(color="#777777", lw=2.0, ls=(0, (5, 2, 1, 2)), zorder=1)
+
+
+def projection_start(scenarios_meta: Mapping | None) -> float | None:
+    """First year of the projection: the earliest ``policy_start`` of the scenarios shown
+    (None when no scenario sets one)."""
+    starts = [float(m["policy_start"]) for m in (scenarios_meta or {}).values()
+              if isinstance(m, Mapping) and m.get("policy_start") is not None]
+    return min(starts) if starts else None
+
+
+def mark_projection(ax, start: float | None, labels: Labels, lang: str) -> None:
+    """A dash-dot line half a year before ``start`` (between the last history year's point
+    and the first projected one), labelled "history ←" / "→ projection" at the bottom."""
+    if start is None:
+        return
+    x = float(start) - 0.5
+    ax.axvline(x, gid="projection_start", **PROJECTION_LINE)
+    kw = dict(transform=ax.get_xaxis_transform(), va="bottom", fontsize=13, color="#444444")
+    ax.text(x, 0.01, compose(lang, lambda one: f"{labels.t('history_span', one)} ← ", " "),
+            ha="right", **kw)
+    ax.text(x, 0.01, compose(lang, lambda one: f" → {labels.t('projection', one)}", " "),
+            ha="left", **kw)
 
 
 def mark_horizons(ax, horizons: Iterable[float] = DEFAULT_HORIZONS, emphasise=None) -> None:
