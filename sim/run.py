@@ -323,8 +323,8 @@ def from_vantage(params: Mapping, defaults: Mapping[str, float], vantage: float)
         if isinstance(value, pd.Series):
             after = value[value.index > start]
             at_start = float(np.interp(start, value.index.to_numpy(dtype=float), value.to_numpy(dtype=float)))
-            before = value[value.index < start]
-            if not before.empty and np.allclose(before.to_numpy(dtype=float), base):
+            before = value[value.index < start].to_numpy(dtype=float)
+            if np.allclose(np.append(before, at_start), base):    # nothing changes by the vantage
                 out[name] = value
                 continue
             points = {start - STEP_WIDTH_YEARS: base, start: at_start, **after.to_dict()}
@@ -337,6 +337,20 @@ def from_vantage(params: Mapping, defaults: Mapping[str, float], vantage: float)
                               dtype=float)
     out[VANTAGE_CONSTANT] = float(vantage)
     return out
+
+
+def vantage_constants(model_path, vantage: float | None) -> dict[str, float]:
+    """The constants fitted on the data known at ``vantage``: the fitted values of
+    ``calibration/vantage_<year>/calibration.json`` beside the model file (written by
+    ``make calibrate`` from ``calibration/jingdezhen_<year>.yaml``), or none when there is
+    no such calibration (the model's own constants, the latest refit, then hold)."""
+    if vantage is None or model_path is None:
+        return {}
+    path = Path(model_path).parent / "calibration" / f"vantage_{vantage:g}" / "calibration.json"
+    if not path.is_file():
+        return {}
+    numbers = json.loads(path.read_text(encoding="utf-8"))
+    return {name: float(p["value"]) for name, p in numbers["parameters"].items()}
 
 
 def vantages(state: dict) -> dict[float | None, list]:
@@ -364,7 +378,8 @@ def run_scenarios(state: dict, ids: list[str], simulate: Callable, engine: dict,
     for sid in ids:
         params[sid] = sset.resolve(sid, defaults=state["facts"]["defaults"])
         if vantage is not None:
-            params[sid] = from_vantage(params[sid], state["facts"]["defaults"], vantage)
+            params[sid] = {**vantage_constants(getattr(state["loaded"], "path", None), vantage),
+                           **from_vantage(params[sid], state["facts"]["defaults"], vantage)}
         try:
             df = simulate(state["loaded"], params=params[sid], events=events, **engine)
         except SimError as err:  # say which scenario failed, keep the error's type and fields
