@@ -434,7 +434,9 @@ def run_all(scenario_dir=DEFAULT_SCENARIO_DIR, model=DEFAULT_MODEL, out=None, sc
     runs, events_by_vantage, params_by_vantage, sset, card = judge_from_vantages(state, ids, simulate, engine)
     target_set: TargetSet = state["targets"]
     latest = max(runs, key=lambda v: -np.inf if v is None else v)
-    results, event_times, params = runs[latest], events_by_vantage[latest], params_by_vantage[latest]
+    results, event_times = runs[latest], events_by_vantage[latest]
+    # the scenarios as written (their own levers); each vantage's params are under "vantages"
+    params = {sid: sset.resolve(sid, defaults=state["facts"]["defaults"]) for sid in ids}
     actual = actual_outcomes(target_set)
     card = reality_check(card, actual)
 
