@@ -18,10 +18,10 @@ import numpy as np
 
 import sim
 
-from sim.chain_model import write_chain_model
-from sim.ensemble_speed import bench_ensemble, ensemble_lines
-from sim.measure import REFERENCE, euler_to_match, run_engine, timed
-from sim.report import (COLUMNS, format_cells, load_average, machine_description,
+from .chain_model import write_chain_model
+from .ensemble_speed import bench_ensemble, ensemble_lines
+from .measure import REFERENCE, euler_to_match, run_engine, timed
+from .report import (COLUMNS, format_cells, load_average, machine_description,
                      markdown_table, text_table)
 
 ROOT = Path(__file__).resolve().parents[1]

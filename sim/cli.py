@@ -19,7 +19,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from sim.run import DEFAULT_MODEL, DEFAULT_SCENARIO_DIR
+from sim.defaults import DEFAULT_MODEL, DEFAULT_SCENARIO_DIR
 
 
 def _parse_set(items: list[str]) -> dict[str, float]:
@@ -60,7 +60,7 @@ def cmd_run(args) -> int:
 
     import pandas as pd
 
-    from sim.policy.targets import format_matrix
+    from sim.report.scorecard import format_matrix
 
     out = run.run_all(scenario_dir=args.scenarios, model=args.model, out=args.out,
                       scenarios=args.scenario or None, name=args.name,
@@ -106,9 +106,9 @@ def cmd_figures(args) -> int:
 
 
 def cmd_calibrate(args) -> int:
-    from sim.analysis import calibrate
+    from sim.report import calibration
 
-    out = calibrate.main_calibrate(args.spec, out=args.out)
+    out = calibration.main_calibrate(args.spec, out=args.out)
     report = Path(out) / "report.md"
     if report.is_file():
         print(report.read_text(encoding="utf-8"))
@@ -117,7 +117,7 @@ def cmd_calibrate(args) -> int:
 
 
 def cmd_optimize(args) -> int:
-    from sim.analysis import optimize
+    from sim.report import policy_search as optimize
 
     command = "python -m sim " + " ".join(sys.argv[1:]) if sys.argv[1:2] == ["optimize"] else ""
     _, out = optimize.optimize(args.from_id, goals=args.goals or None, levers=args.levers or None,
@@ -150,7 +150,7 @@ def cmd_units(args) -> int:
 
 
 def cmd_ensemble(args) -> int:
-    from sim.analysis import ensemble
+    from sim.report import ensemble
 
     out, ens = ensemble.main_ensemble(args.scenario or ["plan"], args.n, args.method, args.seed,
                                       scheduler=args.scheduler, out=args.out,

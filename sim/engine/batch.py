@@ -38,9 +38,9 @@ from pysd.py_backend.lookups import HardcodedLookups
 from pysd.py_backend import statefuls as pysd_statefuls
 from scipy.integrate import solve_ivp
 
-from sim.engine.integrate import (METHODS, SMALL, _default_atol, _inside_segment, _install_switches,
-                     _nonnegative_stocks, _prepare_params, _resolve_names, _stateful_names,
-                     _StateVector, _Switches, _time_comparison_points)
+from sim.engine.integrate import (METHODS, SMALL, StateVector, Switches, default_atol, inside_segment,
+                                  install_switches, nonnegative_stocks, prepare_params, resolve_names,
+                                  stateful_names, time_comparison_points)
 from sim.errors import ModelError, ParameterError, SimulationError
 from sim.engine.load import LoadedModel, as_loaded
 
@@ -87,7 +87,7 @@ def _float(x):
     return float(x)
 
 
-def _batch_lookup(obj: HardcodedLookups, model, switches: _Switches):
+def _batch_lookup(obj: HardcodedLookups, model, switches: Switches):
     xs = np.asarray(obj.data["lookup_dim"].values, dtype=float)
     ys = np.asarray(obj.data.values, dtype=float)
 
@@ -95,7 +95,7 @@ def _batch_lookup(obj: HardcodedLookups, model, switches: _Switches):
         if np.ndim(x) == 0:
             xf = float(x)
             if xf == model.time._time:
-                switches._note(xs)
+                switches.note(xs)
             return float(np.interp(xf, xs, ys))
         return np.interp(np.asarray(x, dtype=float), xs, ys)
 
@@ -156,7 +156,7 @@ def _sample_table(name, value) -> tuple[np.ndarray, np.ndarray]:
     return years[order], values[order]
 
 
-class _BatchState(_StateVector):
+class _BatchState(StateVector):
     """State vector whose elements carry a trailing sample dimension of size ``n``."""
 
     def __init__(self, model, n: int):
@@ -217,13 +217,13 @@ def simulate_batch(model, samples: dict[str, np.ndarray], params: dict | None = 
         raise ParameterError(f"every sample array must be one-dimensional and of one length, "
                              f"got shapes {sorted(sizes)}")
     n = next(iter(sizes))[0]
-    resolved = _resolve_names(arrays, m._namespace, "sampled parameter", path)
-    shared = _prepare_params(params, m, path)
+    resolved = resolve_names(arrays, m._namespace, "sampled parameter", path)
+    shared = prepare_params(params, m, path)
     overlap = set(shared) & set(resolved.values())
     if overlap:
         raise ParameterError(f"{sorted(overlap)} given both as shared params and as samples")
 
-    t0, out_times, switches = _install_switches(m, times)
+    t0, out_times, switches = install_switches(m, times)
     tf = float(out_times[-1])
     module = m.components._components
     if hasattr(module, "if_then_else"):
@@ -235,7 +235,7 @@ def simulate_batch(model, samples: dict[str, np.ndarray], params: dict | None = 
     for name, values in arrays.items():
         if name in tables:
             _set_series_constant(m, resolved[name], *tables[name])
-            switches._note(tables[name][0])
+            switches.note(tables[name][0])
         else:
             _set_array_constant(m, resolved[name], values)
 
@@ -247,15 +247,15 @@ def simulate_batch(model, samples: dict[str, np.ndarray], params: dict | None = 
     for el in m._lookup_elements:
         if isinstance(el, HardcodedLookups) and el.is_float and el.interp == "interpolate":
             _batch_lookup(el, m, switches)
-    switches._note(_time_comparison_points(m, handle.py_file))
+    switches.note(time_comparison_points(m, handle.py_file))
     for value in shared.values():
         if isinstance(value, pd.Series):
-            switches._note(np.asarray(value.index, dtype=float))
+            switches.note(np.asarray(value.index, dtype=float))
 
-    names = _stateful_names(m)
+    names = stateful_names(m)
     sv = _BatchState(m, n)
     y0 = sv.get()
-    atol = _default_atol(y0, rtol) if atol is None else atol
+    atol = default_atol(y0, rtol) if atol is None else atol
     nfev = [0]
     segment_end = [None]
 
@@ -266,7 +266,7 @@ def simulate_batch(model, samples: dict[str, np.ndarray], params: dict | None = 
 
     def rhs(t, y):
         nfev[0] += 1
-        t = _inside_segment(t, segment_end[0])
+        t = inside_segment(t, segment_end[0])
         set_time_state(t, y)
         d = sv.derivative(m)
         if not np.all(np.isfinite(d)):
@@ -315,7 +315,7 @@ def simulate_batch(model, samples: dict[str, np.ndarray], params: dict | None = 
         if switches.breakpoints <= known:
             break
 
-    for i, name in _nonnegative_stocks(m, sv, names):
+    for i, name in nonnegative_stocks(m, sv, names):
         neg = np.flatnonzero(states[:, i] < -atol)
         if neg.size:
             k = i - sv.offsets[np.searchsorted(sv.offsets, i, "right") - 1]

@@ -31,6 +31,10 @@ Conventions, stated once:
 * DELAY FIXED, DELAY N, SAMPLE IF TRUE and impulse PULSEs change state only at discrete
   steps; they are rejected with a clear :class:`~sim.errors.ModelError`.
 * Each call works on a fresh PySD model object: the model handle is never modified.
+
+The building blocks (:func:`prepare_params`, :func:`install_switches`, :class:`StateVector`,
+:class:`Switches`, :func:`default_atol`, :func:`inside_segment`, …) are public because the
+batch twin (:mod:`sim.engine.batch`) shares them; they are the engine's parts, not a user API.
 """
 from __future__ import annotations
 
@@ -79,7 +83,7 @@ class Event:
 # ---------------------------------------------------------------------------------
 # discontinuity-aware replacements for PySD's STEP, PULSE and RAMP
 # ---------------------------------------------------------------------------------
-class _Switches:
+class Switches:
     """Records the switching times it sees and evaluates STEP/PULSE per segment."""
 
     def __init__(self, t0: float, tf: float):
@@ -87,7 +91,7 @@ class _Switches:
         self.breakpoints: set[float] = set()
         self.segment_mid: float | None = None  # None: evaluate at the actual time
 
-    def _note(self, *times) -> None:
+    def note(self, *times) -> None:
         for t in times:
             if t is None:
                 continue
@@ -100,7 +104,7 @@ class _Switches:
         return time() if self.segment_mid is None else self.segment_mid
 
     def step(self, time, value, tstep):
-        self._note(tstep)
+        self.note(tstep)
         return value * (self._switch_time(time) >= tstep - SMALL)
 
     def pulse(self, time, start, repeat_time=0, width=None, magnitude=None, end=None):
@@ -110,26 +114,26 @@ class _Switches:
                              "continuous-time meaning and the engine does not integrate it")
         t = self._switch_time(time)
         if repeat_time == 0:
-            self._note(start, start + width)
+            self.note(start, start + width)
             return 1.0 * ((start - SMALL <= t) & (t < start + width - SMALL))
         stop = self.tf if end is None else min(end, self.tf)
         k = 0
         while start + k * repeat_time < stop and k < 10_000:
-            self._note(start + k * repeat_time, start + k * repeat_time + width)
+            self.note(start + k * repeat_time, start + k * repeat_time + width)
             k += 1
         if end is not None:
-            self._note(end)
+            self.note(end)
         on = (start - SMALL <= t) & (True if end is None else t < end)
         return 1.0 * on * (((t - start + SMALL) % repeat_time) < width)
 
     def ramp(self, time, slope, start, finish=None):
-        self._note(start, finish)
+        self.note(start, finish)
         t = time()
         final = t if finish is None else np.minimum(finish, t)
         return (t > start) * slope * (final - start)
 
 
-def _fast_lookup(obj: HardcodedLookups, model, switches: _Switches):
+def _fast_lookup(obj: HardcodedLookups, model, switches: Switches):
     """Replace a one-dimensional lookup's xarray interpolation by numpy.interp.
 
     Also records the table's x points as breakpoints when it is called with ``Time``.
@@ -143,13 +147,13 @@ def _fast_lookup(obj: HardcodedLookups, model, switches: _Switches):
             return original(data, x, final_subs)
         xf = float(x)
         if xf == model.time._time:
-            switches._note(xs)
+            switches.note(xs)
         return float(np.interp(xf, xs, ys))
 
     obj._call = call
 
 
-def _numpy_for(model, switches: _Switches):
+def _numpy_for(model, switches: Switches):
     """A copy of the numpy namespace for one translated module whose ``interp`` records
     the table points of inline ``WITH LOOKUP(Time, ...)`` (PySD writes them as
     ``np.interp(time(), xs, ys)``) as breakpoints."""
@@ -158,7 +162,7 @@ def _numpy_for(model, switches: _Switches):
 
     def interp(x, xp, fp, *args, **kwargs):
         if np.ndim(x) == 0 and float(x) == model.time._time:
-            switches._note(xp)
+            switches.note(xp)
         return np.interp(x, xp, fp, *args, **kwargs)
 
     ns.interp = interp
@@ -170,7 +174,7 @@ _TIME_COMPARISON = re.compile(
     r"|([A-Za-z_]\w*\(\)|[0-9][0-9.eE+-]*)\s*(?:>=|<=|>|<|==)\s*time\(\)")
 
 
-def _time_comparison_points(model, py_file) -> list[float]:
+def time_comparison_points(model, py_file) -> list[float]:
     """Switching times of conditions like ``IF THEN ELSE(Time >= policy time, ...)``.
 
     Found in the translated module's source: a comparison of ``time()`` with a number
@@ -201,7 +205,7 @@ def _time_comparison_points(model, py_file) -> list[float]:
 # ---------------------------------------------------------------------------------
 # parameters
 # ---------------------------------------------------------------------------------
-def _resolve_names(names, namespace: dict[str, str], what: str, model_path) -> dict[str, str]:
+def resolve_names(names, namespace: dict[str, str], what: str, model_path) -> dict[str, str]:
     """Map user names (model names or Python names, any case) to Python names."""
     lookup = {k.lower(): v for k, v in namespace.items()}
     lookup.update({v.lower(): v for v in namespace.values()})
@@ -238,10 +242,10 @@ def _check_value(name: str, value) -> str | None:
             f"got {type(value).__name__} {value!r}")
 
 
-def _prepare_params(params: dict | None, model, path) -> dict:
+def prepare_params(params: dict | None, model, path) -> dict:
     if not params:
         return {}
-    resolved = _resolve_names(params, model._namespace, "parameter", path)
+    resolved = resolve_names(params, model._namespace, "parameter", path)
     problems = [p for p in (_check_value(k, v) for k, v in params.items()) if p]
     if problems:
         raise ParameterError(f"{path}: " + "; ".join(problems))
@@ -259,7 +263,7 @@ def _prepare_params(params: dict | None, model, path) -> dict:
 # ---------------------------------------------------------------------------------
 # the state vector
 # ---------------------------------------------------------------------------------
-class _StateVector:
+class StateVector:
     """Flattens PySD's dynamic stateful elements into one float vector and back."""
 
     def __init__(self, model):
@@ -313,7 +317,7 @@ class _StateVector:
         return names.get(py, py)
 
 
-def _stateful_names(model) -> dict[str, str]:
+def stateful_names(model) -> dict[str, str]:
     """Map internal stateful object names (``_integ_stock_a``) to model names."""
     out = {}
     rev = {v: k for k, v in model._namespace.items()}
@@ -325,7 +329,7 @@ def _stateful_names(model) -> dict[str, str]:
     return out
 
 
-def _nonnegative_stocks(model, sv: _StateVector, names: dict[str, str]) -> list[tuple[int, str]]:
+def nonnegative_stocks(model, sv: StateVector, names: dict[str, str]) -> list[tuple[int, str]]:
     """Vector positions of stocks whose lower limit is >= 0 (from the units field)."""
     doc = model.doc
     lower = {}
@@ -358,21 +362,21 @@ def _output_times(model, times) -> np.ndarray:
     return np.clip(out, t0, tf)
 
 
-def _install_switches(m, times) -> tuple[float, np.ndarray, _Switches]:
+def install_switches(m, times) -> tuple[float, np.ndarray, Switches]:
     """Prepare a fresh PySD model for the engine: wire its control variables (they may
     refer to each other, SAVEPER = TIME STEP), choose the output times, and put the
     discontinuity-aware STEP/PULSE/RAMP and ``numpy.interp`` into the translated module,
     before initialisation so that initial values use them too.
 
     Returns the initial time, the output times (the run stops at the last one) and the
-    :class:`_Switches` that collects breakpoints.
+    :class:`Switches` that collects breakpoints.
     """
     m.components._init_outer_references({"scope": m, "time": m.time})
     t0 = float(m.time.initial_time())
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         out_times = _output_times(m, times)
-    switches = _Switches(t0, float(out_times[-1]))
+    switches = Switches(t0, float(out_times[-1]))
     module = m.components._components
     for fname in ("step", "pulse", "ramp"):
         if hasattr(module, fname):
@@ -382,7 +386,7 @@ def _install_switches(m, times) -> tuple[float, np.ndarray, _Switches]:
     return t0, out_times, switches
 
 
-def _inside_segment(t: float, end: float | None) -> float:
+def inside_segment(t: float, end: float | None) -> float:
     """The time at which to evaluate the derivative for solver time ``t`` while
     integrating a segment that ends at ``end`` (None: no segment). The solver's last
     stage sits exactly on the breakpoint; evaluating just inside it keeps the segment's
@@ -392,7 +396,7 @@ def _inside_segment(t: float, end: float | None) -> float:
     return t
 
 
-def _default_atol(y0: np.ndarray, rtol: float) -> float:
+def default_atol(y0: np.ndarray, rtol: float) -> float:
     """``rtol * 1e-3`` times the largest initial state magnitude (at least 1e-12)."""
     scale = float(np.max(np.abs(y0))) if y0.size else 1.0
     return max(rtol * 1e-3 * max(scale, 1.0), 1e-12)
@@ -429,10 +433,10 @@ def simulate(model, params: dict | None = None, *, method: str = "RK45", rtol: f
     handle: LoadedModel = as_loaded(model)
     m = handle.fresh()
     path = handle.path
-    p = _prepare_params(params, m, path)
+    p = prepare_params(params, m, path)
     ic = None
     if initial_conditions:
-        _resolve_names(initial_conditions, m._namespace, "stock", path)
+        resolve_names(initial_conditions, m._namespace, "stock", path)
         stateful = set(handle.doc.loc[handle.doc["Type"].eq("Stateful"), "Real Name"])
         by_lower = {n.lower(): n for n in stateful}
         by_lower.update({m._namespace[n].lower(): n for n in stateful if n in m._namespace})
@@ -450,12 +454,12 @@ def simulate(model, params: dict | None = None, *, method: str = "RK45", rtol: f
         if ev.direction not in ("up", "down", "either"):
             raise ParameterError(f"event {ev.key!r}: direction must be up, down or either")
     if events:
-        _resolve_names([ev.variable for ev in events], m._namespace, "event variable", path)
+        resolve_names([ev.variable for ev in events], m._namespace, "event variable", path)
 
-    t0, out_times, switches = _install_switches(m, times)
+    t0, out_times, switches = install_switches(m, times)
     tf = float(out_times[-1])  # integrate only as far as the last output time
     if return_columns is not None and not isinstance(return_columns, str):
-        _resolve_names(return_columns, m._namespace, "return column", path)
+        resolve_names(return_columns, m._namespace, "return column", path)
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -465,17 +469,17 @@ def simulate(model, params: dict | None = None, *, method: str = "RK45", rtol: f
     for el in m._lookup_elements:
         if isinstance(el, HardcodedLookups) and el.is_float and el.interp == "interpolate":
             _fast_lookup(el, m, switches)
-    switches._note(_time_comparison_points(m, handle.py_file))
+    switches.note(time_comparison_points(m, handle.py_file))
 
-    names = _stateful_names(m)
-    sv = _StateVector(m)
+    names = stateful_names(m)
+    sv = StateVector(m)
     y0 = sv.get()
-    atol = _default_atol(y0, rtol) if atol is None else atol
+    atol = default_atol(y0, rtol) if atol is None else atol
     for value in p.values():
         if isinstance(value, pd.Series):
-            switches._note(np.asarray(value.index, dtype=float))
+            switches.note(np.asarray(value.index, dtype=float))
 
-    nonneg = _nonnegative_stocks(m, sv, names)
+    nonneg = nonnegative_stocks(m, sv, names)
     nfev = [0]
     last_t = [t0]
     segment_end = [None]  # right end of the segment being integrated
@@ -488,7 +492,7 @@ def simulate(model, params: dict | None = None, *, method: str = "RK45", rtol: f
     def rhs(t, y):
         nfev[0] += 1
         last_t[0] = t
-        t = _inside_segment(t, segment_end[0])
+        t = inside_segment(t, segment_end[0])
         set_time_state(t, y)
         try:
             d = sv.derivative(m)
@@ -507,9 +511,9 @@ def simulate(model, params: dict | None = None, *, method: str = "RK45", rtol: f
         v = getattr(m.components, py_event_vars_by_var[variable])()
         return float(np.asarray(v.values if isinstance(v, xr.DataArray) else v).max())
 
-    py_event_vars_by_var = _resolve_names([ev.variable for ev in events], m._namespace,
+    py_event_vars_by_var = resolve_names([ev.variable for ev in events], m._namespace,
                                           "event variable", path)
-    py_event_vars = {ev.key: _resolve_names([ev.variable], m._namespace, "event variable", path)[ev.variable]
+    py_event_vars = {ev.key: resolve_names([ev.variable], m._namespace, "event variable", path)[ev.variable]
                      for ev in events}
 
     def event_fn(ev):

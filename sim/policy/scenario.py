@@ -452,7 +452,7 @@ def _value_at(path, t: float) -> float:
     return float(np.interp(t, years, values))
 
 
-def _points_before(path, t: float) -> list[tuple[float, float]]:
+def points_before(path, t: float) -> list[tuple[float, float]]:
     """The parent's path up to just before ``t`` (ending with a point at ``t - step``)."""
     cut = t - STEP_WIDTH_YEARS
     if isinstance(path, float):
@@ -468,13 +468,13 @@ def _apply(parent, value, start: float | None, t0: float | None, is_year: bool):
         first = table[0][0]
         if parent is None or (t0 is not None and first <= t0):
             return table if len(table) > 1 else float(table[0][1])
-        return _points_before(parent, first) + table
+        return points_before(parent, first) + table
     c = float(value)
     if is_year or start is None or parent is None or (t0 is not None and start <= t0):
         return c
     if isinstance(parent, float) and parent == c:
         return c
-    return _points_before(parent, start) + [(float(start), c)]
+    return points_before(parent, start) + [(float(start), c)]
 
 
 def resolve(sid: str, scenarios: Mapping[str, Scenario], registry: Mapping[str, Lever], *,

@@ -123,8 +123,8 @@ def plot_target_indicator(results: Mapping[str, pd.DataFrame], target,
         if obs is not None and not obs.empty:
             name = series_info().loc[target.actual["series"]]
             ax.plot(obs.index.to_numpy(float), obs.to_numpy(float), gid="observed",
-                    label=compose(lang, lambda one: labels.t("observed", one) + labels.t(
-                        "colon", one) + name[one]), **DATA_STYLE)
+                    label=compose(lang, lambda one: labels.t("observed_from", one, name=name[one])),
+                    **DATA_STYLE)
         mark_projection(ax, projection_start(scenarios_meta), labels, lang)
         ax.axhline(target.threshold, color="#222222", lw=2.5, ls=(0, (6, 3)), zorder=2,
                    gid="threshold",

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from sim.policy import targets as sim_targets
+from sim.policy.goal_measures import measure_array
 
 #: measure -> kind of path drawn ("level" or "window") and the text key describing it.
 MEASURE_PATHS: dict[str, tuple[str, str]] = {
@@ -140,9 +141,9 @@ def measure_path(results: pd.DataFrame, target: FigureTarget) -> pd.Series:
     s = indicator_series(results, target)
     if target.path_kind == "level":
         return s * target.scale
-    fn = sim_targets.MEASURES[target.measure]
     years = s.index.to_numpy(dtype=float)
-    values = [fn(s, target.start, float(y), target.scale) if y > target.start + 1e-9
+    x = s.to_numpy(dtype=float)[None, :]
+    values = [float(measure_array(x, years, target, float(y))[0]) if y > target.start + 1e-9
               else math.nan for y in years]
     return pd.Series(values, index=s.index, dtype=float)
 

@@ -215,16 +215,13 @@ def projection_start(scenarios_meta: Mapping | None) -> float | None:
 
 def mark_projection(ax, start: float | None, labels: Labels, lang: str) -> None:
     """A dash-dot line half a year before ``start`` (between the last history year's point
-    and the first projected one), labelled "history ←" / "→ projection" at the bottom."""
+    and the first projected one; gid ``projection_start``), explained in the legend
+    ("history | projection from 2016") rather than by text over the data."""
     if start is None:
         return
-    x = float(start) - 0.5
-    ax.axvline(x, gid="projection_start", **PROJECTION_LINE)
-    kw = dict(transform=ax.get_xaxis_transform(), va="bottom", fontsize=13, color="#444444")
-    ax.text(x, 0.01, compose(lang, lambda one: f"{labels.t('history_span', one)} ← ", " "),
-            ha="right", **kw)
-    ax.text(x, 0.01, compose(lang, lambda one: f" → {labels.t('projection', one)}", " "),
-            ha="left", **kw)
+    ax.axvline(float(start) - 0.5, gid="projection_start", **PROJECTION_LINE,
+               label=compose(lang, lambda one: labels.t("projection_from", one,
+                                                        year=f"{float(start):g}")))
 
 
 def mark_horizons(ax, horizons: Iterable[float] = DEFAULT_HORIZONS, emphasise=None) -> None:
