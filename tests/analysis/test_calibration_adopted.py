@@ -210,7 +210,7 @@ def test_the_split_fits_the_same_constants_to_the_same_data_without_2018_2020():
     assert split["series"] == main["series"] and split["parameters"] == main["parameters"]
     assert split["holdout_years"] == [2018, 2020] and "holdout_years" not in main
     manifest = json.loads((SPLIT_REPORT / "manifest.json").read_text(encoding="utf-8"))
-    assert manifest["spec_sha256"] == hashlib.sha256(SPLIT_SPEC.read_bytes()).hexdigest(), \
+    assert list(manifest["files"]["spec"].values()) == [hashlib.sha256(SPLIT_SPEC.read_bytes()).hexdigest()], \
         "the split spec changed since its report was made: run `make calibrate`"
     numbers = json.loads((SPLIT_REPORT / "calibration.json").read_text(encoding="utf-8"))
     for name, s in numbers["series"].items():
@@ -231,4 +231,26 @@ def test_the_readme_split_tables_are_copied_from_the_split_report():
                                           fit_report.SPLIT_SECTIONS)
     assert block == expected, "regenerate with .venv/bin/python models/fit_report.py"
     assert "## Out of sample (2018–2020" in expected.replace("####", "##")
+
+
+VANTAGE_SPEC = ROOT / "models" / "calibration" / "jingdezhen_2015.yaml"
+VANTAGE_REPORT = ROOT / "models" / "calibration" / "vantage_2015"
+
+
+def test_the_2015_vantage_is_fitted_on_2011_2015_only_and_read_by_the_run():
+    from sim.policy.vantage import vantage_constants
+
+    main, early = (yaml.safe_load(p.read_text(encoding="utf-8")) for p in (SPEC, VANTAGE_SPEC))
+    assert early["parameters"] == main["parameters"] and early["holdout_years"] == [2016, 2020]
+    assert early["series"] == [s for s in main["series"] if s["name"] != "fiscal_revenue"]
+    manifest = json.loads((VANTAGE_REPORT / "manifest.json").read_text(encoding="utf-8"))
+    assert list(manifest["files"]["spec"].values()) == [hashlib.sha256(VANTAGE_SPEC.read_bytes()).hexdigest()], \
+        "the 2015 spec changed since its report was made: run `make calibrate`"
+    numbers = json.loads((VANTAGE_REPORT / "calibration.json").read_text(encoding="utf-8"))
+    for name, s in numbers["series"].items():
+        assert all(p["year"] <= 2015 for p in s["points"]), name
+    constants = vantage_constants(MODEL, 2015)
+    assert set(constants) == {p["name"] for p in main["parameters"]}
+    assert constants == {n: p["value"] for n, p in numbers["parameters"].items()}
+    assert vantage_constants(MODEL, 2020) == {}          # seen from 2020: the model's own refit
 
