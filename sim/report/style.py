@@ -206,11 +206,15 @@ PROJECTION_LINE = dict(color="#777777", lw=2.0, ls=(0, (5, 2, 1, 2)), zorder=1)
 
 
 def projection_start(scenarios_meta: Mapping | None) -> float | None:
-    """First year of the projection: the earliest ``policy_start`` of the scenarios shown
-    (None when no scenario sets one)."""
-    starts = [float(m["policy_start"]) for m in (scenarios_meta or {}).values()
-              if isinstance(m, Mapping) and m.get("policy_start") is not None]
-    return min(starts) if starts else None
+    """First year of the projection: the earliest ``projection_start`` of the scenarios'
+    metadata (set by a run seen from a vantage year: its levers start the year after),
+    else the earliest ``policy_start`` (None when no scenario sets either)."""
+    metas = [m for m in (scenarios_meta or {}).values() if isinstance(m, Mapping)]
+    for key in ("projection_start", "policy_start"):
+        starts = [float(m[key]) for m in metas if m.get(key) is not None]
+        if starts:
+            return min(starts)
+    return None
 
 
 def mark_projection(ax, start: float | None, labels: Labels, lang: str) -> None:

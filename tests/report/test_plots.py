@@ -284,9 +284,8 @@ def test_theme_growth_target_is_the_path_that_just_meets_it(results):
     assert x[0] == 2015.0 and x[-1] == 2020.0
     assert y[-1] == pytest.approx(x0 * (1 - 0.032) ** 5)
     # the scorecard's own measure of that path is exactly the threshold
-    from sim.policy.targets import MEASURES
-    assert MEASURES["avg_growth"](y[None, :], x, 2015.0, 2020.0, 1.0)[0] == \
-        pytest.approx(-3.2)
+    from sim.policy.goal_measures import MEASURES
+    assert MEASURES["avg_growth"](y[None, :], x, 2015.0, 2020.0, 1.0)[0] == pytest.approx(-3.2)
 
 
 @pytest.mark.parametrize("theme", list(plots.THEMES))
