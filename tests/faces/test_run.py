@@ -34,7 +34,7 @@ def first_run(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setitem(sys.modules, "sim.plots", NO_PLOTS)
         with pytest.warns(UserWarning, match="write_figure_set"):
-            out = run_all(SCEN, TINY, results_root=root, name="tiny")
+            out = run_all(SCEN, TINY, results_root=root, name="tiny", documents=False)
     return out
 
 
@@ -226,7 +226,7 @@ def test_figure_writer_gets_results_scorecard_targets_and_meta(tmp_path, monkeyp
 
     plots.write_figure_set = write_figure_set
     monkeypatch.setitem(sys.modules, "sim.plots", plots)
-    out = run_all(SCEN, TINY, results_root=tmp_path, scenarios=["baseline", "plan"])
+    out = run_all(SCEN, TINY, results_root=tmp_path, scenarios=["baseline", "plan"], documents=False)
     (folder, ids, n, target_ids, meta, lang), = calls
     assert folder == out / "figures" and ids == ["baseline", "plan"] and n == 12
     assert target_ids == [t.id for t in load_targets(SCEN / "targets.yaml")]
