@@ -13,6 +13,7 @@ import os
 import platform
 import re
 import subprocess
+import tempfile
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
@@ -20,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from sim import __version__
-from sim.errors import SimError
+from sim.errors import SimError, UsageError
 
 #: Version of the manifest layout; bump when a common key changes meaning.
 MANIFEST_SCHEMA = 1
@@ -87,38 +88,124 @@ def jsonable(x):
     return x
 
 
-def new_results_dir(root: str | os.PathLike, name: str, now: datetime | None = None) -> Path:
-    """Create and return ``<root>/<UTC timestamp>-<name>``, adding ``-2``, ``-3``… if taken."""
+#: Suffix of a results folder being written: ``<final name>.incomplete-<pid>``. It is
+#: renamed to its final name when the command finishes, so an interrupted run leaves
+#: nothing under the final name, only a folder marked incomplete.
+INCOMPLETE = ".incomplete-"
+
+
+def _free_name(root: Path, name: str, now: datetime | None = None) -> Path:
     safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("._") or "run"
     stamp = (now or datetime.now(timezone.utc)).strftime("%Y%m%dT%H%M%SZ")
-    root = Path(root)
-    root.mkdir(parents=True, exist_ok=True)
     for n in range(1, 10_000):
         path = root / (f"{stamp}-{safe}" if n == 1 else f"{stamp}-{safe}-{n}")
+        if not path.exists() and not any(root.glob(path.name + INCOMPLETE + "*")):
+            return path
+    raise SimError(f"{root}: could not find a free results folder name for {stamp}-{safe}")
+
+
+def new_results_dir(root: str | os.PathLike, name: str, now: datetime | None = None) -> Path:
+    """Create and return ``<root>/<UTC timestamp>-<name>``, adding ``-2``, ``-3``… if taken
+    (a folder created at once, for callers that do not stage; see :func:`make_results_dir`)."""
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    for _ in range(100):
+        path = _free_name(root, name, now)
         try:
             path.mkdir()
             return path
         except FileExistsError:
             continue
-    raise SimError(f"{root}: could not find a free results folder name for {stamp}-{safe}")
+    raise SimError(f"{root}: could not find a free results folder name for {name}")
 
 
-def refuse_existing(out) -> None:
-    """Raise FileExistsError when ``out`` (a results folder to create) already exists."""
-    if out is not None and Path(out).exists():
-        raise FileExistsError(f"{out}: results folder already exists; results are never overwritten")
+def _writable_ancestor(path: Path) -> tuple[Path, OSError | None]:
+    """The nearest existing ancestor of ``path`` and the error creating something in it."""
+    anc = path.absolute().parent
+    while not anc.exists() and anc != anc.parent:
+        anc = anc.parent
+    try:
+        probe = Path(tempfile.mkdtemp(prefix=".sim-write-check-", dir=anc))
+        probe.rmdir()
+        return anc, None
+    except OSError as err:
+        return anc, err
+
+
+def check_output(out, option: str = "--out", *, kind: str = "results folder") -> None:
+    """Before any work: ``out`` must not exist and must be creatable (its nearest existing
+    parent writable). Raises :class:`FileExistsError` or :class:`~sim.errors.UsageError`
+    naming the option and the fix."""
+    if out is None:
+        return
+    path = Path(out)
+    if path.exists() or path.is_symlink():
+        raise FileExistsError(f"{option} {out}: {kind} already exists; results are never "
+                              "overwritten: choose a new name")
+    anc, err = _writable_ancestor(path)
+    if err is not None or not anc.is_dir():
+        why = err.strerror if err is not None and err.strerror else (err or "not a folder")
+        raise UsageError(f"{option} {out}: cannot be created ({anc}: {why}); choose a location "
+                         "you can write to")
+
+
+def refuse_existing(out, results_root: str | os.PathLike | None = None) -> None:
+    """Raise before any work when ``out`` (a results folder to create) exists or cannot be
+    created, or, without ``out``, when no folder can be created under ``results_root``
+    (see :func:`check_output`)."""
+    if out is None and results_root is not None:
+        root = Path(results_root)
+        probe = root / ".sim-probe" if root.is_dir() else root
+        check_output(probe, f"results folder (default, under {root})")
+    check_output(out)
 
 
 def make_results_dir(out, results_root: str | os.PathLike, name: str) -> Path:
-    """Create and return the results folder: ``out`` if given (an existing one is an
-    error; results are never overwritten), else ``new_results_dir(results_root, name)``."""
+    """Create and return the STAGING folder of a results folder; call
+    :func:`finish_results_dir` on it when everything is written.
+
+    The final folder is ``out`` if given (an existing one is an error; results are never
+    overwritten), else ``<results_root>/<UTC timestamp>-<name>``. Files are written into
+    the sibling ``<final>.incomplete-<pid>`` and renamed into place at the end.
+    """
     if out is None:
-        return new_results_dir(results_root, name)
-    refuse_existing(out)
-    out_dir = Path(out)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    out_dir.mkdir()  # FileExistsError if it appeared meanwhile
-    return out_dir
+        root = Path(results_root)
+        final = _free_name(root, name) if root.is_dir() else root / name
+        check_output(final, f"results folder (default, under {root})")
+        root.mkdir(parents=True, exist_ok=True)
+        final = _free_name(root, name)
+    else:
+        check_output(out)
+        final = Path(out)
+        final.parent.mkdir(parents=True, exist_ok=True)
+    staging = final.parent / f"{final.name}{INCOMPLETE}{os.getpid()}"
+    staging.mkdir()
+    return staging
+
+
+def final_path(folder: str | os.PathLike) -> Path:
+    """The final name of a (staging) results folder."""
+    folder = Path(folder)
+    head, sep, tail = folder.name.rpartition(INCOMPLETE)
+    return folder.with_name(head) if sep and tail.isdigit() else folder
+
+
+def finish_results_dir(folder: str | os.PathLike, *, explicit: bool = False) -> Path:
+    """Rename a staging folder to its final name and return it (a no-op for a folder that
+    is not staged). When the final name was taken meanwhile: an explicit ``--out`` is an
+    error (the staged folder stays, marked incomplete); a default name gets ``-2``…"""
+    folder = Path(folder)
+    final = final_path(folder)
+    if final == folder:
+        return folder
+    if final.exists():
+        if explicit:
+            raise FileExistsError(f"{final}: appeared while this run was writing; its results "
+                                  f"are in {folder}")
+        m = re.match(r"(\d{8}T\d{6}Z)-(.*)$", final.name)
+        final = _free_name(final.parent, m.group(2) if m else final.name)
+    os.rename(folder, final)
+    return final
 
 
 def netcdf_name(name: str) -> str:
@@ -151,7 +238,7 @@ def write_manifest(folder: str | os.PathLike, kind: str, *, name: str | None = N
     manifest = {
         "schema": MANIFEST_SCHEMA,
         "kind": kind,
-        "name": name if name is not None else folder.name,
+        "name": name if name is not None else final_path(folder).name,
         "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "sim_version": __version__,
         "git": git_state(),
@@ -161,7 +248,9 @@ def write_manifest(folder: str | os.PathLike, kind: str, *, name: str | None = N
         **details,
         "outputs": sorted(outputs),
     }
-    path.write_text(json.dumps(jsonable(manifest), indent=2, ensure_ascii=False), encoding="utf-8")
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(jsonable(manifest), indent=2, ensure_ascii=False), encoding="utf-8")
+    os.replace(tmp, path)  # a reader never sees half a manifest
     return path
 
 

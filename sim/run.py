@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from sim.defaults import DEFAULT_MODEL, DEFAULT_RESULTS_ROOT, DEFAULT_SCENARIO_DIR, ENGINE_DEFAULTS
-from sim.errors import SimError, suggest
+from sim.errors import SimError, UsageError, suggest
 from sim.policy.scenario import Problem, ValidationError, param_to_json
 from sim.policy.study import (Study, model_facts, read_study, select_scenarios, study_paths,  # noqa: F401
                               target_events, validate_study)
@@ -36,7 +36,8 @@ from sim.history import (DATA_DIR, HISTORY_FILES, RECONCILIATION_FILE, actual_ou
 from sim.report.scorecard import scorecard_markdown
 from sim.report.tables import markdown_table
 from sim.provenance import (PACKAGES, git_state, jsonable, make_results_dir, netcdf_name,  # noqa: F401
-                            new_results_dir, refuse_existing, sha256, versions, write_manifest)
+                            finish_results_dir, new_results_dir, refuse_existing, sha256, versions,
+                            write_manifest)
 
 __all__ = ["DEFAULT_MODEL", "DEFAULT_RESULTS_ROOT", "DEFAULT_SCENARIO_DIR", "ENGINE_DEFAULTS", "compare",
            "git_state", "jsonable", "make_results_dir", "model_facts", "new_results_dir", "run_all",
@@ -182,7 +183,7 @@ def run_all(scenario_dir=DEFAULT_SCENARIO_DIR, model=DEFAULT_MODEL, out=None, sc
     Raises :class:`~sim.policy.scenario.ValidationError` (every problem) before running anything.
     Returns the results folder.
     """
-    refuse_existing(out)
+    refuse_existing(out, results_root)
     problems, study = _validate(scenario_dir, model, targets, registry, load_model)
     if problems:
         raise ValidationError(problems)
@@ -251,9 +252,11 @@ def run_all(scenario_dir=DEFAULT_SCENARIO_DIR, model=DEFAULT_MODEL, out=None, sc
         figures=figure_note)
     write_manifest(out_dir, "run", **record)
     if figure_error is not None:
+        finish_results_dir(out_dir, explicit=out is not None)
         raise figure_error
     if documents:   # the brief reads the manifest: written first, then again with the documents
         write_manifest(out_dir, "run", **record, documents=write_documents(out_dir))
+    out_dir = finish_results_dir(out_dir, explicit=out is not None)
     return out_dir
 
 
@@ -313,7 +316,8 @@ def compare(a: str, b: str, scenario_dir=DEFAULT_SCENARIO_DIR, model=DEFAULT_MOD
     :func:`sim.plots.compare_figure` exists. Returns ``(table, out folder or None)``.
     """
     if a == b:
-        raise ValueError(f"compare needs two different scenarios, got {a!r} twice")
+        raise UsageError(f"compare {a} {b}: the same scenario twice; name two different "
+                         "scenarios (e.g. compare baseline plan)")
     refuse_existing(out)
     meta = None
     if results_dir is not None:
@@ -353,8 +357,7 @@ def compare(a: str, b: str, scenario_dir=DEFAULT_SCENARIO_DIR, model=DEFAULT_MOD
     table = pd.DataFrame(rows)
     if out is None:
         return table, None
-    out_dir = Path(out)
-    out_dir.mkdir(parents=True)
+    out_dir = make_results_dir(out, None, "compare")
     table.to_csv(out_dir / "compare.csv", index=False)
     (out_dir / "compare.md").write_text(markdown_table(table), encoding="utf-8")
     if figures:
@@ -368,7 +371,7 @@ def compare(a: str, b: str, scenario_dir=DEFAULT_SCENARIO_DIR, model=DEFAULT_MOD
         else:
             for lang in ("zh", "en"):
                 drawer(out_dir / f"compare_{a}_{b}_{lang}.png", results, a, b, list(target_set), meta, lang=lang)
-    return table, out_dir
+    return table, finish_results_dir(out_dir, explicit=True)
 
 
 # --------------------------------------------------------------------------- contributions

@@ -57,6 +57,7 @@ import pandas as pd
 import yaml
 
 from sim.errors import SimError, suggest
+from sim.policy import yamlfile
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -293,9 +294,10 @@ def load_spec(path: str | Path, *, load_model: Callable | None = None) -> Calibr
     path = Path(path).resolve()
     where = str(path)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise CalibrationSpecError(f"{where}: cannot read calibration spec: {exc}") from exc
+        raw = yamlfile.load(path)
+    except (OSError, yamlfile.YamlFileError, yaml.YAMLError) as exc:
+        raise CalibrationSpecError(f"{where}: cannot read calibration spec: "
+                                   f"{yamlfile.describe(exc)}") from None
     if not isinstance(raw, dict):
         raise CalibrationSpecError(f"{where}: expected a mapping at the top level")
     errors: list[str] = []
@@ -399,9 +401,9 @@ def _parse_parameters(entries, constants, variables, model, errors) -> list[Para
 def _check_not_levers(parameters: list[ParameterSpec], registry: Path, errors: list[str]):
     """Policy levers are set by scenarios; fitting one to history would blur the two."""
     try:
-        entries = (yaml.safe_load(registry.read_text(encoding="utf-8")) or {}).get("levers") or []
-    except (OSError, yaml.YAMLError, AttributeError) as exc:
-        errors.append(f"levers: cannot read lever registry {registry}: {exc}")
+        entries = (yamlfile.load(registry) or {}).get("levers") or []
+    except (OSError, yamlfile.YamlFileError, yaml.YAMLError, AttributeError) as exc:
+        errors.append(f"levers: cannot read lever registry {registry}: {yamlfile.describe(exc)}")
         return
     levers = {e.get("name") for e in entries if isinstance(e, dict)}
     for i, p in enumerate(parameters):

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import re
+import sys
+import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -17,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sim.errors import SimError
+from sim.errors import SimError, UsageError
 
 #: Samples per batch call. Each call pays PySD's set-up (a fresh model, initialisation)
 #: once; more chunks than workers only add calls. 10,000 Jingdezhen runs on the shared
@@ -134,10 +137,64 @@ def _progress(total: int, desc: str, enabled: bool):
     return tqdm(total=total, desc=desc, unit="run")
 
 
+SCHEDULER_ENV = "SIM_DASK_SCHEDULER"
+_ADDRESS = re.compile(r"(tcp|tls|ucx|ws|wss)://(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):([0-9]{1,5})")
+
+
+def resolve_scheduler(option: str | None) -> str | None:
+    """The Dask scheduler address: ``option`` (``--scheduler``), else ``$SIM_DASK_SCHEDULER``,
+    else ``None`` (local processes). Never from a data file: results come back pickled.
+    A malformed address is a :class:`~sim.errors.UsageError` naming where it came from."""
+    origin = "--scheduler"
+    if option is None:
+        option, origin = os.environ.get(SCHEDULER_ENV) or None, f"${SCHEDULER_ENV}"
+    if option is None:
+        return None
+    m = _ADDRESS.fullmatch(str(option).strip())
+    if not m or not 0 < int(m.group(3)) < 65536:
+        raise UsageError(f"{origin} {option!r}: expected a Dask scheduler address like "
+                         "tcp://host:8786")
+    return str(option).strip()
+
+
 def scheduler_address(scheduler) -> str | None:
     if scheduler is None or isinstance(scheduler, str):
         return scheduler
     return getattr(scheduler, "scheduler_address", None) or getattr(scheduler, "address", None)
+
+
+#: How often a worker checks that its parent is alive (seconds).
+PARENT_POLL_S = 0.5
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """Worker initializer: end this process when the parent dies, however it dies
+    (SIGKILL included), so no ~300 MB worker outlives an interrupted ensemble.
+
+    Linux delivers SIGKILL on the parent's death (``prctl(PR_SET_PDEATHSIG)``); a daemon
+    thread that polls the parent id covers other systems and a parent that died before
+    the ``prctl`` call.
+    """
+    import signal
+    import threading
+
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+            libc = ctypes.CDLL("libc.so.6", use_errno=True)
+            libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent_pid:
+        os._exit(1)
+
+    def watch():
+        while True:
+            time.sleep(PARENT_POLL_S)
+            if os.getppid() != parent_pid:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="die-with-parent", daemon=True).start()
 
 
 def execute(tasks: Sequence[ChunkTask], *, scheduler=None, workers: int = DEFAULT_WORKERS,
@@ -182,7 +239,8 @@ def execute(tasks: Sequence[ChunkTask], *, scheduler=None, workers: int = DEFAUL
                 done(i, run_chunk(task))
         else:
             ctx = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
-            with ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=ctx) as pool:
+            with ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=ctx,
+                                     initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
                 futures = {pool.submit(run_chunk, t): i for i, t in enumerate(tasks)}
                 for fut in as_completed(futures):
                     done(futures[fut], fut.result())

@@ -29,6 +29,7 @@
 from __future__ import annotations
 
 import math
+import os
 import time
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
@@ -39,13 +40,15 @@ import numpy as np
 import pandas as pd
 
 from sim.defaults import DEFAULT_MODEL, DEFAULT_SCENARIO_DIR, ENGINE_DEFAULTS
+from sim.errors import UsageError
 from sim.policy.study import read_study
 from sim.policy.goal_measures import indicator_array, measure_array, meets_array, year_reached_array
 from sim.policy.targets import Target, TargetSet
 from sim.analysis.chunks import (DEFAULT_CHUNK, DEFAULT_WORKERS, ChunkTask, chunk_bounds,  # noqa: F401
-                                 execute, run_chunk, scheduler_address, set_blas_threads,
+                                 execute, resolve_scheduler, run_chunk, scheduler_address, set_blas_threads,
                                  single_blas_thread)
-from sim.analysis.uncertainty import DEFAULT_FILE, UncertaintySet, load_uncertainties, sample_unit, to_values
+from sim.analysis.uncertainty import (DEFAULT_FILE, UncertaintySet, check_sampling, load_uncertainties,
+                                      sample_unit, to_values)
 
 SOBOL_RESAMPLES = 100
 SOBOL_CONF = 0.95
@@ -86,6 +89,65 @@ class Ensemble:
                             index=pd.Index(self.times, name="time"))
 
 
+#: Memory of one local worker process besides its chunk (a loaded model; measured about 290 MB).
+WORKER_BASE_BYTES = 300 * 2**20
+#: Share of the available memory an ensemble may plan to use.
+MEMORY_SHARE = 0.7
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to new work (``MemAvailable`` on Linux), or None."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def memory_estimate(rows: int, d: int, scenarios: int, columns: int, times: int, chunk: int,
+                    workers: int) -> int:
+    """Bytes an ensemble needs: the samples (unit and values, ``2 rows d``), the kept series
+    (``scenarios columns rows times``, twice while chunks are joined), and per worker a
+    model plus one chunk's states and outputs (8-byte floats)."""
+    kept = 8 * (2 * rows * d + 2 * scenarios * columns * rows * times)
+    per_worker = WORKER_BASE_BYTES + 8 * min(chunk, rows) * times * (columns + 4 * d + 64)
+    return kept + max(1, workers) * per_worker
+
+
+def check_memory(n: int, method: str, d: int, scenarios: int, columns: int, times: int,
+                 chunk: int, workers: int, available: int | None = None) -> None:
+    """Refuse an ensemble whose estimate exceeds :data:`MEMORY_SHARE` of the available
+    memory, naming the largest ``--n`` that fits."""
+    available = available_memory() if available is None else available
+    if available is None:
+        return
+    per_n = d + 2 if method == "sobol" else 1
+    need = memory_estimate(n * per_n, d, scenarios, columns, times, chunk, workers)
+    budget = MEMORY_SHARE * available
+    if need <= budget:
+        return
+    lo, hi = 0, n  # the largest n that fits, by bisection on the estimate
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if memory_estimate(mid * per_n, d, scenarios, columns, times, chunk, workers) <= budget:
+            lo = mid
+        else:
+            hi = mid - 1
+    if method == "sobol" and lo > 0:
+        lo = 1 << (lo.bit_length() - 1)
+    fits = f"the largest --n that fits is {lo:,}" if lo else "no --n fits: free memory first"
+    raise UsageError(f"--n {n:,}: the ensemble needs about {need / 2**30:,.1f} GiB "
+                     f"({n * per_n:,} runs x {scenarios} scenario(s) x {columns} series x "
+                     f"{times} times), more than {MEMORY_SHARE:.0%} of the "
+                     f"{available / 2**30:,.1f} GiB available; {fits}")
+
+
 def run_ensemble(scenarios: str | Iterable[str] = ("plan",), n: int = 1000, method: str = "lhs",
                  seed: int = 0, *, uncertainty_file=None, scenario_dir=DEFAULT_SCENARIO_DIR,
                  model=DEFAULT_MODEL, targets=None, registry=None,
@@ -95,22 +157,33 @@ def run_ensemble(scenarios: str | Iterable[str] = ("plan",), n: int = 1000, meth
     """Sample the uncertain constants and run every scenario on the samples.
 
     ``n``: samples (Sobol: the base size, a power of two; runs = ``n × (d + 2)``).
-    ``scheduler``: Dask address or client (default: the uncertainty file's ``scheduler``,
-    else local processes). ``columns``: extra model variables to keep besides the targets'.
+    ``scheduler``: Dask address or client (default: ``$SIM_DASK_SCHEDULER``, else local
+    processes; never the uncertainty file). ``columns``: extra model variables to keep besides the targets'.
     Validation problems of every file are raised together before anything runs.
     """
     t_start = time.perf_counter()
-    sample_unit(method, n, 1, seed)  # a bad method or size fails before anything is read
+    check_sampling(method, n, seed)  # a bad method, size or seed fails before anything is read
+    if chunk_size is not None and (isinstance(chunk_size, bool) or not isinstance(chunk_size, int)
+                                   or chunk_size < 1):
+        raise UsageError(f"--chunk-size {chunk_size!r}: expected a positive whole number "
+                         f"(default {DEFAULT_CHUNK})")
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise UsageError(f"--workers {workers!r}: expected a positive whole number")
+    if scheduler is None or isinstance(scheduler, str):
+        scheduler = resolve_scheduler(scheduler)
     study = read_study(scenario_dir, model, targets, registry)
     if uncertainty_file is None:
         uncertainty_file = Path(scenario_dir) / Path(DEFAULT_FILE).name
     uset = load_uncertainties(uncertainty_file, model=study.loaded, levers=study.levers)
-    scheduler = scheduler if scheduler is not None else uset.scheduler
     chunk_size = chunk_size or uset.chunk_size or DEFAULT_CHUNK
     sset = study.scenario_set()
     ids = study.select([scenarios] if isinstance(scenarios, str) else list(scenarios))
     target_set: TargetSet = study.targets
     cols = list(dict.fromkeys([*(v for t in target_set for v in t.variables()), *columns]))
+    ctl = study.loaded.control()
+    n_times = int(round((ctl["final_time"] - ctl["initial_time"]) / ctl["saveper"])) + 1
+    check_memory(n, method, len(uset), len(ids), len(cols), n_times, chunk_size,
+                 1 if scheduler is not None else workers)
 
     unit = sample_unit(method, n, len(uset), seed)
     values = to_values(unit, uset.parameters)

@@ -38,9 +38,10 @@ from pysd.py_backend.lookups import HardcodedLookups
 from pysd.py_backend import statefuls as pysd_statefuls
 from scipy.integrate import solve_ivp
 
-from sim.engine.integrate import (METHODS, SMALL, StateVector, Switches, default_atol, inside_segment,
-                                  install_switches, nonnegative_stocks, prepare_params, resolve_names,
-                                  stateful_names, time_comparison_points)
+from sim.engine.integrate import (MAX_EVALS, METHODS, SMALL, StateVector, Switches, check_settings,
+                                  default_atol, eval_budget, inside_segment, install_switches,
+                                  nonnegative_stocks, prepare_params, resolve_names, stateful_names,
+                                  time_comparison_points)
 from sim.errors import ModelError, ParameterError, SimulationError
 from sim.engine.load import LoadedModel, as_loaded
 
@@ -184,7 +185,7 @@ class _BatchState(StateVector):
 
 def simulate_batch(model, samples: dict[str, np.ndarray], params: dict | None = None, *,
                    method: str = "RK45", rtol: float = 1e-6, atol: float | None = None,
-                   times=None, return_columns=None) -> xr.Dataset:
+                   times=None, return_columns=None, max_evals: int = MAX_EVALS) -> xr.Dataset:
     """Run ``N`` parameter samples at once; return an ``xarray.Dataset`` (sample × time).
 
     Parameters
@@ -195,7 +196,8 @@ def simulate_batch(model, samples: dict[str, np.ndarray], params: dict | None = 
         one time series per sample (linear between years, flat outside them).
     params: values shared by all samples, as in :func:`sim.engine.integrate.simulate` (numbers or
         ``pandas.Series`` indexed by year, e.g. a scenario's levers).
-    method, rtol, atol, times, return_columns: as in :func:`sim.engine.integrate.simulate`;
+    method, rtol, atol, times, return_columns, max_evals: as in
+        :func:`sim.engine.integrate.simulate` (one budget for the whole batch call);
         ``atol`` defaults to ``rtol * 1e-3`` times the largest initial state magnitude.
 
     The Dataset has one variable per returned model variable (its name as in the model
@@ -204,6 +206,7 @@ def simulate_batch(model, samples: dict[str, np.ndarray], params: dict | None = 
     """
     if method not in METHODS:
         raise ParameterError(f"unknown method {method!r}; expected one of {', '.join(METHODS)}")
+    check_settings(rtol, atol, max_evals)
     handle: LoadedModel = as_loaded(model)
     m = handle.fresh()
     path = handle.path
@@ -257,6 +260,7 @@ def simulate_batch(model, samples: dict[str, np.ndarray], params: dict | None = 
     y0 = sv.get()
     atol = default_atol(y0, rtol) if atol is None else atol
     nfev = [0]
+    spend = eval_budget(path, method, max_evals, t0, tf)
     segment_end = [None]
 
     def set_time_state(t, y):
@@ -266,6 +270,7 @@ def simulate_batch(model, samples: dict[str, np.ndarray], params: dict | None = 
 
     def rhs(t, y):
         nfev[0] += 1
+        spend(t)
         t = inside_segment(t, segment_end[0])
         set_time_state(t, y)
         d = sv.derivative(m)

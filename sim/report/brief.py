@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from sim.provenance import final_path
 from sim.report.brief_data import RunData, read_run
 from sim.report.labels import check_lang, default_labels, pick
 
@@ -502,7 +503,7 @@ def manifest_blocks(run: RunData, lang: str) -> list[dict]:
     targets = (m.get("files") or {}).get("targets") or {}
     scen_files = (m.get("files") or {}).get("scenarios") or {}
     rows = [
-        (t("m_folder", lang), run.folder.name),
+        (t("m_folder", lang), final_path(run.folder).name),
         (t("m_model", lang), model.get("path") or unknown),
         (t("m_sha", lang), model.get("sha256") or unknown),
         (t("m_date", lang), m.get("created_utc") or unknown),
@@ -527,7 +528,7 @@ def build_blocks(run: RunData, lang: str, *, figures: bool = True) -> list[dict]
     model = m.get("model") or {}
     blocks: list[dict] = [
         {"kind": "h1", "text": t("title", lang), "sub": t("kind", lang)},
-        {"kind": "note", "text": t("subtitle", lang, run=run.folder.name, date=str(m.get("created_utc", ""))[:10],
+        {"kind": "note", "text": t("subtitle", lang, run=final_path(run.folder).name, date=str(m.get("created_utc", ""))[:10],
                                    model=Path(model.get("path") or "?").name,
                                    sha=(model.get("sha256") or "")[:12])},
         {"kind": "h2", "text": t("question_h", lang)},

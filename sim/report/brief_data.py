@@ -26,6 +26,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from sim.provenance import INCOMPLETE, final_path
 from sim.errors import SimError
 
 #: The repository root (for the lever registry, the targets file and docs/ named in a manifest).
@@ -86,7 +87,7 @@ def read_contributions(folder: Path) -> ContributionData:
         if (folder / "manifest.json").is_file() else {}
     return ContributionData(pd.read_csv(folder / "contributions_by_lever.csv"), pd.read_csv(folder / "goals.csv"),
                             str(manifest.get("scenario", "plan")), str(manifest.get("parent", "baseline")),
-                            str(manifest.get("method", "")), folder.name)
+                            str(manifest.get("method", "")), final_path(folder).name)
 
 
 @dataclass
@@ -253,7 +254,8 @@ def _candidates(folder: Path, explicit, marker: str, model_sha: str | None) -> l
         return [folder]
     out = []
     parent = folder.resolve().parent
-    for sib in sorted((p for p in parent.iterdir() if p.is_dir() and p != folder.resolve()),
+    for sib in sorted((p for p in parent.iterdir() if p.is_dir() and p != folder.resolve()
+                       and INCOMPLETE not in p.name),  # another command still writing
                       key=lambda p: p.name, reverse=True):
         if not (sib / marker).is_file() or not (sib / "manifest.json").is_file():
             continue
@@ -348,7 +350,7 @@ def read_ensemble(folder: Path) -> EnsembleData:
         if (folder / "manifest.json").is_file() else {}
     sampling = manifest.get("sampling") or {}
     return EnsembleData(probs, int(sampling.get("rows", 0)), str(sampling.get("method", "?")),
-                        len(manifest.get("parameters") or []), folder.name)
+                        len(manifest.get("parameters") or []), final_path(folder).name)
 
 
 # --------------------------------------------------------------------------- traceability

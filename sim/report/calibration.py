@@ -14,7 +14,7 @@ import pandas as pd
 from sim.analysis.calibrate import (CORRELATION_LIMIT, TRANSFORMS, CalibrationResult,
                                     calibrate, load_spec, model_measure, result_to_dict, shown_path)
 from sim.defaults import DEFAULT_RESULTS_ROOT
-from sim.provenance import make_results_dir, sha256, write_manifest
+from sim.provenance import finish_results_dir, make_results_dir, refuse_existing, sha256, write_manifest
 from sim.report.tables import markdown_table
 
 
@@ -144,7 +144,7 @@ def write_report(result: CalibrationResult, out_dir: str | Path | None = None, *
                               {f for s in spec.series
                                for f in (s.data_file if isinstance(s.data_file, tuple) else (s.data_file,))})}},
                    figures=figures)
-    return folder
+    return finish_results_dir(folder, explicit=out_dir is not None)
 
 
 def main_calibrate(spec_path: str, out: str | None = None) -> Path:
@@ -153,5 +153,6 @@ def main_calibrate(spec_path: str, out: str | None = None) -> Path:
     ``out`` is the folder to create (must not exist); default
     ``results/<UTC timestamp>-calibration-<spec name>``.  Returns the folder.
     """
+    refuse_existing(out, DEFAULT_RESULTS_ROOT)  # before the fit, not after it
     result = calibrate(load_spec(spec_path))
     return write_report(result, out)

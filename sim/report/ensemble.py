@@ -15,7 +15,8 @@ from sim.analysis.ensemble import (DEFAULT_WORKERS, Ensemble, influence, probabi
                                    sensitivity)
 from sim.defaults import DEFAULT_MODEL, DEFAULT_RESULTS_ROOT, DEFAULT_SCENARIO_DIR
 from sim.policy.scenario import param_to_json
-from sim.provenance import make_results_dir, netcdf_name, sha256, write_manifest
+from sim.provenance import (finish_results_dir, make_results_dir, netcdf_name, refuse_existing, sha256,
+                            write_manifest)
 from sim.report.fan import write_fan_charts
 from sim.report.tables import markdown_table
 
@@ -87,7 +88,7 @@ def write_results(ens: Ensemble, out=None, *, results_root=DEFAULT_RESULTS_ROOT,
         year_reached="level goals: linear interpolation of the crossing between annual outputs; "
                      "window goals: first saved year meeting the goal",
         sobol=sobol_note, figures=figure_note, write_seconds=time.perf_counter() - t0)
-    return out_dir
+    return finish_results_dir(out_dir, explicit=out is not None)
 
 
 def _write_netcdf(ens: Ensemble, path: Path) -> None:
@@ -110,7 +111,9 @@ def main_ensemble(scenarios, n: int, method: str = "lhs", seed: int = 0, *, sche
                   uncertainty_file=None, scenario_dir=DEFAULT_SCENARIO_DIR,
                   model=DEFAULT_MODEL, progress: bool = True,
                   figures: bool = True) -> tuple[Path, Ensemble]:
-    """The ``ensemble`` command: run, analyse, write the results folder."""
+    """The ``ensemble`` command: run, analyse, write the results folder (its location is
+    checked before the runs)."""
+    refuse_existing(out, DEFAULT_RESULTS_ROOT)
     ens = run_ensemble(scenarios, n, method, seed, uncertainty_file=uncertainty_file,
                        scenario_dir=scenario_dir, model=model, chunk_size=chunk_size,
                        scheduler=scheduler, workers=workers, progress=progress)

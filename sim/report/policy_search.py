@@ -13,7 +13,7 @@ from sim.analysis.optimize import (DEFAULT_FROM, FD_STEP, MARGIN_FLOOR, SEARCH_R
                                    goal_table, lever_table)
 from sim.defaults import DEFAULT_MODEL, DEFAULT_RESULTS_ROOT, DEFAULT_SCENARIO_DIR, ENGINE_DEFAULTS
 from sim.policy.scenario import lineage, param_to_json
-from sim.provenance import make_results_dir, refuse_existing, sha256, write_manifest
+from sim.provenance import finish_results_dir, make_results_dir, refuse_existing, sha256, write_manifest
 from sim.report.scorecard import to_markdown
 from sim.report.tables import markdown_table
 
@@ -30,12 +30,12 @@ def optimize(from_id: str = DEFAULT_FROM, goals: Sequence[str] | None = None,
     ``<results_root>/<UTC timestamp>-optimize_<from>``. ``command``: the command line,
     quoted in the report. ``progress``: a callable taking a message (str).
     """
-    refuse_existing(out)
+    refuse_existing(out, results_root)
     result = find_policy(from_id, goals, levers, start, horizon=horizon, scenario_dir=scenario_dir,
                          model=model, rtol=rtol, floor=floor, progress=progress)
     folder = make_results_dir(out, results_root, name or f"optimize_{from_id}")
     write_results(result, folder, scenario_dir=scenario_dir, model=model, command=command)
-    return result, folder
+    return result, finish_results_dir(folder, explicit=out is not None)
 
 
 def report_markdown(result: SearchResult, command: str = "") -> str:

@@ -13,6 +13,7 @@ import io
 from pathlib import Path
 from typing import Sequence
 
+from sim.provenance import final_path
 from sim.report.brief import (CELL_COLOURS, SURE, UNLIKELY, five_sentences, goal_name, goals_met_figure,
                               joined, key_targets, reversed_verdicts, scen_name, scorecard_table, search_blocks,
                               sure_blocks, t, target_figure, threshold_words, value_words)
@@ -89,7 +90,7 @@ def _footer(slide, run: RunData, lang: str, page: int):
     commit = ((m.get("git") or {}).get("commit") or "")[:10]
     sha = ((m.get("model") or {}).get("sha256") or "")[:12]
     _text(slide, 0.5, SLIDE_H - 0.45, SLIDE_W - 1.6, 0.35,
-          [f"{t('title', lang)} · {run.folder.name} · {sha} · {commit}"], FOOT_PT, colour="777777")
+          [f"{t('title', lang)} · {final_path(run.folder).name} · {sha} · {commit}"], FOOT_PT, colour="777777")
     _text(slide, SLIDE_W - 1.0, SLIDE_H - 0.45, 0.6, 0.35, [str(page)], FOOT_PT, colour="777777")
 
 
@@ -182,7 +183,7 @@ def build_deck(run: RunData, lang: str):
     _text(s, 0.8, 3.6, SLIDE_W - 1.6, 1.5, [t("question", lang)], 22)
     m = run.manifest
     _text(s, 0.8, 5.4, SLIDE_W - 1.6, 0.8,
-          [t("subtitle", lang, run=run.folder.name, date=str(m.get("created_utc", ""))[:10],
+          [t("subtitle", lang, run=final_path(run.folder).name, date=str(m.get("created_utc", ""))[:10],
              model=Path((m.get("model") or {}).get("path") or "?").name,
              sha=((m.get("model") or {}).get("sha256") or "")[:12])], 14, colour="555555")
     # 2. the answer
