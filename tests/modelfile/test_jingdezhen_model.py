@@ -305,7 +305,7 @@ def test_labour_force_is_employed_plus_unemployed(baseline):
 
 def test_gdp_is_the_sum_of_sectors_and_shares_add_up(baseline):
     va = [c for c in baseline.columns if c.startswith("VA ") and not c.endswith("2010")]
-    assert len(va) == 10
+    assert len(va) == 11          # ten sectors and new energy (transformation measures)
     assert np.allclose(baseline[va].sum(axis=1), baseline["GDP real"])
     shares = baseline[["primary industry share", "secondary industry share", "tertiary industry share"]]
     assert np.allclose(shares.sum(axis=1), 1.0)
