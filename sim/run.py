@@ -34,6 +34,7 @@ from sim.policy.scenario import Problem, ValidationError, param_to_json
 from sim.policy.study import (Study, model_facts, read_study, select_scenarios, study_paths,  # noqa: F401
                               target_events, validate_study)
 from sim.policy.targets import TargetSet, read_targets, scorecard
+from sim.policy.vantage import VANTAGE_CONSTANT, from_vantage, vantage_constants, vantage_groups  # noqa: F401
 from sim.history import (DATA_DIR, HISTORY_FILES, RECONCILIATION_FILE, actual_outcomes,
                          check_actuals, reality_check)
 from sim.report.exports import series_columns, units_table, write_workbook
@@ -122,16 +123,22 @@ def _all_levers(params: Mapping, levers: Mapping, defaults: Mapping) -> dict:
 
 
 def run_scenarios(study: Study, ids: list[str], simulate: Callable, engine: dict,
+                  vantage: float | None = None, targets=None,
                   progress: Callable[[str], None] | None = None):
     """Run scenarios of a :class:`~sim.policy.study.Study`: ``(results {id: DataFrame},
-    event times {id: {...}}, params {id: {...}}, the ScenarioSet)``; ``progress`` gets
-    ``scenario 2/6 plan: 0.5 s`` after each."""
+    event times {id: {...}}, params {id: {...}}, the ScenarioSet)``.  With ``vantage`` (a
+    year) every scenario is seen from that year (:func:`sim.policy.vantage.from_vantage`,
+    plus the constants of the calibration made then); ``targets`` (default: all) set the
+    events to record; ``progress`` gets ``scenario 2/6 plan: 0.5 s`` after each."""
     sset = study.scenario_set()
-    events = target_events(study.targets)
+    events = target_events(study.targets if targets is None else targets)
     results, event_times, params = {}, {}, {}
     for sid in ids:
         t0 = time.perf_counter()
         params[sid] = sset.resolve(sid, defaults=study.defaults)
+        if vantage is not None:
+            params[sid] = {**vantage_constants(getattr(study.loaded, "path", None), vantage),
+                           **from_vantage(params[sid], study.defaults, vantage)}
         try:
             df = simulate(study.loaded, params=params[sid], events=events, **engine)
         except SimError as err:  # say which scenario failed, keep the error's type and fields
@@ -143,6 +150,37 @@ def run_scenarios(study: Study, ids: list[str], simulate: Callable, engine: dict
         if progress:
             progress(f"scenario {len(results)}/{len(ids)} {sid}: {time.perf_counter() - t0:.1f} s")
     return results, event_times, params, sset
+
+
+def vantages(study: Study) -> dict[float | None, list]:
+    """The study's targets grouped by the vantage they are judged from (their horizon's
+    base year; one group ``None`` for a model without a vantage constant)."""
+    horizons = study.targets.horizons if study.targets is not None else {}
+    return vantage_groups(study.targets, horizons, study.facts["constants"] if study.facts else ())
+
+
+def judge_from_vantages(study: Study, ids: list[str], simulate: Callable, engine: dict,
+                        progress: Callable[[str], None] | None = None):
+    """Run every scenario once per vantage and judge each target on the run seen from its
+    horizon's base year.  Returns ``(runs {vantage: {id: DataFrame}}, event times
+    {vantage: {id: {...}}}, params {vantage: {id: {...}}}, the ScenarioSet, scorecard)``;
+    scorecard rows in scenario order, then target-file order."""
+    groups = vantages(study)
+    runs, events, params, cards, sset = {}, {}, {}, [], study.scenario_set()
+    for vantage, targets in groups.items():
+        runs[vantage], events[vantage], params[vantage], sset = run_scenarios(
+            study, ids, simulate, engine, vantage=vantage, targets=targets, progress=progress)
+        cards.append(scorecard(runs[vantage], targets, events[vantage]))
+    card = pd.concat(cards, ignore_index=True)
+    order = {t.id: i for i, t in enumerate(study.targets or [])}
+    rank = {sid: i for i, sid in enumerate(ids)}
+    card = card.sort_values(["scenario", "target"], kind="stable",
+                            key=lambda col: col.map(rank if col.name == "scenario" else order))
+    return runs, events, params, sset, card.reset_index(drop=True)
+
+
+def _latest(runs: Mapping) -> float | None:
+    return max(runs, key=lambda v: -np.inf if v is None else v)
 
 
 def run_all(scenario_dir=DEFAULT_SCENARIO_DIR, model=DEFAULT_MODEL, out=None, scenarios=None,
@@ -180,10 +218,15 @@ def run_all(scenario_dir=DEFAULT_SCENARIO_DIR, model=DEFAULT_MODEL, out=None, sc
     engine = {**ENGINE_DEFAULTS, **(engine or {})}
     documents = figures if documents is None else documents
     ids = study.select(scenarios)
-    results, event_times, params, sset = run_scenarios(study, ids, simulate, engine, progress)
+    runs, events_by_vantage, params_by_vantage, sset, card = judge_from_vantages(
+        study, ids, simulate, engine, progress)
+    latest = _latest(runs)
+    results, event_times = runs[latest], events_by_vantage[latest]
+    # the scenarios as written (their own levers); each vantage's params are under "vantages"
+    params = {sid: sset.resolve(sid, defaults=study.defaults) for sid in ids}
     target_set: TargetSet = study.targets
     actual = actual_outcomes(target_set)
-    card = reality_check(scorecard(results, target_set, event_times), actual)
+    card = reality_check(card, actual)
 
     if name is None:      # the folder says what was run: -main, or the scenario ids
         name = "main" if scenarios is None else "-".join(ids)
@@ -195,6 +238,13 @@ def run_all(scenario_dir=DEFAULT_SCENARIO_DIR, model=DEFAULT_MODEL, out=None, sc
               for sid, df in results.items()}
     for sid, df in series.items():
         df.to_csv(ts_dir / f"{sid}.csv", index_label="time")
+    for vantage, other in runs.items():       # the earlier vantages: timeseries/vantage_<year>/
+        if vantage != latest:
+            sub = ts_dir / f"vantage_{vantage:g}"
+            sub.mkdir()
+            for sid, df in other.items():
+                df[series_columns(df, study.facts["constants"] if study.facts else (), constants)].to_csv(
+                    sub / f"{sid}.csv", index_label="time")
     columns = list(dict.fromkeys(c for df in series.values() for c in df.columns))
     units_table(columns, model_units).to_csv(out_dir / "timeseries_units.csv", index=False)
     write_netcdf(series, out_dir / "timeseries.nc")
@@ -223,6 +273,12 @@ def run_all(scenario_dir=DEFAULT_SCENARIO_DIR, model=DEFAULT_MODEL, out=None, sc
                "data": {f"{DATA_DIR.name}/{f}": sha256(DATA_DIR / f)
                         for f in (*HISTORY_FILES, RECONCILIATION_FILE)}},
         engine=dict(engine),
+        vantages={("none" if v is None else f"{v:g}"): {
+            "history_end_year": v, "levers_from": None if v is None else v + 1,
+            "targets": [t.id for t in group],
+            "timeseries": "timeseries/" if v == latest else f"timeseries/vantage_{v:g}/",
+            "params": {sid: {k: param_to_json(x) for k, x in p.items()} for sid, p in params_by_vantage[v].items()},
+            "events": events_by_vantage[v]} for v, group in vantages(study).items()},
         scenarios={sid: {**sset.scenarios[sid].meta(),
                          "params": {k: param_to_json(v) for k, v in params[sid].items()},
                          "levers": _all_levers(params[sid], study.levers, study.defaults),
@@ -328,10 +384,12 @@ def compare(a: str, b: str, scenario_dir=DEFAULT_SCENARIO_DIR, model=DEFAULT_MOD
         study.select([a, b])
         if simulate is None:
             from sim.engine.integrate import simulate
-        results, event_times, _, _ = run_scenarios(study, [a, b], simulate,
-                                                   {**ENGINE_DEFAULTS, **(engine or {})})
+        runs, _, _, _, card = judge_from_vantages(study, [a, b], simulate, {**ENGINE_DEFAULTS, **(engine or {})})
+        results = runs[_latest(runs)]
         target_set, meta = study.targets, sset.meta()
-    card = scorecard(results, target_set, event_times).set_index(["scenario", "target"])
+    if results_dir is not None:
+        card = scorecard(results, target_set, event_times)
+    card = card.set_index(["scenario", "target"])
     rows = []
     for t in target_set:
         ra, rb = card.loc[(a, t.id)], card.loc[(b, t.id)]
