@@ -20,6 +20,7 @@ import sim
 
 from .chain_model import write_chain_model
 from .ensemble_speed import bench_ensemble, ensemble_lines
+from .explorer_speed import bench_explorer, explorer_lines
 from .measure import REFERENCE, euler_to_match, run_engine, timed
 from .report import (COLUMNS, format_cells, load_average, machine_description,
                      markdown_table, text_table)
@@ -187,6 +188,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, default=ROOT / "docs" / "benchmarks.md",
                         help="Markdown report to write (default docs/benchmarks.md)")
     parser.add_argument("--no-write", action="store_true", help="print only")
+    parser.add_argument("--no-explorer", action="store_true",
+                        help="skip the explorer benchmark (time per slider move)")
     parser.add_argument("--no-ensemble", action="store_true",
                         help="skip the ensemble benchmark (loop of runs vs vectorised, 10,000 runs)")
     args = parser.parse_args(argv)
@@ -214,12 +217,18 @@ def main(argv: list[str] | None = None) -> int:
     ensemble = None if args.no_ensemble else ensemble_lines(bench_ensemble())
     if ensemble:
         print("\n" + "\n".join(ensemble))
+    explorer = None if args.no_explorer else explorer_lines(bench_explorer())
+    if explorer:
+        print("\n" + "\n".join(explorer))
     if not args.no_write:
         write_markdown(args.output, machine, rows, costs, sorted(args.rtol, reverse=True),
                        args.budget, load_average())
         if ensemble:
             with args.output.open("a", encoding="utf-8") as fh:
                 fh.write("\n" + "\n".join(ensemble))
+        if explorer:
+            with args.output.open("a", encoding="utf-8") as fh:
+                fh.write("\n" + "\n".join(explorer))
         print(f"\nwrote {args.output}")
     return 0
 

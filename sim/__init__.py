@@ -17,6 +17,11 @@ __version__ = "0.1.0"
 
 from sim.engine import Event, LoadedModel, load_model, simulate  # noqa: E402
 from sim.errors import ModelError, ParameterError, SimError, SimulationError  # noqa: E402
+from sim.report.fonts import install_cjk_font as _install_cjk_font  # noqa: E402
+
+# Chinese labels in every figure, displayed or saved (inline notebooks included): the CJK
+# font becomes matplotlib's first sans-serif font as soon as ``sim`` is imported.
+_install_cjk_font()
 
 __all__ = ["Event", "LoadedModel", "ModelError", "ParameterError", "SimError",
            "SimulationError", "load_model", "simulate"]

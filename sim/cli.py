@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
 from sim.defaults import DEFAULT_MODEL, DEFAULT_SCENARIO_DIR
@@ -158,9 +159,16 @@ def cmd_run(args) -> int:
 
     from sim.report.scorecard import format_matrix
 
+    t0 = time.perf_counter()
+
+    def progress(msg):
+        print(f"[{time.perf_counter() - t0:5.1f} s] {msg}", file=sys.stderr, flush=True)
+
     out = run.run_all(scenario_dir=args.scenarios, model=args.model, out=args.out,
                       scenarios=args.scenario or None, name=args.name,
-                      figures=not args.no_figures)
+                      figures=not args.no_figures, lang=args.lang, formats=args.formats,
+                      workers=args.workers, progress=progress, constants=args.with_constants)
+    progress(f"done: {out}")
     card = pd.read_csv(Path(out) / "scorecard.csv")
     print("Goal scorecard (✓ met, ✗ missed; measured value in the goal's unit; actual: the "
           "published outcome, † = verdict reversed by it)\n")
@@ -185,18 +193,23 @@ def cmd_validate(args) -> int:
 def cmd_compare(args) -> int:
     from sim import run
 
+    from sim.report.comparison import to_text
+
     table, out = run.compare(args.a, args.b, scenario_dir=args.scenarios, model=args.model,
-                             out=args.out)
-    print(table.to_string())
-    if out:
-        print(f"\nfigures: {out}")
+                             out=args.out, save=True, figures=not args.no_figures,
+                             results_dir=args.results)
+    a, b = args.a, args.b
+    flips = int((table[f"passed_{a}"] != table[f"passed_{b}"]).sum())
+    print(f"{a} → {b}: {flips} of {len(table)} verdicts flip (listed first)\n")
+    print(to_text(table.attrs["human"]))
+    print(f"\ntable: {out / 'compare.md'}\nresults: {out}")
     return 0
 
 
 def cmd_figures(args) -> int:
     from sim import plots
 
-    paths = plots.regenerate(args.results_dir, lang=args.lang)
+    paths = plots.regenerate(args.results_dir, lang=args.lang, formats=args.formats)
     print(f"wrote {len(paths)} figure files under {args.results_dir}")
     return 0
 
@@ -318,6 +331,17 @@ def cmd_ensemble(args) -> int:
     return 0
 
 
+def _formats(text: str) -> tuple[str, ...]:
+    """``"png,svg"`` → ``("png", "svg")``; an unknown format is a clear argparse error."""
+    allowed = ("png", "svg", "pdf")
+    out = tuple(f.strip().lower() for f in text.split(",") if f.strip())
+    bad = [f for f in out if f not in allowed]
+    if bad or not out:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a comma-separated list of "
+                                         f"{', '.join(allowed)} (e.g. png,svg)")
+    return tuple(dict.fromkeys(out))
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse with one-line errors: ``error: python -m sim ensemble: argument --seed: ...``."""
 
@@ -392,8 +416,18 @@ def build_parser() -> argparse.ArgumentParser:
     scenario_args(p)
     p.add_argument("--scenario", action="append", help="run only these scenario ids")
     p.add_argument("--out", help="results folder to create (must not exist)")
-    p.add_argument("--name", default="main", help="suffix of the results folder name")
+    p.add_argument("--name", default=None,
+                   help="suffix of the results folder name (default: main, or the scenario ids run)")
+    p.add_argument("--with-constants", action="store_true",
+                   help="also write the model's constants into the time series files")
     p.add_argument("--no-figures", action="store_true", help="skip the figure set (faster)")
+    p.add_argument("--lang", choices=["zh", "en", "both"], default="both",
+                   help="figure languages (default both)")
+    p.add_argument("--formats", type=_formats, default=("png", "svg"),
+                   help="figure formats, comma-separated, of png,svg,pdf (default png,svg; "
+                        "the forum set: png,svg,pdf)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="processes drawing figures (default: one per CPU)")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("validate", help="check scenario and target files without running")
@@ -404,12 +438,16 @@ def build_parser() -> argparse.ArgumentParser:
     scenario_args(p)
     p.add_argument("a")
     p.add_argument("b")
-    p.add_argument("--out", help="folder for the comparison figures")
+    p.add_argument("--out", help="results folder to create (default results/<UTC time>-compare-A-B)")
+    p.add_argument("--results", help="read the two scenarios from this results folder instead of running them")
+    p.add_argument("--no-figures", action="store_true", help="skip the comparison figures")
     p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("figures", help="regenerate figures from a results folder")
     p.add_argument("results_dir")
     p.add_argument("--lang", choices=["zh", "en", "both"], default="both")
+    p.add_argument("--formats", type=_formats, default=("png", "svg", "pdf"),
+                   help="comma-separated, of png,svg,pdf (default all three: the forum set)")
     p.set_defaults(func=cmd_figures)
 
     def judgement_args(q):

@@ -9,7 +9,7 @@ never runs the model. Implementation in :mod:`sim.report`:
 - :mod:`sim.report.indicators`, ``dashboard``, ``panels``, ``history``: the figures;
 - :mod:`sim.report.figure_set`: the whole set, and rebuilding it from a results folder.
 """
-from sim.report.dashboard import plot_dashboard
+from sim.report.dashboard import plot_dashboard, plot_dashboards
 from sim.report.figure_set import compare_figure, regenerate, write_figure_set
 from sim.report.history import plot_model_vs_history
 from sim.report.indicators import plot_target_indicator
@@ -20,7 +20,7 @@ from sim.report.style import (FIXED_SCENARIO_COLOURS, FORMATS, STATUS_COLOURS, h
 
 __all__ = [
     "FIXED_SCENARIO_COLOURS", "FORMATS", "STATUS_COLOURS", "THEMES", "compare_figure",
-    "default_labels", "house_style", "plot_dashboard", "plot_gdp_by_sector",
+    "default_labels", "house_style", "plot_dashboard", "plot_dashboards", "plot_gdp_by_sector",
     "plot_model_vs_history", "plot_target_indicator", "plot_theme", "read_labels",
     "regenerate", "save", "scenario_colours", "write_figure_set",
 ]

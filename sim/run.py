@@ -2,7 +2,10 @@
 
 ``run_all`` writes a NEW folder ``results/<UTC timestamp>-<name>/`` (never overwrites):
 
-- ``timeseries/<scenario>.csv`` and ``timeseries.nc`` (xarray, scipy engine: netCDF3),
+- ``timeseries/<scenario>.csv`` and ``timeseries.nc`` (xarray, scipy engine: netCDF3):
+  every model variable but the constants (unless ``constants=True``), units in
+  ``timeseries_units.csv``,
+- ``results.xlsx``: the scorecard and one sheet per scenario (units in the second header row),
 - ``scorecard.csv`` and ``scorecard.md`` (columns: :data:`sim.policy.targets.SCORECARD_COLUMNS`
   then :data:`sim.history.REALITY_COLUMNS`: the published outcome of each target and whether
   it confirmed or reversed the scenario's verdict), ``actual.csv`` (one row per target,
@@ -17,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import json
+import time
 import warnings
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -30,10 +34,11 @@ from sim.policy.scenario import Problem, ValidationError, param_to_json
 from sim.policy.study import (Study, model_facts, read_study, select_scenarios, study_paths,  # noqa: F401
                               target_events, validate_study)
 from sim.policy.targets import TargetSet, read_targets, scorecard
+from sim.policy.vantage import VANTAGE_CONSTANT, from_vantage, vantage_constants, vantage_groups  # noqa: F401
 from sim.history import (DATA_DIR, HISTORY_FILES, RECONCILIATION_FILE, actual_outcomes,
                          check_actuals, reality_check)
+from sim.report.exports import series_columns, units_table, write_workbook
 from sim.report.scorecard import scorecard_markdown
-from sim.report.tables import markdown_table
 from sim.provenance import (PACKAGES, git_state, jsonable, make_results_dir, netcdf_name,  # noqa: F401
                             finish_results_dir, new_results_dir, refuse_existing, sha256, versions,
                             write_manifest)
@@ -89,7 +94,12 @@ def write_netcdf(results: Mapping[str, pd.DataFrame], path: Path) -> Path:
     return path
 
 
-def _write_figures(out_dir: Path, results, card, targets, meta) -> str:
+#: Figure formats of the main job (``--formats``); the forum set adds pdf.
+RUN_FORMATS = ("png", "svg")
+
+
+def _write_figures(out_dir: Path, results, card, targets, meta, lang="both", formats=RUN_FORMATS,
+                   workers=None, progress=None) -> str:
     try:
         plots = importlib.import_module(f"{__package__}.plots")
     except ImportError as err:
@@ -101,8 +111,9 @@ def _write_figures(out_dir: Path, results, card, targets, meta) -> str:
         note = "skipped: sim.plots has no write_figure_set"
         warnings.warn(note, stacklevel=3)
         return note
-    writer(out_dir / "figures", results, card, targets, meta, lang="both")
-    return "written"
+    files = writer(out_dir / "figures", results, card, targets, meta, lang=lang,
+                   formats=tuple(formats), workers=workers, progress=progress)
+    return "written" if files is None else f"written: {len(files)} files ({lang}; {', '.join(formats)})"
 
 
 def _all_levers(params: Mapping, levers: Mapping, defaults: Mapping) -> dict:
@@ -111,14 +122,23 @@ def _all_levers(params: Mapping, levers: Mapping, defaults: Mapping) -> dict:
             else (float(defaults[name]) if name in defaults else None) for name in levers}
 
 
-def run_scenarios(study: Study, ids: list[str], simulate: Callable, engine: dict):
+def run_scenarios(study: Study, ids: list[str], simulate: Callable, engine: dict,
+                  vantage: float | None = None, targets=None,
+                  progress: Callable[[str], None] | None = None):
     """Run scenarios of a :class:`~sim.policy.study.Study`: ``(results {id: DataFrame},
-    event times {id: {...}}, params {id: {...}}, the ScenarioSet)``."""
+    event times {id: {...}}, params {id: {...}}, the ScenarioSet)``.  With ``vantage`` (a
+    year) every scenario is seen from that year (:func:`sim.policy.vantage.from_vantage`,
+    plus the constants of the calibration made then); ``targets`` (default: all) set the
+    events to record; ``progress`` gets ``scenario 2/6 plan: 0.5 s`` after each."""
     sset = study.scenario_set()
-    events = target_events(study.targets)
+    events = target_events(study.targets if targets is None else targets)
     results, event_times, params = {}, {}, {}
     for sid in ids:
+        t0 = time.perf_counter()
         params[sid] = sset.resolve(sid, defaults=study.defaults)
+        if vantage is not None:
+            params[sid] = {**vantage_constants(getattr(study.loaded, "path", None), vantage),
+                           **from_vantage(params[sid], study.defaults, vantage)}
         try:
             df = simulate(study.loaded, params=params[sid], events=events, **engine)
         except SimError as err:  # say which scenario failed, keep the error's type and fields
@@ -127,19 +147,61 @@ def run_scenarios(study: Study, ids: list[str], simulate: Callable, engine: dict
             raise
         results[sid] = df
         event_times[sid] = dict(df.attrs.get("events") or {})
+        if progress:
+            progress(f"scenario {len(results)}/{len(ids)} {sid}: {time.perf_counter() - t0:.1f} s")
     return results, event_times, params, sset
 
 
+def vantages(study: Study) -> dict[float | None, list]:
+    """The study's targets grouped by the vantage they are judged from (their horizon's
+    base year; one group ``None`` for a model without a vantage constant)."""
+    horizons = study.targets.horizons if study.targets is not None else {}
+    return vantage_groups(study.targets, horizons, study.facts["constants"] if study.facts else ())
+
+
+def judge_from_vantages(study: Study, ids: list[str], simulate: Callable, engine: dict,
+                        progress: Callable[[str], None] | None = None):
+    """Run every scenario once per vantage and judge each target on the run seen from its
+    horizon's base year.  Returns ``(runs {vantage: {id: DataFrame}}, event times
+    {vantage: {id: {...}}}, params {vantage: {id: {...}}}, the ScenarioSet, scorecard)``;
+    scorecard rows in scenario order, then target-file order."""
+    groups = vantages(study)
+    runs, events, params, cards, sset = {}, {}, {}, [], study.scenario_set()
+    for vantage, targets in groups.items():
+        runs[vantage], events[vantage], params[vantage], sset = run_scenarios(
+            study, ids, simulate, engine, vantage=vantage, targets=targets, progress=progress)
+        cards.append(scorecard(runs[vantage], targets, events[vantage]))
+    card = pd.concat(cards, ignore_index=True)
+    order = {t.id: i for i, t in enumerate(study.targets or [])}
+    rank = {sid: i for i, sid in enumerate(ids)}
+    card = card.sort_values(["scenario", "target"], kind="stable",
+                            key=lambda col: col.map(rank if col.name == "scenario" else order))
+    return runs, events, params, sset, card.reset_index(drop=True)
+
+
+def _latest(runs: Mapping) -> float | None:
+    return max(runs, key=lambda v: -np.inf if v is None else v)
+
+
 def run_all(scenario_dir=DEFAULT_SCENARIO_DIR, model=DEFAULT_MODEL, out=None, scenarios=None,
-            name: str = "main", *, targets=None, registry=None, results_root=DEFAULT_RESULTS_ROOT,
+            name: str | None = None, *, targets=None, registry=None, results_root=DEFAULT_RESULTS_ROOT,
             simulate: Callable | None = None, load_model: Callable | None = None,
-            engine: Mapping | None = None, figures: bool = True, documents: bool | None = None) -> Path:
+            engine: Mapping | None = None, figures: bool = True, lang: str = "both",
+            formats=RUN_FORMATS, workers: int | None = None,
+            progress: Callable[[str], None] | None = None, constants: bool = False,
+            documents: bool | None = None) -> Path:
     """Validate everything, run each scenario, judge the targets, write a new results folder.
 
     ``out``: the folder to create (an existing one is an error); default
-    ``<results_root>/<UTC timestamp>-<name>``. ``scenarios``: ids to run (default all).
+    ``<results_root>/<UTC timestamp>-<name>``, ``name`` defaulting to ``main`` (every
+    scenario) or the ids run joined by ``-`` (``-plan``). ``scenarios``: ids to run
+    (default all). ``constants``: also write the model's constants into the time series
+    (default: left out; their values are in the manifest).
     ``engine``: solver settings passed to ``simulate`` (default RK45, rtol 1e-6).
     ``simulate``/``load_model`` default to :func:`sim.simulate` / :func:`sim.load_model`.
+    ``lang``/``formats``: the figure set's languages (zh, en, both) and file formats
+    (default PNG and SVG); ``workers``: processes drawing figures (default one per CPU);
+    ``progress``: called with a short line after each scenario and as figures finish.
     ``documents``: write the policy brief and the slides (:func:`write_documents`; default:
     when figures are written).
     Raises :class:`~sim.policy.scenario.ValidationError` (every problem) before running anything.
@@ -156,25 +218,48 @@ def run_all(scenario_dir=DEFAULT_SCENARIO_DIR, model=DEFAULT_MODEL, out=None, sc
     engine = {**ENGINE_DEFAULTS, **(engine or {})}
     documents = figures if documents is None else documents
     ids = study.select(scenarios)
-    results, event_times, params, sset = run_scenarios(study, ids, simulate, engine)
+    runs, events_by_vantage, params_by_vantage, sset, card = judge_from_vantages(
+        study, ids, simulate, engine, progress)
+    latest = _latest(runs)
+    results, event_times = runs[latest], events_by_vantage[latest]
+    # the scenarios as written (their own levers); each vantage's params are under "vantages"
+    params = {sid: sset.resolve(sid, defaults=study.defaults) for sid in ids}
     target_set: TargetSet = study.targets
     actual = actual_outcomes(target_set)
-    card = reality_check(scorecard(results, target_set, event_times), actual)
+    card = reality_check(card, actual)
 
+    if name is None:      # the folder says what was run: -main, or the scenario ids
+        name = "main" if scenarios is None else "-".join(ids)
     out_dir = make_results_dir(out, results_root, name)
     ts_dir = out_dir / "timeseries"
     ts_dir.mkdir()
-    for sid, df in results.items():
+    model_units = study.facts["units"] if study.facts else {}
+    series = {sid: df[series_columns(df, study.facts["constants"] if study.facts else (), constants)]
+              for sid, df in results.items()}
+    for sid, df in series.items():
         df.to_csv(ts_dir / f"{sid}.csv", index_label="time")
-    write_netcdf(results, out_dir / "timeseries.nc")
+    for vantage, other in runs.items():       # the earlier vantages: timeseries/vantage_<year>/
+        if vantage != latest:
+            sub = ts_dir / f"vantage_{vantage:g}"
+            sub.mkdir()
+            for sid, df in other.items():
+                df[series_columns(df, study.facts["constants"] if study.facts else (), constants)].to_csv(
+                    sub / f"{sid}.csv", index_label="time")
+    columns = list(dict.fromkeys(c for df in series.values() for c in df.columns))
+    units_table(columns, model_units).to_csv(out_dir / "timeseries_units.csv", index=False)
+    write_netcdf(series, out_dir / "timeseries.nc")
     card.to_csv(out_dir / "scorecard.csv", index=False)
     actual.to_csv(out_dir / "actual.csv", index=False)
     (out_dir / "scorecard.md").write_text(scorecard_markdown(card, actual), encoding="utf-8")
+    write_workbook(out_dir / "results.xlsx", series, card, model_units)
+    if progress:
+        progress(f"wrote time series ({len(columns)} variables), scorecard and results.xlsx")
 
     figure_note, figure_error = "skipped: figures=False", None
     if figures:
         try:
-            figure_note = _write_figures(out_dir, results, card, target_set, sset.meta())
+            figure_note = _write_figures(out_dir, results, card, target_set, sset.meta(),
+                                         lang, formats, workers, progress)
         except Exception as err:  # noqa: BLE001 - recorded in the manifest, then raised
             figure_note, figure_error = f"failed: {type(err).__name__}: {err}", err
 
@@ -188,6 +273,12 @@ def run_all(scenario_dir=DEFAULT_SCENARIO_DIR, model=DEFAULT_MODEL, out=None, sc
                "data": {f"{DATA_DIR.name}/{f}": sha256(DATA_DIR / f)
                         for f in (*HISTORY_FILES, RECONCILIATION_FILE)}},
         engine=dict(engine),
+        vantages={("none" if v is None else f"{v:g}"): {
+            "history_end_year": v, "levers_from": None if v is None else v + 1,
+            "targets": [t.id for t in group],
+            "timeseries": "timeseries/" if v == latest else f"timeseries/vantage_{v:g}/",
+            "params": {sid: {k: param_to_json(x) for k, x in p.items()} for sid, p in params_by_vantage[v].items()},
+            "events": events_by_vantage[v]} for v, group in vantages(study).items()},
         scenarios={sid: {**sset.scenarios[sid].meta(),
                          "params": {k: param_to_json(v) for k, v in params[sid].items()},
                          "levers": _all_levers(params[sid], study.levers, study.defaults),
@@ -249,7 +340,8 @@ def write_documents(out_dir: Path, langs: Iterable[str] = DOCUMENT_LANGS, worker
 def compare(a: str, b: str, scenario_dir=DEFAULT_SCENARIO_DIR, model=DEFAULT_MODEL, *, out=None,
             results_dir=None, targets=None, registry=None, simulate: Callable | None = None,
             load_model: Callable | None = None, engine: Mapping | None = None,
-            figures: bool = True) -> tuple[pd.DataFrame, Path | None]:
+            figures: bool = True, save: bool = False,
+            results_root=DEFAULT_RESULTS_ROOT) -> tuple[pd.DataFrame, Path | None]:
     """Difference table between scenarios ``a`` and ``b`` for every target.
 
     With ``results_dir`` (a folder written by :func:`run_all`) the saved time series are
@@ -257,15 +349,19 @@ def compare(a: str, b: str, scenario_dir=DEFAULT_SCENARIO_DIR, model=DEFAULT_MOD
     ``measure``, ``unit``, ``<a>``, ``<b>``, ``difference`` (b − a, in ``unit``),
     ``passed_<a>``, ``passed_<b>``.
 
-    With ``out`` (a folder that must not exist) the table is written as ``compare.csv`` and
-    ``compare.md``, plus ``compare_<a>_<b>_<lang>.png`` for zh and en when
-    :func:`sim.plots.compare_figure` exists. Returns ``(table, out folder or None)``.
+    With ``out`` (a folder that must not exist), or ``save=True`` (a new folder
+    ``<results_root>/<UTC time>-compare-<a>-<b>``), it writes ``compare.csv`` (this
+    table), ``compare.md`` (:func:`sim.report.comparison.human_table`: bilingual names,
+    two decimals, verdicts that flip first; also in ``table.attrs["human"]``),
+    ``manifest.json`` and, with ``figures``,
+    ``compare_<a>_<b>_<year>_<lang>.png`` (one 16:9 dashboard per horizon, zh and en).
+    Returns ``(table, folder or None)``.
     """
     if a == b:
         raise UsageError(f"compare {a} {b}: the same scenario twice; name two different "
                          "scenarios (e.g. compare baseline plan)")
     refuse_existing(out)
-    meta = None
+    meta, study = None, None
     if results_dir is not None:
         _, targets_path, _ = study_paths(scenario_dir, targets, registry)
         target_set, problems = read_targets(targets_path)
@@ -288,10 +384,12 @@ def compare(a: str, b: str, scenario_dir=DEFAULT_SCENARIO_DIR, model=DEFAULT_MOD
         study.select([a, b])
         if simulate is None:
             from sim.engine.integrate import simulate
-        results, event_times, _, _ = run_scenarios(study, [a, b], simulate,
-                                                   {**ENGINE_DEFAULTS, **(engine or {})})
+        runs, _, _, _, card = judge_from_vantages(study, [a, b], simulate, {**ENGINE_DEFAULTS, **(engine or {})})
+        results = runs[_latest(runs)]
         target_set, meta = study.targets, sset.meta()
-    card = scorecard(results, target_set, event_times).set_index(["scenario", "target"])
+    if results_dir is not None:
+        card = scorecard(results, target_set, event_times)
+    card = card.set_index(["scenario", "target"])
     rows = []
     for t in target_set:
         ra, rb = card.loc[(a, t.id)], card.loc[(b, t.id)]
@@ -299,24 +397,34 @@ def compare(a: str, b: str, scenario_dir=DEFAULT_SCENARIO_DIR, model=DEFAULT_MOD
                      a: ra["value"], b: rb["value"], "difference": rb["value"] - ra["value"],
                      f"passed_{a}": bool(ra["passed"]), f"passed_{b}": bool(rb["passed"])})
     table = pd.DataFrame(rows)
-    if out is None:
+    if out is None and not save:
         return table, None
-    out_dir = make_results_dir(out, None, "compare")
-    table.to_csv(out_dir / "compare.csv", index=False)
-    (out_dir / "compare.md").write_text(markdown_table(table), encoding="utf-8")
-    if figures:
-        try:
-            plots = importlib.import_module(f"{__package__}.plots")
-            drawer = getattr(plots, "compare_figure", None)
-        except ImportError:
-            drawer = None
-        if drawer is None:
-            warnings.warn("no comparison figure: sim.plots has no compare_figure", stacklevel=2)
-        else:
-            for lang in ("zh", "en"):
-                drawer(out_dir / f"compare_{a}_{b}_{lang}.png", results, a, b, list(target_set), meta, lang=lang)
-    return table, finish_results_dir(out_dir, explicit=True)
+    from sim.report.comparison import human_table, to_markdown
 
+    out_dir = make_results_dir(out, results_root, f"compare-{a}-{b}")
+    table.to_csv(out_dir / "compare.csv", index=False)
+    human = human_table(table, list(target_set), a, b, meta)
+    table.attrs["human"] = human
+    n_flips = int((table[f"passed_{a}"] != table[f"passed_{b}"]).sum())
+    (out_dir / "compare.md").write_text(to_markdown(human, a, b, n_flips), encoding="utf-8")
+    if figures:
+        from sim.plots import compare_figure
+
+        for lang in ("zh", "en"):
+            compare_figure(out_dir / f"compare_{a}_{b}_{{year}}_{lang}.png", results, a, b,
+                           list(target_set), meta, lang=lang)
+    files = {"targets": {str(study.targets_path if study else targets_path): sha256(
+        study.targets_path if study else targets_path)}}
+    if study is not None:
+        files["scenarios"] = {str(study.scenarios[s].path): sha256(study.scenarios[s].path) for s in (a, b)}
+        model_info = {"path": str(model), "sha256": getattr(study.loaded, "sha256", None) or sha256(model)}
+    else:
+        model_info = None
+    write_manifest(out_dir, "compare", model=model_info, files=files, scenarios=[a, b],
+                   from_results=str(results_dir) if results_dir is not None else None,
+                   engine=None if study is None else {**ENGINE_DEFAULTS, **(engine or {})},
+                   flips=n_flips)
+    return table, finish_results_dir(out_dir, explicit=out is not None)
 
 # --------------------------------------------------------------------------- contributions
 def write_contributions(contrib, out=None, *, results_root=DEFAULT_RESULTS_ROOT, scenarios_meta=None,

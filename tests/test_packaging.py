@@ -54,3 +54,37 @@ def test_ci_runs_make_test_strictly():
 def test_readme_starts_with_the_two_commands():
     head = (ROOT / "README.md").read_text(encoding="utf-8")[:1500]
     assert "make run" in head and "make test" in head
+
+
+def test_make_lab_opens_notebooks_with_the_kernel_the_notebooks_name():
+    """`make lab` writes a kernel spec into .venv and starts JupyterLab on notebooks/ with
+    it as the default; every notebook asks for that same kernel."""
+    import json
+
+    make = (ROOT / "Makefile").read_text()
+    recipe = re.search(r"^lab: \$\(STAMP\)\n((?:\t.*\n)+)", make, re.M)
+    assert recipe, "Makefile has no `lab: $(STAMP)` target"
+    kernel = re.search(r"^KERNEL\s*:=\s*(\S+)", make, re.M).group(1)
+    body = recipe.group(1)
+    assert "ipykernel install --sys-prefix --name $(KERNEL)" in body
+    assert "jupyter lab" in body and "root_dir=notebooks" in body
+    assert "default_kernel_name=$(KERNEL)" in body
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        spec = json.loads(path.read_text(encoding="utf-8"))["metadata"]["kernelspec"]
+        assert spec["name"] == kernel, path.name
+
+
+def test_jupyterlab_is_installed_next_to_the_interpreter():
+    """The dependency is really there: the `jupyter lab` entry point of this environment runs."""
+    import subprocess
+    import sys
+
+    exe = Path(sys.executable).parent / "jupyter-lab"
+    assert exe.is_file(), f"{exe}: JupyterLab is not installed in this environment"
+    out = subprocess.run([str(exe), "--version"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and re.match(r"\d+\.", out.stdout.strip()), out.stderr
+
+
+def test_readme_first_screen_says_how_to_open_the_notebooks():
+    head = (ROOT / "README.md").read_text(encoding="utf-8")[:1500]
+    assert "make lab" in head

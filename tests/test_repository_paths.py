@@ -14,14 +14,7 @@ OUTSIDE = re.compile(
 #: Files still carrying such paths while another branch (the calibration's owner) rewrites
 #: them; each entry must go when that branch lands, and the test fails if an entry no
 #: longer needs to be here (so the list cannot outlive its reason).
-PENDING = {
-    "models/README.md", "models/fit_report.py",
-    "models/calibration/jingdezhen.yaml", "models/calibration/identifiability.yaml",
-    "models/calibration/report/calibration.json", "models/calibration/report/manifest.json",
-    "models/calibration/identifiability/calibration.json",
-    "models/calibration/identifiability/manifest.json",
-    "tests/analysis/test_calibration_adopted.py",
-}
+PENDING: set[str] = set()
 THIS = "tests/test_repository_paths.py"
 
 

@@ -13,7 +13,7 @@ folder (numbers, tables, figures, manifest).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -109,6 +109,9 @@ class CalibrationResult:
     ``comparison``: one row per data point used: ``series, year, data, model,
     model_initial`` (model units; model at the fitted and at the initial values).
     ``fitted`` / ``initial_run``: model runs at the fitted / initial values.
+    ``holdout``: with a spec's ``holdout_years``, the :func:`fit_statistics` of the held-out
+    points per series (model at the fitted values; the fit never saw them), else empty;
+    their points are the ``comparison`` rows whose ``sample`` is ``holdout``.
     """
 
     spec: CalibrationSpec
@@ -121,6 +124,7 @@ class CalibrationResult:
     initial_run: pd.DataFrame
     optimizer: dict
     notes: list[str]
+    holdout: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def values(self) -> dict[str, float]:
@@ -139,7 +143,8 @@ class _Problem:
         self.failed = 0
         self.first_failure: str | None = None
         self._cache: dict[tuple, pd.DataFrame | None] = {}
-        self.series_data: list[pd.Series] = [s.data for s in spec.series]
+        self.series_data: list[pd.Series] = [s.data[~spec.in_holdout(s.data.index)] for s in spec.series]
+        self.holdout_data: list[pd.Series] = [s.data[spec.in_holdout(s.data.index)] for s in spec.series]
 
     def run(self, x) -> pd.DataFrame | None:
         key = tuple(float(v) for v in x)
@@ -174,6 +179,8 @@ class _Problem:
                              f"{s.transform}, and were not used")
             kept.append(inside)
         self.series_data = kept
+        self.holdout_data = [h[(h.index >= times.min() + TRANSFORMS[s.transform][0]) & (h.index <= times.max())]
+                             for s, h in zip(self.spec.series, self.holdout_data)]
         return notes
 
     def model_at_data(self, df: pd.DataFrame, i: int) -> np.ndarray:
@@ -314,16 +321,24 @@ def calibrate(spec: CalibrationSpec | str | Path,
     fitted = problem.run(x)
     if fitted is None:
         raise RuntimeError(f"{spec.path}: the model run at the fitted parameter values failed")
-    comparison = pd.concat([
-        pd.DataFrame({"series": s.name, "year": problem.series_data[i].index,
-                      "data": problem.series_data[i].to_numpy(dtype=float),
-                      "model": problem.model_at_data(fitted, i),
-                      "model_initial": problem.model_at_data(initial_run, i)})
-        for i, s in enumerate(spec.series)], ignore_index=True)
+    def rows(i, s, data, sample):
+        return pd.DataFrame({"series": s.name, "year": data.index, "data": data.to_numpy(dtype=float),
+                             "model": model_measure(fitted, s, data.index),
+                             "model_initial": model_measure(initial_run, s, data.index),
+                             "sample": sample})
+    comparison = pd.concat(
+        [rows(i, s, problem.series_data[i], "fit") for i, s in enumerate(spec.series)]
+        + [rows(i, s, problem.holdout_data[i], "holdout") for i, s in enumerate(spec.series)
+           if len(problem.holdout_data[i])], ignore_index=True)
+    in_fit = comparison[comparison["sample"] == "fit"]
     statistics = pd.DataFrame(
-        {name: fit_statistics(rows["model"], rows["data"])
-         for name, rows in comparison.groupby("series", sort=False)}).T
+        {name: fit_statistics(part["model"], part["data"])
+         for name, part in in_fit.groupby("series", sort=False)}).T
     statistics.index.name = "series"
+    held = comparison[comparison["sample"] == "holdout"]
+    holdout = pd.DataFrame({name: fit_statistics(part["model"], part["data"])
+                            for name, part in held.groupby("series", sort=False)}).T
+    holdout.index.name = "series"
     if problem.failed:
         notes.append(f"{problem.failed} of {problem.runs} model runs failed and were penalised; "
                      f"first failure at {problem.first_failure}")
@@ -341,7 +356,12 @@ def calibrate(spec: CalibrationSpec | str | Path,
         covariance=pd.DataFrame(cov, index=names, columns=names),
         correlation=pd.DataFrame(corr, index=names, columns=names),
         statistics=statistics, comparison=comparison, fitted=fitted, initial_run=initial_run,
-        optimizer=optimizer, notes=notes)
+        optimizer=optimizer, notes=notes, holdout=holdout)
+
+
+def _shown_files(files) -> str | list[str]:
+    """A series' data file(s) as reports show them (one path, or a list for several files)."""
+    return [shown_path(f) for f in files] if isinstance(files, tuple) else shown_path(files)
 
 
 def result_to_dict(result: CalibrationResult) -> dict:
@@ -357,15 +377,23 @@ def result_to_dict(result: CalibrationResult) -> dict:
         "parameter_order": list(result.parameters.index),
         "series": {
             s.name: {"indicator": s.indicator, "variable": s.variable, "transform": s.transform,
-                     "data_file": shown_path(s.data_file),
+                     "data_file": _shown_files(s.data_file),
                      "data_unit": s.data_unit, "scale": s.scale, "weight": s.weight,
                      "normaliser": s.normaliser, "duplicates": s.duplicates,
                      "years": list(s.years) if s.years else None,
                      "statistics": result.statistics.loc[s.name].to_dict(),
-                     "points": result.comparison.loc[result.comparison["series"] == s.name,
+                     "points": result.comparison.loc[(result.comparison["series"] == s.name)
+                                                     & (result.comparison["sample"] == "fit"),
                                                      ["year", "data", "model", "model_initial"]]
-                                                .to_dict(orient="records")}
+                                                .to_dict(orient="records"),
+                     **({"holdout_statistics": result.holdout.loc[s.name].to_dict(),
+                         "holdout_points": result.comparison.loc[
+                             (result.comparison["series"] == s.name)
+                             & (result.comparison["sample"] == "holdout"),
+                             ["year", "data", "model"]].to_dict(orient="records")}
+                        if s.name in result.holdout.index else {})}
             for s in spec.series},
+        "holdout_years": list(spec.holdout) if spec.holdout else None,
         "notes": result.notes,
         "thresholds": {"ci_range_ratio": CI_RANGE_RATIO, "correlation_limit": CORRELATION_LIMIT,
                        "singular_rcond": SINGULAR_RCOND},

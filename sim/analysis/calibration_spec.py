@@ -15,11 +15,14 @@ Spec format (paths are relative to the spec file, else to the project root)::
     max_nfev: 200                   # optional cap on least-squares residual evaluations
     simulate_options: {rtol: 1.0e-8}   # optional keyword arguments for simulate()
     levers: ../../scenarios/levers.yaml  # optional lever registry: its levers may not be fitted
+    holdout_years: [2018, 2020]     # optional: data in these years are not fitted; the report
+                                    # gives their out-of-sample statistics (an honest split)
     parameters:
       - {name: growth rate, initial: 0.2, bounds: [0.05, 1.0]}
     series:
       - name: population            # label; figure is fit_<name>.png
         data: history.csv           # CSV: indicator,year,value,unit,source_url,note
+                                    # (or a list of such files, read as one table)
         indicator: population
         variable: population        # model variable (name as in the .mdl)
         scale: 0.01                 # data value * scale = model units (e.g. % -> fraction)
@@ -65,7 +68,7 @@ CONTROL_CONSTANTS = {"INITIAL TIME", "FINAL TIME", "TIME STEP", "SAVEPER"}
 DATA_COLUMNS = ("indicator", "year", "value")
 
 TOP_KEYS = {"name", "model", "loss", "f_scale", "jacobian_step", "max_nfev",
-            "simulate_options", "levers", "parameters", "series", "note"}
+            "simulate_options", "levers", "parameters", "series", "note", "holdout_years"}
 PARAMETER_KEYS = {"name", "initial", "bounds", "note"}
 SERIES_KEYS = {"name", "data", "indicator", "variable", "scale", "weight", "years",
                "duplicates", "normalise", "transform", "note"}
@@ -115,7 +118,7 @@ class SeriesSpec:
     """
 
     name: str
-    data_file: Path
+    data_file: Path | tuple[Path, ...]
     indicator: str
     variable: str
     scale: float
@@ -162,6 +165,15 @@ class CalibrationSpec:
     jacobian_step: float = 1e-3
     max_nfev: int | None = None
     simulate_options: dict = field(default_factory=dict)
+    #: (first, last) years whose data are held out of the fit and judged out of sample
+    holdout: tuple[float, float] | None = None
+
+    def in_holdout(self, years) -> np.ndarray:
+        """True for the years (array-like) that lie in the holdout window."""
+        years = np.asarray(years, dtype=float)
+        if self.holdout is None:
+            return np.zeros(years.shape, dtype=bool)
+        return (years >= self.holdout[0]) & (years <= self.holdout[1])
 
 
 def _default_loader() -> Callable[[str | Path], Any]:
@@ -225,9 +237,12 @@ def _number(value) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def _read_data(path: Path, cache: dict) -> pd.DataFrame:
+def _read_data(path: Path | tuple[Path, ...], cache: dict) -> pd.DataFrame:
+    """One data table; a tuple of files is read as their rows one after the other."""
     if path not in cache:
-        cache[path] = pd.read_csv(path, dtype={"indicator": str})
+        paths = path if isinstance(path, tuple) else (path,)
+        cache[path] = pd.concat([pd.read_csv(p, dtype={"indicator": str}) for p in paths],
+                                ignore_index=True)
     return cache[path]
 
 
@@ -321,13 +336,23 @@ def load_spec(path: str | Path, *, load_model: Callable | None = None) -> Calibr
     if raw.get("levers"):
         _check_not_levers(parameters, _resolve_path(str(raw["levers"]), path.parent), errors)
     series = _parse_series(raw.get("series"), variables, model, path.parent, errors)
+    holdout = raw.get("holdout_years")
+    if holdout is not None:
+        pair = ([_number(y) for y in holdout]
+                if isinstance(holdout, (list, tuple)) and len(holdout) == 2 else [None])
+        if None in pair or pair[0] > pair[1]:
+            errors.append(f"holdout_years: expected [first, last] with first <= last, got {holdout!r}")
+            holdout = None
+        else:
+            holdout = (pair[0], pair[1])
 
     if errors:
         raise CalibrationSpecError(f"{where}: invalid calibration spec:\n  - " + "\n  - ".join(errors))
     return CalibrationSpec(
         path=path, name=str(raw.get("name") or path.stem), model_path=model_path, model=model,
         parameters=parameters, series=series, loss=loss, f_scale=options["f_scale"],
-        jacobian_step=options["jacobian_step"], max_nfev=max_nfev, simulate_options=simulate_options)
+        jacobian_step=options["jacobian_step"], max_nfev=max_nfev, simulate_options=simulate_options,
+        holdout=holdout)
 
 
 def _parse_parameters(entries, constants, variables, model, errors) -> list[ParameterSpec]:
@@ -447,12 +472,16 @@ def _parse_series(entries, variables, model, spec_dir: Path, errors) -> list[Ser
         if transform not in TRANSFORMS:
             errors.append(f"{key}.transform: {transform!r} unknown; expected one of {list(TRANSFORMS)}")
             transform = "level"
-        data_file = _resolve_path(str(entry.get("data", "")), spec_dir)
+        raw_data = entry.get("data")
+        raw_files = raw_data if isinstance(raw_data, list) else [raw_data]
+        data_files = tuple(_resolve_path(str(f or ""), spec_dir) for f in raw_files)
+        data_file = data_files[0] if len(data_files) == 1 else data_files
         data, unit = pd.Series(dtype=float), ""
-        if not entry.get("data"):
-            errors.append(f"{key}.data: missing; expected the path of a CSV file")
-        elif not data_file.exists():
-            errors.append(f"{key}.data: file {data_file} does not exist")
+        absent = [f for f in data_files if not f.exists()]
+        if not raw_data or not all(raw_files):
+            errors.append(f"{key}.data: missing; expected the path of a CSV file (or a list of them)")
+        elif absent:
+            errors.append(f"{key}.data: file {absent[0]} does not exist")
         else:
             table = _read_data(data_file, tables)
             missing = [c for c in DATA_COLUMNS if c not in table.columns]

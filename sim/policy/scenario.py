@@ -385,6 +385,28 @@ def check_lever_value(file: str, name: str, raw, lever: Lever, time_span: tuple[
                             f"{type(value).__name__} {value!r}"))
 
 
+def lever_aliases(registry: Mapping[str, Lever]) -> dict[str, str]:
+    """``{Chinese name (the registry's zh): model name}``: a scenario file may name a lever
+    either way."""
+    return {lever.zh.strip(): name for name, lever in registry.items() if lever.zh and lever.zh.strip()}
+
+
+def canonical_lever_names(sc: Scenario, registry: Mapping[str, Lever], problems: list[Problem]) -> None:
+    """Rename levers given by their Chinese name (``zh`` in the registry) to the model name,
+    in place; the same lever given twice (both names) is a problem. Unknown names stay as
+    written (reported by :func:`validate_scenarios`)."""
+    aliases = lever_aliases(registry)
+    out, given_as = {}, {}
+    for name, raw in sc.levers.items():
+        canon = name if name in registry else aliases.get(str(name).strip(), name)
+        if canon in out:
+            problems.append(Problem(str(sc.path), f"levers.{name}", f"lever {canon!r} is set twice "
+                                    f"(as {given_as[canon]!r} and {name!r}); keep one"))
+            continue
+        out[canon], given_as[canon] = raw, name
+    sc.levers = out
+
+
 def validate_scenarios(scenarios: Mapping[str, Scenario], registry: Mapping[str, Lever] | None,
                        time_span: tuple[float, float] | None = None) -> list[Problem]:
     """Every problem of already-read scenarios against the registry (not raised).
@@ -395,6 +417,8 @@ def validate_scenarios(scenarios: Mapping[str, Scenario], registry: Mapping[str,
     check_extends(scenarios, problems)
     for sid, sc in scenarios.items():
         file = str(sc.path)
+        if registry is not None:
+            canonical_lever_names(sc, registry, problems)
         if sc.policy_start is not None and time_span is not None and not time_span[0] <= sc.policy_start <= time_span[1]:
             problems.append(Problem(file, "policy_start", f"{sc.policy_start:g} is outside the model's time "
                                     f"span {time_span[0]:g}–{time_span[1]:g}"))
@@ -402,7 +426,8 @@ def validate_scenarios(scenarios: Mapping[str, Scenario], registry: Mapping[str,
             if registry is None:
                 break
             if name not in registry:
-                problems.append(Problem(file, f"levers.{name}", "unknown lever" + suggest(str(name), registry)))
+                problems.append(Problem(file, f"levers.{name}", "unknown lever" + suggest(
+                    str(name), [*registry, *lever_aliases(registry)])))
                 continue
             check_lever_value(file, name, raw, registry[name], time_span, problems)
     return problems

@@ -55,7 +55,15 @@ def report_markdown(result: CalibrationResult) -> str:
               "MAPE in percent of the data; R2 = squared correlation (Sterman 1984); "
               "R2_determination = 1 − SSE/SS_tot. Theil: U_M bias, U_S unequal variation, "
               "U_C unequal covariation (U_M + U_S + U_C = 1). A good fit has small MAPE and most "
-              "of its error in U_C (unsystematic).", "",
+              "of its error in U_C (unsystematic).", ""]
+    if spec.holdout is not None:
+        first, last = (f"{y:g}" for y in spec.holdout)
+        lines += [f"## Out of sample ({first}–{last}, held out of the fit)", "",
+                  _md(result.holdout[stats_cols]) if not result.holdout.empty
+                  else "No data point lies in the holdout years.", "",
+                  f"The constants were fitted without the {first}–{last} data; these statistics "
+                  "judge the model on years it did not see (same definitions as above).", ""]
+    lines += [
               "## Series", "",
               _md(pd.DataFrame(
                   {"indicator": [s.indicator for s in spec.series],
@@ -91,8 +99,12 @@ def plot_fit(result: CalibrationResult, series_name: str, path: Path) -> Path:
                            (result.fitted, dict(color="tab:blue", label="model, fitted"))):
             t = run.index[run.index >= run.index.min() + lag]
             ax.plot(t, model_measure(run, s, t), **style)
-        ax.scatter(s.data.index, s.data.values, color="black", zorder=3, s=18,
+        held = spec.in_holdout(s.data.index)
+        ax.scatter(s.data.index[~held], s.data.values[~held], color="black", zorder=3, s=18,
                    label=f"data: {s.indicator} × {s.scale:g}")
+        if held.any():
+            ax.scatter(s.data.index[held], s.data.values[held], facecolor="white", edgecolor="black",
+                       zorder=3, s=22, label="data held out of the fit")
         ax.set_xlabel("year")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel(s.variable if s.transform == "level" else f"{s.transform} of {s.variable}")
@@ -128,7 +140,9 @@ def write_report(result: CalibrationResult, out_dir: str | Path | None = None, *
     write_manifest(folder, "calibration", name=spec.name,
                    model={"path": shown_path(spec.model_path), "sha256": sha256(spec.model_path)},
                    files={"spec": {shown_path(spec.path): sha256(spec.path)},
-                          "data": {shown_path(p): sha256(p) for p in sorted({s.data_file for s in spec.series})}},
+                          "data": {shown_path(p): sha256(p) for p in sorted(
+                              {f for s in spec.series
+                               for f in (s.data_file if isinstance(s.data_file, tuple) else (s.data_file,))})}},
                    figures=figures)
     return finish_results_dir(folder, explicit=out_dir is not None)
 

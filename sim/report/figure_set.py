@@ -5,8 +5,11 @@
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+import multiprocessing as mp
+import os
 import warnings
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
@@ -15,7 +18,7 @@ import pandas as pd
 
 from sim.errors import ResultsFolderError
 from sim.history import comparable_series
-from sim.report.dashboard import plot_dashboard
+from sim.report.dashboard import horizon_stem, plot_dashboard
 from sim.report.history import find_history, plot_model_vs_history
 from sim.report.indicators import plot_target_indicator
 from sim.report.labels import check_lang, default_labels
@@ -31,9 +34,10 @@ def _figures(results, scorecard, targets, scenarios_meta, history, common) -> li
     labels = common["labels"]
     observed = comparable_series() if history is not None else None
     items: list[tuple[str, Callable]] = [
-        ("dashboard", lambda lang: plot_dashboard(
+        (horizon_stem("dashboard", year), lambda lang, year=year: plot_dashboard(
             scorecard, targets, scenarios_meta, lang=lang, scenario_ids=list(results),
-            colours=common["colours"], source=common["source"], labels=labels)),
+            colours=common["colours"], source=common["source"], labels=labels, horizon=year))
+        for year in sorted({float(t.year) for t in targets})
     ]
     for t in targets:
         items.append((f"target_{t.id}", lambda lang, t=t: plot_target_indicator(
@@ -53,7 +57,9 @@ def _figures(results, scorecard, targets, scenarios_meta, history, common) -> li
 def write_figure_set(out_dir, results: Mapping[str, pd.DataFrame], scorecard: pd.DataFrame,
                      targets, scenarios_meta: Mapping | None, lang: str = "both", *,
                      history: pd.DataFrame | str | None = "auto", source=None,
-                     formats: Sequence[str] = FORMATS, dpi: int = DPI) -> list[Path]:
+                     formats: Sequence[str] = FORMATS, dpi: int = DPI,
+                     workers: int | None = 1,
+                     progress: Callable[[str], None] | None = None) -> list[Path]:
     """Write every figure of a run; return the files written.
 
     ``results``: {scenario id: DataFrame indexed by year, columns = model variables};
@@ -64,9 +70,13 @@ def write_figure_set(out_dir, results: Mapping[str, pd.DataFrame], scorecard: pd
     (indicator, year, value) for the model-vs-data figure; ``"auto"`` reads the project's
     data file when it is found (:func:`sim.report.history.find_history`), ``None`` skips
     the figure. Figures whose variables are missing from the results are skipped with a
-    warning.
+    warning. ``workers``: processes drawing figures (None: one per CPU; forked, Linux; the
+    files are the same as with one); ``progress``: called with a short line as they finish.
     """
     check_lang(lang)
+    bad = [f for f in formats if f not in FORMATS]
+    if bad or not formats:
+        raise ValueError(f"formats={list(formats)}: expected one or more of {', '.join(FORMATS)}")
     if isinstance(history, str):
         if history != "auto":
             raise ValueError(f"history={history!r}: expected a DataFrame, 'auto' or None")
@@ -79,24 +89,82 @@ def write_figure_set(out_dir, results: Mapping[str, pd.DataFrame], scorecard: pd
         "source": source,
         "labels": default_labels(),
     }
-    written: list[Path] = []
-    for stem, draw in _figures(results, scorecard, targets, scenarios_meta, history, common):
-        for one in LANG_SETS[lang]:
-            try:
-                fig = draw(one)
-            except MissingDataError as err:
-                warnings.warn(f"figure {stem!r} skipped: {err}", stacklevel=2)
-                break
-            written += save(fig, out_dir / one / stem, formats=formats, dpi=dpi)
-    return written
+    jobs = [(stem, one, draw) for stem, draw in
+            _figures(results, scorecard, targets, scenarios_meta, history, common)
+            for one in LANG_SETS[lang]]
+    return _write_jobs(jobs, out_dir, tuple(formats), dpi, workers, progress)
+
+
+#: The jobs of the figure set being written; worker processes inherit it by fork, so the
+#: drawing closures (not picklable) never cross a process boundary: a job is its index.
+_JOBS: list[tuple[str, str, Callable]] = []
+
+
+def _run_job(index: int, out_dir: Path, formats: tuple, dpi: int) -> tuple[int, list[str], str | None]:
+    """Draw and save job ``index``: ``(index, files written, skip reason or None)``."""
+    stem, one, draw = _JOBS[index]
+    try:
+        fig = draw(one)
+    except MissingDataError as err:
+        return index, [], f"figure {stem!r} skipped: {err}"
+    return index, [str(p) for p in save(fig, out_dir / one / stem, formats=formats, dpi=dpi)], None
+
+
+def default_workers() -> int:
+    """Processes for the figure set: the CPUs this process may use (at least 1)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _write_jobs(jobs, out_dir: Path, formats: tuple, dpi: int, workers: int | None,
+                progress: Callable[[str], None] | None) -> list[Path]:
+    """Run the jobs, in ``workers`` forked processes when more than one (Linux), else here.
+
+    ``progress`` gets a line now and then (``figures 12/62``). Returns the files in job
+    order. A figure without data is skipped with a warning (once, for all its languages).
+    """
+    global _JOBS
+    workers = default_workers() if workers is None else max(1, int(workers))
+    parallel = workers > 1 and len(jobs) > 1 and "fork" in mp.get_all_start_methods()
+    done: dict[int, list[str]] = {}
+    skipped: dict[str, str] = {}
+    step = max(1, len(jobs) // 10)
+
+    def record(result):
+        index, files, skip = result
+        done[index] = files
+        if skip:
+            skipped.setdefault(jobs[index][0], skip)
+        if progress and (len(done) % step == 0 or len(done) == len(jobs)):
+            progress(f"figures {len(done)}/{len(jobs)}")
+
+    _JOBS = jobs
+    try:
+        if parallel:
+            with mp.get_context("fork").Pool(min(workers, len(jobs))) as pool:
+                for result in pool.imap_unordered(functools.partial(
+                        _run_job, out_dir=out_dir, formats=formats, dpi=dpi), range(len(jobs))):
+                    record(result)
+        else:
+            for i in range(len(jobs)):
+                record(_run_job(i, out_dir, formats, dpi))
+    finally:
+        _JOBS = []
+    for note in skipped.values():
+        warnings.warn(note, stacklevel=3)
+    return [Path(f) for i in sorted(done) for f in done[i]]
 
 
 def compare_figure(path, results: Mapping[str, pd.DataFrame], a: str, b: str, targets,
-                   scenarios_meta: Mapping | None = None, lang: str = "zh") -> Path:
-    """Goal dashboard of two scenarios side by side, written to ``path`` (suffix = format).
+                   scenarios_meta: Mapping | None = None, lang: str = "zh") -> list[Path]:
+    """Goal dashboards of two scenarios side by side, one 16:9 figure per horizon.
 
-    ``targets``: ``sim.policy.targets.Target`` objects (the scorecard is computed here with
-    :func:`sim.policy.targets.scorecard`). Returns the path written.
+    ``path``: file name (suffix = format); ``{year}`` in it is replaced by the horizon
+    year, else ``_<year>`` is added to the stem (``compare_2020.png``). ``targets``:
+    ``sim.policy.targets.Target`` objects (the scorecard is computed here with
+    :func:`sim.policy.targets.scorecard`). Returns the paths written.
     """
     from sim.policy.targets import scorecard as make_scorecard
 
@@ -106,10 +174,18 @@ def compare_figure(path, results: Mapping[str, pd.DataFrame], a: str, b: str, ta
                        f"{sorted(results)}")
     targets = list(targets)
     card = make_scorecard({a: results[a], b: results[b]}, targets)
-    fig = plot_dashboard(card, targets, scenarios_meta, lang=lang, scenario_ids=[a, b])
     path = Path(path)
     fmt = path.suffix.lstrip(".") or "png"
-    return save(fig, path.with_suffix(f".{fmt}"), formats=(fmt,))[0]
+    written = []
+    for year in sorted({float(as_figure_target(t).year) for t in targets}):
+        fig = plot_dashboard(card, targets, scenarios_meta, lang=lang, scenario_ids=[a, b],
+                             horizon=year)
+        if "{year}" in path.name:
+            stem = path.with_name(path.name.replace("{year}", f"{year:g}"))
+        else:
+            stem = path.with_name(horizon_stem(path.stem, year) + path.suffix)
+        written += save(fig, stem.with_suffix(f".{fmt}"), formats=(fmt,))
+    return written
 
 
 # --------------------------------------------------------------------------- regenerate
@@ -151,7 +227,8 @@ def _manifest_targets(manifest: dict, results_dir: Path, targets_path) -> list:
 
 def regenerate(results_dir, lang: str = "both", *, out_dir=None, targets_path=None,
                history: pd.DataFrame | str | None = "auto",
-               formats: Sequence[str] = FORMATS, dpi: int = DPI) -> list[Path]:
+               formats: Sequence[str] = FORMATS, dpi: int = DPI, workers: int | None = None,
+               progress: Callable[[str], None] | None = None) -> list[Path]:
     """Rebuild the figures of a results folder (default into ``<results_dir>/figures``).
 
     Reads ``manifest.json`` (keys ``scenarios``: {id: {"name": …}} and ``targets``),
@@ -183,4 +260,5 @@ def regenerate(results_dir, lang: str = "both", *, out_dir=None, targets_path=No
     card = pd.read_csv(results_dir / "scorecard.csv")
     targets = _manifest_targets(manifest, results_dir, targets_path)
     return write_figure_set(out_dir or results_dir / "figures", results, card, targets, meta,
-                            lang=lang, history=history, formats=formats, dpi=dpi)
+                            lang=lang, history=history, formats=formats, dpi=dpi,
+                            workers=workers, progress=progress)

@@ -23,6 +23,7 @@ Export settings (measured with matplotlib 3.11 and this OTF, which has CFF outli
 from __future__ import annotations
 
 import importlib.resources
+import warnings
 from functools import lru_cache
 from pathlib import Path
 
@@ -67,7 +68,8 @@ def cjk_font_path() -> Path:
 def register_cjk_font() -> str:
     """Add the Noto Sans CJK SC font to matplotlib; return its family name.
 
-    Idempotent (cached). Does not change rcParams: :func:`sim.plots.house_style` does.
+    Idempotent (cached). Does not change rcParams: :func:`install_cjk_font` and
+    :func:`sim.plots.house_style` do.
     """
     path = cjk_font_path()
     font_manager.fontManager.addfont(str(path))
@@ -87,3 +89,26 @@ def font_rc() -> dict:
         "axes.unicode_minus": True,
         **EXPORT_RC,
     }
+
+
+def install_cjk_font() -> str | None:
+    """Make the CJK font the first sans-serif font for EVERY figure; return its family.
+
+    Called when :mod:`sim` is imported, so a figure drawn in a notebook (inline display,
+    ``plt.show()``, ``fig.canvas.draw()``, outside :func:`sim.report.style.house_style`)
+    renders Chinese labels instead of empty boxes. Puts the font at the head of
+    ``rcParams["font.sans-serif"]`` (DejaVu Sans and the rest stay behind it as fallback,
+    e.g. for U+2212) and does the same in ``rcParamsDefault``, so that
+    ``plt.style.use("default")`` or ``plt.rcdefaults()`` keep it. Other rc settings are
+    left alone. Without ``mplfonts`` it warns once and returns None (Latin text still
+    works).
+    """
+    try:
+        family = register_cjk_font()
+    except FontNotFoundError as err:  # pragma: no cover - depends on the install
+        warnings.warn(f"Chinese labels will not render: {err}", stacklevel=2)
+        return None
+    for rc in (matplotlib.rcParams, matplotlib.rcParamsDefault):
+        current = [f for f in rc["font.sans-serif"] if f != family]
+        rc["font.sans-serif"] = [family, *current]
+    return family

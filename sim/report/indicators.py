@@ -11,8 +11,8 @@ from sim.report.labels import Labels, compose, default_labels, pick
 from sim.report.measures import (FigureTarget, MissingDataError, as_figure_target, finite, measure_path,
                        observed_path, whole_year)
 from sim.report.style import (DATA_STYLE, DEFAULT_HORIZONS, add_caption, house_style, mark_horizons,
-                    mark_projection, new_figure, projection_start, scenario_colours,
-                    scenario_linestyles, scenario_name)
+                              mark_projection, new_figure, projection_start, scenario_colours,
+                              scenario_linestyles, scenario_name, wrap_text)
 
 COMPARATOR_SIGNS = {">=": "≥", ">": ">", "<=": "≤", "<": "<"}
 WINDOW_SHADE = "#F0F0F0"
@@ -37,9 +37,35 @@ def target_title(target: FigureTarget, labels: Labels, lang: str) -> str:
 
 def threshold_text(target: FigureTarget, value: float, unit: str, labels: Labels,
                    lang: str) -> str:
-    """``目标 ≥ 14 %/年``: the comparator, value and unit of a threshold."""
+    """``目标 ≥ 14 %/年``: the comparator, value and unit of a threshold; where the label
+    table words the goal (``goals:``), the words first: ``Target: GDP per capita gains on
+    Jiangxi's (> 0)``."""
     sign = COMPARATOR_SIGNS.get(target.comparator, target.comparator)
-    return f"{labels.t('threshold', lang)} {sign} {number(value)} {unit}".strip()
+    formula = f"{sign} {number(value)} {unit}".strip()
+    words = labels.goal_words(target.id, lang)
+    if words:
+        return f"{labels.t('threshold', lang)}{labels.t('colon', lang)}{words}（{formula}）" \
+            if lang == "zh" else f"{labels.t('threshold', lang)}: {words} ({formula})"
+    return f"{labels.t('threshold', lang)} {formula}"
+
+
+#: Legend entries wrap at this width (em of the legend type), so the plot keeps its width.
+LEGEND_EM = 30
+#: Target units that are shares (of GDP, of people covered): their axis starts at zero.
+SHARE_UNITS = ("%",)
+#: Largest ylabel width, in em of the axis label size (the axis is about 5.3 in high).
+YLABEL_EM = 5.3 * 72 / 18
+
+
+def y_limits(ax, target: FigureTarget) -> None:
+    """Keep the threshold inside the plot (with a margin), and zero too where the quantity
+    is a share, so a gap is never exaggerated by a truncated axis."""
+    lo, hi = ax.get_ylim()
+    lo, hi = min(lo, target.threshold), max(hi, target.threshold)
+    if target.path_kind == "level" and target.unit in SHARE_UNITS:
+        lo = min(lo, 0.0)
+    pad = 0.04 * (hi - lo)
+    ax.set_ylim(lo if lo == 0.0 else lo - pad, hi + pad)
 
 
 def number(value: float, fmt: str = ".4g") -> str:
@@ -128,14 +154,21 @@ def plot_target_indicator(results: Mapping[str, pd.DataFrame], target,
         mark_projection(ax, projection_start(scenarios_meta), labels, lang)
         ax.axhline(target.threshold, color="#222222", lw=2.5, ls=(0, (6, 3)), zorder=2,
                    gid="threshold",
-                   label=compose(lang, lambda one: threshold_text(
-                       target, target.threshold, unit(one), labels, one)))
+                   label=compose(lang, lambda one: wrap_text(threshold_text(
+                       target, target.threshold, unit(one), labels, one), LEGEND_EM)))
+        y_limits(ax, target)
         mark_horizons(ax, horizons, emphasise=target.year)
         ax.set_title(target_title(target, labels, lang), loc="left")
-        measure = (lambda one: labels.name(target.indicator, one)) \
-            if target.path_kind == "level" and not target.denominator \
-            else (lambda one: labels.t(target.text_key, one, start=f"{target.start:g}"))
-        ax.set_ylabel(compose(lang, lambda one: labels.with_unit(measure(one), unit(one), one)))
+
+        def measure(one):
+            name = labels.name(target.indicator, one)
+            if target.path_kind == "level" and not target.denominator:
+                return name
+            return labels.t("measure_of", one, name=name,
+                            measure=labels.t(target.text_key, one, start=f"{target.start:g}"))
+        ax.set_ylabel(compose(lang, lambda one: wrap_text(
+            labels.with_unit(measure(one), unit(one), one),
+            YLABEL_EM / (2 if lang == "both" else 1) * (2 if lang == "both" else 1))))
         ax.set_xlabel(labels.t("year", lang))
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
         add_caption(fig, labels, lang, source, ids, scenarios_meta,

@@ -85,6 +85,8 @@ class Labels:
     text: dict[str, dict]
     history: dict[str, dict]
     source: Path = field(default=LABELS_FILE)
+    #: target id -> {zh, en}: the goal in words, where "≥ 0 Dmnl" would say nothing.
+    goals: dict[str, dict] = field(default_factory=dict)
 
     # -- variables -------------------------------------------------------------------
     def variable(self, name: str) -> VariableLabel:
@@ -126,6 +128,11 @@ class Labels:
                              "{zh: ..., en: ...}")
         return pick(self.text[key], lang, kind).format(**fmt)
 
+    def goal_words(self, target_id: str, lang: str) -> str | None:
+        """The goal of target ``target_id`` in words (``goals:`` table), None if absent."""
+        node = self.goals.get(target_id)
+        return pick(node, lang) if node else None
+
     def all_chinese(self) -> list[str]:
         """Every Chinese string in the table (for the missing-glyph test)."""
         out = []
@@ -134,6 +141,7 @@ class Labels:
         out += [u.label["zh"] for u in self.units.values()]
         out += [t["zh"] for t in self.text.values()]
         out += [h["zh"] for h in self.history.values()]
+        out += [g["zh"] for g in self.goals.values()]
         return out
 
 
@@ -193,7 +201,8 @@ def parse_labels(data: dict, path: Path | str = "<labels>") -> Labels:
             "scale": _number(_require(node, "scale", w, "a number", path), f"{w}.scale", path),
             **_bilingual(node, w, path, allowed=("variable", "scale")),
         }
-    return Labels(variables, units, text, history, Path(path))
+    goals = {str(k): _bilingual(v, f"goals.{k}", path) for k, v in (data.get("goals") or {}).items()}
+    return Labels(variables, units, text, history, Path(path), goals)
 
 
 def read_labels(path: Path | str = LABELS_FILE) -> Labels:

@@ -174,9 +174,10 @@ def threshold_in_display_unit(target: FigureTarget, variable_scale: float) -> fl
 
 
 def whole_year(year: float) -> str:
-    """A crossing time shown as a calendar year: the first whole year at or after it, i.e.
-    the first yearly value that meets the goal (2017.83 -> "2018", 2016.0 -> "2016")."""
-    return f"{math.ceil(float(year) - 1e-6):d}"
+    """A crossing time shown as a calendar year: the year in which it happens, floored
+    (2017.83 -> "2017", 2025.05 -> "2025", 2016.0 -> "2016"). Never rounded up: a goal met
+    in the first weeks of 2025 is met in 2025, not 2026."""
+    return f"{math.floor(float(year) + 1e-6):d}"
 
 
 def _geometric_path(x0: float, target: FigureTarget, years: np.ndarray) -> np.ndarray:

@@ -130,7 +130,13 @@ def plot_theme(results: Mapping[str, pd.DataFrame], variables: Sequence[str], *,
                             xycoords=("axes fraction", "data"), xytext=(4, 3),
                             textcoords="offset points", fontsize=13, color="#222222",
                             va="bottom")
-            mark_horizons(ax, horizons)
+            lo, hi = ax.get_ylim()
+            if labels.unit(var, "en") == "%":     # a share: the axis starts at zero
+                lo = 0.0
+            if years_at:                          # room above the highest threshold's note
+                hi = max(hi, max(years_at) + 0.12 * (hi - lo))
+            ax.set_ylim(lo, hi)
+            mark_horizons(ax, horizons, label=False)
             ax.set_title(panel_title(labels.name(var, lang, kind="title"), ncols), loc="left",
                          fontsize=PANEL_TITLE_SIZE if len(present) > 1 else None)
             ax.set_ylabel(_axis_unit(labels, var, lang))
@@ -189,7 +195,7 @@ def plot_gdp_by_sector(results: Mapping[str, pd.DataFrame], *,
                 if not repl:
                     poly.set_hatch("//")
                     poly.set_edgecolor("white")
-            mark_horizons(ax, horizons)
+            mark_horizons(ax, horizons, label=False)
             ax.set_title(panel_title(scenario_name(sid, scenarios_meta, lang), ncols),
                          loc="left", color=colours[sid], fontsize=PANEL_TITLE_SIZE,
                          gid=f"scenario-title:{sid}")

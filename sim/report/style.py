@@ -228,14 +228,18 @@ def mark_projection(ax, start: float | None, labels: Labels, lang: str) -> None:
                                                         year=f"{float(start):g}")))
 
 
-def mark_horizons(ax, horizons: Iterable[float] = DEFAULT_HORIZONS, emphasise=None) -> None:
-    """Vertical lines at the planning horizons, labelled with the year at the top; whole
-    years on the x axis."""
+def mark_horizons(ax, horizons: Iterable[float] = DEFAULT_HORIZONS, emphasise=None,
+                  label: bool = True) -> None:
+    """Vertical lines at the planning horizons, labelled with the year at the top (unless
+    ``label`` is false: small panels, where the x ticks already name the years and a label
+    would collide with threshold notes); whole years on the x axis."""
     ax.xaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 5, 10]))
     for year in horizons:
         strong = emphasise is not None and float(year) == float(emphasise)
         ax.axvline(year, color="#666666", lw=2.5 if strong else 1.5,
                    ls="-" if strong else (0, (1, 2)), zorder=1, gid=f"horizon:{year:g}")
+        if not label:
+            continue
         ax.text(year, 0.99, f"{year:g} ", transform=ax.get_xaxis_transform(), ha="right",
                 va="top", fontsize=14, color="#666666")
 

@@ -118,7 +118,10 @@ def test_chunks_are_fixed_blocks_of_sample_indices():
 # ------------------------------------------------------------------ the uncertainty file
 def test_project_uncertainty_file_is_valid_and_sized():
     uset = load_uncertainties(ROOT / "scenarios" / "uncertainties.yaml", model=JDZ)
-    assert 8 <= len(uset) <= 15
+    assert 8 <= len(uset) <= 20
+    # issue 12: what surprised the model joins the uncertainties
+    assert {"census GDP level factor", "GDP inflation rate offset", "Jiangxi real growth after 2020",
+            "future shock depth"} <= set(uset.names)
     levers = {entry["name"] for entry in yaml.safe_load((ROOT / "scenarios" / "levers.yaml")
                                                          .read_text(encoding="utf-8"))["levers"]}
     assert not set(uset.names) & levers
@@ -133,7 +136,7 @@ def test_every_problem_is_reported_with_file_and_key(tmp_path):
         {"name": "GDP real", "distribution": {"kind": "uniform", "min": 1, "max": 2}, "source": "assumption: x"},
         {"name": "learning exponent", "distribution": {"kind": "triangle", "min": 0, "max": 0.2},
          "source": "assumption: x"},
-        {"name": "birth rate", "distribution": {"kind": "uniform", "min": 0.02, "max": 0.01},
+        {"name": "attractiveness floor", "distribution": {"kind": "uniform", "min": 0.9, "max": 0.5},
          "source": "assumption: x"},
         {"name": "death rate", "distribution": {"kind": "truncnormal", "mean": 0.006, "sd": 0.001, "min": 0.003,
                                                 "max": 0.008}, "source": "assumption: x"},
@@ -149,7 +152,7 @@ def test_every_problem_is_reported_with_file_and_key(tmp_path):
     assert "retraining rate: is a policy lever" in text
     assert "GDP real: is a model variable but not a constant" in text
     assert "learning exponent.distribution.kind: unknown distribution 'triangle' (did you mean 'triangular'" in text
-    assert "birth rate.distribution: min must be below max" in text
+    assert "attractiveness floor.distribution: min must be below max" in text
     assert "death rate.distribution: support [0.003, 0.008] leaves the model's range [0.004, 0.01]" in text
     assert "Verdoorn coefficient.distribution.max: missing" in text
     assert "Verdoorn coefficient.source: expected text starting with one of" in text

@@ -91,3 +91,41 @@ def test_widget_holds_sliders_figure_and_scorecard(explorer):
     found = leaves(box)
     assert all(s in found for s in explorer.sliders.values())
     assert explorer.image in found and explorer.table in found and explorer.status in found
+
+
+def _pixels(png: bytes) -> np.ndarray:
+    import io
+
+    import PIL.Image
+    return np.asarray(PIL.Image.open(io.BytesIO(png)).convert("RGB"))
+
+
+def test_a_move_redraws_only_the_lines_and_looks_like_a_full_redraw(explorer):
+    """Blitting: a move inside the panels' ranges draws no full figure, and the image it
+    shows is pixel for pixel the one a full redraw of the same state gives."""
+    explorer.update({SHARE: 0.5})
+    full_before = explorer.full_redraws
+    explorer.update({SHARE: 0.52})
+    assert explorer.full_redraws == full_before
+    partial = _pixels(explorer.image.value)
+    explorer._background = None                      # force a full draw of the same state
+    explorer._redraw()
+    assert explorer.full_redraws == full_before + 1
+    assert np.array_equal(partial, _pixels(explorer.image.value))
+
+
+def test_a_line_leaving_its_panel_widens_the_range(explorer):
+    explorer.update({SHARE: 0.8})
+    ax = explorer.axes[explorer.indicators.index("replacement industry share")]
+    y = explorer.plotted("replacement industry share")
+    lo, hi = ax.get_ylim()
+    assert lo <= np.nanmin(y) and np.nanmax(y) <= hi
+
+
+def test_chinese_labels_on_sliders_and_table():
+    ex = Explorer(Workspace(), base="plan", references=("plan",), lang="zh",
+                  levers={"retraining": ("retraining rate",)}, indicators=("GDP real",))
+    slider = ex.sliders["retraining rate"]
+    assert any("\u4e00" <= c <= "\u9fff" for c in slider.description), slider.description
+    assert "Dmnl" not in slider.description and "Dmnl" not in ex.table.value
+    assert "目标" in ex.table.value

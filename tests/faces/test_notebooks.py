@@ -4,7 +4,9 @@ Each notebook is executed with nbclient in a fresh kernel of *this* interpreter 
 spec written for ``sys.executable`` into a temporary folder, so no installed or user-level
 ``python3`` spec is needed or used), from ``notebooks/`` as the working directory (the
 notebooks find the repository root themselves), with ``TMPDIR`` pointing into pytest's
-temporary folder so nothing the notebooks write is left behind.
+temporary folder and ``JDZ_NOTEBOOK_RESULTS`` (the notebooks' results root, ``results/`` for
+readers) into it too, so nothing the notebooks write is left behind; each notebook that
+writes must have written a new folder there.
 """
 import json
 import os
@@ -72,11 +74,20 @@ def test_runs_top_to_bottom(path, kernel_dir, tmp_path):
                             kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(kernel_dir)]))
     client = NotebookClient(book, km=km, timeout=CELL_TIMEOUT_S, allow_errors=False,
                             resources={"metadata": {"path": str(ROOT / "notebooks")}})
-    env = {**os.environ, "TMPDIR": str(tmp_path), "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
+    env = {**os.environ, "TMPDIR": str(tmp_path), "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+           "JDZ_NOTEBOOK_RESULTS": str(tmp_path / "results")}
     client.execute(env=env)   # raises CellExecutionError naming the cell if one raises
     errors = [(i, out.get("ename")) for i, cell in enumerate(book.cells) if cell.cell_type == "code"
               for out in cell.get("outputs", []) if out.get("output_type") == "error"]
     assert not errors, f"{path.name}: cells raised {errors}"
+    source = "".join(c.source for c in book.cells if c.cell_type == "code")
+    assert "tempfile" not in source and "mkdtemp" not in source, \
+        f"{path.name}: writes into a temporary folder; write a new folder under RESULTS_ROOT"
+    if (tmp_path / "results").is_dir():
+        said = "".join(o.get("text", "") for c in book.cells if c.cell_type == "code"
+                       for o in c.get("outputs", []))
+        for folder in (tmp_path / "results").iterdir():
+            assert folder.name in said, f"{path.name}: wrote {folder.name} without saying where"
     unexecuted = [i for i, cell in enumerate(book.cells)
                   if cell.cell_type == "code" and cell.get("execution_count") is None]
     assert not unexecuted, f"{path.name}: cells {unexecuted} did not run"

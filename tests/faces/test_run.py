@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 import sys
 import types
 from datetime import datetime, timezone
@@ -220,10 +221,12 @@ def test_figure_writer_gets_results_scorecard_targets_and_meta(tmp_path, monkeyp
     calls = []
     plots = types.ModuleType("sim.plots")
 
-    def write_figure_set(folder, results, card, targets, meta, lang):
+    def write_figure_set(folder, results, card, targets, meta, lang, formats, workers, progress):
         calls.append((folder, sorted(results), len(card), [t.id for t in targets], sorted(meta), lang))
+        assert formats == ("png", "svg")
         folder.mkdir()
         (folder / "f.png").write_bytes(b"png")
+        return [folder / "f.png"]
 
     plots.write_figure_set = write_figure_set
     monkeypatch.setitem(sys.modules, "sim.plots", plots)
@@ -235,7 +238,8 @@ def test_figure_writer_gets_results_scorecard_targets_and_meta(tmp_path, monkeyp
     assert target_ids == [t.id for t in load_targets(SCEN / "targets.yaml")]
     assert meta == ["baseline", "fast", "plan"] and lang == "both"
     m = json.loads((out / "manifest.json").read_text())
-    assert m["figures"] == "written" and "figures/f.png" in m["outputs"]
+    assert m["figures"] == "written: 1 files (both; png, svg)" and "figures/f.png" in m["outputs"]
+    assert out.name.endswith("-baseline-plan")        # named after what was run
 
 
 # ------------------------------------------------------------------ compare
@@ -249,9 +253,20 @@ def test_compare_runs_or_reads_saved_results_and_agrees(first_run, tmp_path, mon
     read, out = compare("baseline", "plan", SCEN, results_dir=first_run, out=tmp_path / "cmp")
     pd.testing.assert_frame_equal(ran, read, rtol=1e-9)
     pd.testing.assert_frame_equal(pd.read_csv(out / "compare.csv"), read, rtol=1e-9)
-    assert (out / "compare.md").read_text(encoding="utf-8").count("\n") == 2 + len(read)
-    assert drawn == [("compare_baseline_plan_zh.png", "baseline", "plan", "zh"),
-                     ("compare_baseline_plan_en.png", "baseline", "plan", "en")]
+    md = (out / "compare.md").read_text(encoding="utf-8")
+    assert md.count("\n") == 4 + len(read)          # heading, blank line, table head (2), rows
+    flips = read[read["passed_baseline"] != read["passed_plan"]]
+    assert len(flips) and f"{len(flips)} verdict(s) flip" in md
+    human = read.attrs["human"]
+    verdicts = list(human["判定 verdict"])
+    n = len(flips)
+    assert all("→" in v for v in verdicts[:n]) and not any("→" in v for v in verdicts[n:])
+    # two decimals, bilingual scenario names, goal names in both languages with the year
+    assert all(re.fullmatch(r"[✓✗] −?-?\d+\.\d\d", v) for v in human.iloc[:, 2])
+    assert "(2020)" in human.iloc[0, 0] and " / " in human.iloc[0, 0]
+    assert json.loads((out / "manifest.json").read_text())["kind"] == "compare"
+    assert drawn == [("compare_baseline_plan_{year}_zh.png", "baseline", "plan", "zh"),
+                     ("compare_baseline_plan_{year}_en.png", "baseline", "plan", "en")]
     row = ran.set_index("target").loc["gdp_growth_2020"]
     assert row["difference"] == pytest.approx(row["plan"] - row["baseline"]) and row["difference"] > 0
     assert not row["passed_baseline"] and row["passed_plan"]
@@ -278,3 +293,44 @@ def test_project_plan_and_baseline_give_a_full_scorecard(tmp_path):
     assert bad.empty, f"targets without a finite value: {bad.values.tolist()}"
     m = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     assert m["scenarios"]["plan"]["params"] and m["scenarios"]["baseline"]["params"] == {}
+
+
+# ------------------------------------------------------------------ exports
+def test_exports_workbook_units_and_no_constants(first_run):
+    """results.xlsx: the scorecard and one sheet per scenario with units in the second
+    header row, equal to the CSVs; the series leave the model's constants out; the folder
+    is named after the run."""
+    from openpyxl import load_workbook
+
+    from sim.engine.load import load_model
+
+    assert first_run.name.endswith("-tiny")
+    constants = set(load_model(TINY).constants())
+    units = pd.read_csv(first_run / "timeseries_units.csv").set_index("variable")["unit"]
+    wb = load_workbook(first_run / "results.xlsx", read_only=True)
+    assert wb.sheetnames == ["scorecard", "baseline", "plan", "fast"]
+    card = pd.read_csv(first_run / "scorecard.csv")
+    rows = list(wb["scorecard"].values)
+    assert list(rows[0]) == list(card.columns) and len(rows) == 1 + len(card)
+    for sid in ("baseline", "plan", "fast"):
+        csv = pd.read_csv(first_run / "timeseries" / f"{sid}.csv", index_col="time")
+        assert constants and not constants & set(csv.columns)        # constants left out
+        sheet = list(wb[sid].values)
+        assert list(sheet[0]) == ["time", *csv.columns]
+        assert list(sheet[1]) == ["Year", *(units[c] if isinstance(units[c], str) else None
+                                            for c in csv.columns)]
+        values = np.array([[np.nan if v is None else v for v in r[1:]] for r in sheet[2:]], float)
+        np.testing.assert_allclose(values, csv.to_numpy(float), rtol=1e-12)
+    assert any(isinstance(u, str) and u for u in units)               # real units, not all blank
+
+
+def test_constants_kept_when_asked(tmp_path):
+    from sim.engine.load import load_model
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setitem(sys.modules, "sim.plots", NO_PLOTS)
+        with pytest.warns(UserWarning):
+            out = run_all(SCEN, TINY, results_root=tmp_path, scenarios=["plan"], constants=True)
+    assert out.name.endswith("-plan")
+    csv = pd.read_csv(out / "timeseries" / "plan.csv", index_col="time")
+    assert set(load_model(TINY).constants()) & set(csv.columns)

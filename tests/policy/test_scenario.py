@@ -252,3 +252,31 @@ def test_validate_command_lists_every_problem_and_exits_non_zero(folder, capsys)
     assert code != 0
     assert "plan.yaml: levers.transfer: value 99 out of range" in err
     assert "plan.yaml: levers.tranfser: unknown lever (did you mean 'transfer'" in err
+
+
+# ------------------------------------------------------------------ Chinese lever names
+def test_levers_may_be_named_in_chinese(folder):
+    """A scenario may name a lever by the registry's Chinese name; it resolves exactly as
+    the model name would."""
+    english = resolve("plan", load_scenarios(folder, time_span=SPAN).scenarios,
+                      load_registry(folder / "levers.yaml"), defaults=DEFAULTS, time_span=SPAN)
+
+    def to_chinese(d):
+        d["levers"]["中央财力性转移支付"] = d["levers"].pop("transfer")
+        d["levers"]["年节能率"] = d["levers"].pop("efficiency gain")
+    edit(folder, "plan", to_chinese)
+    sset = load_scenarios(folder, time_span=SPAN)
+    assert set(sset.scenarios["plan"].levers) == {"transfer", "closure year", "efficiency gain"}
+    chinese = resolve("plan", sset.scenarios, sset.registry, defaults=DEFAULTS, time_span=SPAN)
+    assert set(chinese) == set(english)
+    for name, value in english.items():
+        assert param_to_json(chinese[name]) == param_to_json(value)
+
+
+def test_a_lever_named_twice_and_an_unknown_chinese_name(folder):
+    edit(folder, "plan", lambda d: d["levers"].update({"中央财力性转移支付": 7, "中央转移支付": 3}))
+    problems = problems_of(folder)
+    twice = [p for p in problems if "set twice" in p.message]
+    assert len(twice) == 1 and "'transfer'" in twice[0].message
+    unknown = [p for p in problems if p.key == "levers.中央转移支付"]
+    assert unknown and "中央财力性转移支付" in unknown[0].message      # suggested by its Chinese name

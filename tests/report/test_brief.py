@@ -70,8 +70,8 @@ def test_first_sentence_counts_the_goals_met_and_follows_a_changed_scorecard(run
 def test_thresholds_are_words_not_model_units(run_dir):
     run = read_run(run_dir)
     by_id = {t["id"]: t for t in run.targets}
-    assert brief.threshold_words(by_id["growth_above_province_2020"], "en") == "rising"
-    assert brief.threshold_words(by_id["growth_above_province_2020"], "zh") == "上升"
+    assert brief.threshold_words(by_id["growth_above_province_2020"], "en") == "growing"   # real growth against Jiangxi: avg_growth > 0
+    assert brief.threshold_words(by_id["growth_above_province_2020"], "zh") == "增长"
     assert brief.threshold_words(by_id["gdp_growth_2020"], "zh") == "≥ 14 %/年"
     assert brief.threshold_words(by_id["gdp_per_capita_rank_2030"], "zh") == "≥ 1.29倍"
     table = brief.scorecard_table(run, "en")

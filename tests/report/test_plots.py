@@ -165,7 +165,7 @@ def test_each_scenario_has_the_same_colour_in_every_figure(results, card):
         assert line_colours(fig) == {s: to_hex(c) for s, c in expected.items()}
     # the dashboard's column headers and the sector panels' titles use the same colours
     dash = plots.plot_dashboard(card, TARGETS, META)
-    heads = [to_hex(t.get_color()) for t in dash.axes[0].get_xticklabels()]
+    heads = [to_hex(t.get_color()) for t in dash.axes[0].get_xticklabels()][1:]  # [0]: goal column
     assert heads == [to_hex(expected[s]) for s in results]
     sectors = plots.plot_gdp_by_sector(results, scenarios_meta=META)
     titles = {t.get_gid().split(":", 1)[1]: to_hex(t.get_color()) for t in sectors.findobj(
@@ -403,7 +403,8 @@ def test_write_figure_set_both_languages(tmp_path, results, card):
     zh = sorted(p.name for p in (tmp_path / "figures" / "zh").iterdir())
     en = sorted(p.name for p in (tmp_path / "figures" / "en").iterdir())
     assert zh == en
-    expected = {"dashboard.png", "gdp_by_sector.png", *(f"{k}.png" for k in plots.THEMES),
+    expected = {*(f"dashboard_{y:g}.png" for y in {t.year for t in TARGETS[:2]}),
+                "gdp_by_sector.png", *(f"{k}.png" for k in plots.THEMES),
                 *(f"target_{t.id}.png" for t in TARGETS[:2])}
     assert set(zh) == expected and len(out) == 2 * len(expected)
     from PIL import Image
@@ -455,7 +456,7 @@ def test_regenerate_from_a_results_folder(tmp_path, results, card):
     data = pd.DataFrame({"indicator": ["gdp"], "year": [2012], "value": [600.0]})
     out = plots.regenerate(folder, "en", formats=("png",), dpi=30, history=data)
     names = {p.name for p in out}
-    assert {"target_gdp_growth_2020.png", "dashboard.png", "model_vs_history.png"} <= names
+    assert {"target_gdp_growth_2020.png", "dashboard_2020.png", "model_vs_history.png"} <= names
     assert all(p.parent == folder / "figures" / "en" for p in out)
 
 
@@ -515,13 +516,15 @@ def test_target_dicts_and_objects_draw_alike(results):
         as_figure_target({"id": "x", "measure": "avg_growth"})
 
 
-def test_crossing_times_are_shown_as_the_first_yearly_value_that_meets_the_goal():
+def test_crossing_times_are_shown_as_the_year_they_happen_in_floored():
     from sim.report.indicators import legend_status
     labels = default_labels()
     row = pd.Series({"year_reached": 2017.3, "passed": True})
-    assert legend_status(row, labels, "en") == "met, first in 2018"
+    assert legend_status(row, labels, "en") == "met, first in 2017"
+    row = pd.Series({"year_reached": 2025.05, "passed": True})
+    assert legend_status(row, labels, "en") == "met, first in 2025"      # not 2026
     row = pd.Series({"year_reached": 2026.2, "passed": False})
-    assert legend_status(row, labels, "en", 2020.0) == "missed, reached only in 2027"
+    assert legend_status(row, labels, "en", 2020.0) == "missed, reached only in 2026"
     row = pd.Series({"year_reached": 2016.0, "passed": False})     # met, then lost
     assert legend_status(row, labels, "en", 2020.0) == "missed (met in 2016, not held)"
     assert legend_status(pd.Series({"year_reached": np.nan, "passed": False}),
@@ -539,10 +542,10 @@ def test_history_points_are_the_reconciled_series_of_the_data_folder():
 
 
 def test_compare_figure_writes_the_requested_format(tmp_path, results):
-    path = plots.compare_figure(tmp_path / "cmp.svg", results, "baseline", "plan", TARGETS[:2],
-                                META, lang="en")
+    [path] = plots.compare_figure(tmp_path / "cmp.svg", results, "baseline", "plan", TARGETS[:2],
+                                  META, lang="en")            # both targets: horizon 2020
     text = path.read_text(encoding="utf-8")
-    assert path.suffix == ".svg" and "<svg" in text
+    assert path.name == "cmp_2020.svg" and "<svg" in text
     # one cell per scenario x target, coloured as the scorecard says (ids in the SVG)
     assert len(re.findall(r'id="cell:(?:baseline|plan):', text)) == 4
     with pytest.raises(KeyError, match="nope"):
