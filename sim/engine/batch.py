@@ -38,9 +38,11 @@ from pysd.py_backend.lookups import HardcodedLookups
 from pysd.py_backend import statefuls as pysd_statefuls
 from scipy.integrate import solve_ivp
 
-from sim.engine.integrate import (METHODS, SMALL, _default_atol, _inside_segment, _install_switches,
-                     _nonnegative_stocks, _prepare_params, _resolve_names, _stateful_names,
-                     _StateVector, _Switches, _time_comparison_points)
+from sim.engine.integrate import (METHODS, SMALL, StateVector, Switches, default_atol,
+                                  dynamic_elements, inside_segment, install_switches,
+                                  model_warnings, nonnegative_stocks, periodic_switch_points,
+                                  prepare_params, resolve_names, stateful_names,
+                                  time_comparison_points, tiny_state_warnings)
 from sim.errors import ModelError, ParameterError, SimulationError
 from sim.engine.load import LoadedModel, as_loaded
 
@@ -80,6 +82,17 @@ _ORIGINAL_ZIDZ, _ORIGINAL_XIDZ = pysd_functions.zidz, pysd_functions.xidz
 pysd_statefuls.zidz = _zidz
 
 
+def _modulo(x, m):
+    """Vensim MODULO that also takes arrays over the samples (PySD's tests ``m`` as a
+    number); the result has the sign of ``m``, as PySD's."""
+    if isinstance(m, np.ndarray) and m.ndim or isinstance(x, np.ndarray) and x.ndim:
+        return np.mod(x, m)
+    return _ORIGINAL_MODULO(x, m)
+
+
+_ORIGINAL_MODULO = pysd_functions.modulo
+
+
 def _float(x):
     """PySD wraps NumPy calls in ``float()``; keep arrays over the samples as arrays."""
     if isinstance(x, np.ndarray) and x.ndim:
@@ -87,7 +100,7 @@ def _float(x):
     return float(x)
 
 
-def _batch_lookup(obj: HardcodedLookups, model, switches: _Switches):
+def _batch_lookup(obj: HardcodedLookups, model, switches: Switches):
     xs = np.asarray(obj.data["lookup_dim"].values, dtype=float)
     ys = np.asarray(obj.data.values, dtype=float)
 
@@ -156,11 +169,11 @@ def _sample_table(name, value) -> tuple[np.ndarray, np.ndarray]:
     return years[order], values[order]
 
 
-class _BatchState(_StateVector):
+class _BatchState(StateVector):
     """State vector whose elements carry a trailing sample dimension of size ``n``."""
 
     def __init__(self, model, n: int):
-        for el in model._dynamicstateful_elements:
+        for el in dynamic_elements(model):
             if getattr(el, "shape_info", None):
                 raise ModelError(f"{el.py_name}: batch runs support models without "
                                  "subscripts only; run such a model sample by sample")
@@ -217,19 +230,19 @@ def simulate_batch(model, samples: dict[str, np.ndarray], params: dict | None = 
         raise ParameterError(f"every sample array must be one-dimensional and of one length, "
                              f"got shapes {sorted(sizes)}")
     n = next(iter(sizes))[0]
-    resolved = _resolve_names(arrays, m._namespace, "sampled parameter", path)
-    shared = _prepare_params(params, m, path)
+    resolved = resolve_names(arrays, m._namespace, "sampled parameter", path)
+    shared = prepare_params(params, m, path)
     overlap = set(shared) & set(resolved.values())
     if overlap:
         raise ParameterError(f"{sorted(overlap)} given both as shared params and as samples")
 
-    t0, out_times, switches = _install_switches(m, times)
+    t0, out_times, switches = install_switches(m, times)
     tf = float(out_times[-1])
     module = m.components._components
     if hasattr(module, "if_then_else"):
         module.if_then_else = _where
     module.float = _float  # shadows the builtin inside the translated module only
-    for fname, fn in (("zidz", _zidz), ("xidz", _xidz)):
+    for fname, fn in (("zidz", _zidz), ("xidz", _xidz), ("modulo", _modulo)):
         if hasattr(module, fname):
             setattr(module, fname, fn)
     for name, values in arrays.items():
@@ -247,26 +260,30 @@ def simulate_batch(model, samples: dict[str, np.ndarray], params: dict | None = 
     for el in m._lookup_elements:
         if isinstance(el, HardcodedLookups) and el.is_float and el.interp == "interpolate":
             _batch_lookup(el, m, switches)
-    switches._note(_time_comparison_points(m, handle.py_file))
+    switches._note(time_comparison_points(m, handle.py_file))
+    periodic, cap = periodic_switch_points(m, handle.py_file, t0, tf)
+    switches._note(periodic)
+    max_step = np.inf if cap is None else cap
+    notes = model_warnings(m, handle.py_file)
     for value in shared.values():
         if isinstance(value, pd.Series):
             switches._note(np.asarray(value.index, dtype=float))
 
-    names = _stateful_names(m)
+    names = stateful_names(m)
     sv = _BatchState(m, n)
     y0 = sv.get()
-    atol = _default_atol(y0, rtol) if atol is None else atol
+    atol = default_atol(y0, rtol) if atol is None else atol
     nfev = [0]
     segment_end = [None]
 
     def set_time_state(t, y):
         sv.set(y)
-        m.time._time = t
+        m.time._time = float(t)  # xarray refuses to broadcast NumPy scalars
         m.clean_caches()
 
     def rhs(t, y):
         nfev[0] += 1
-        t = _inside_segment(t, segment_end[0])
+        t = inside_segment(t, segment_end[0])
         set_time_state(t, y)
         d = sv.derivative(m)
         if not np.all(np.isfinite(d)):
@@ -300,7 +317,8 @@ def simulate_batch(model, samples: dict[str, np.ndarray], params: dict | None = 
             t_eval = np.unique(np.append(np.clip(out_times[inside], a, b), b))
             segment_end[0] = b
             with np.errstate(all="ignore"):
-                sol = solve_ivp(rhs, (a, b), y, method=method, rtol=rtol, atol=atol, t_eval=t_eval)
+                sol = solve_ivp(rhs, (a, b), y, method=method, rtol=rtol, atol=atol, t_eval=t_eval,
+                                max_step=max_step)
             segment_end[0] = None
             if sol.status == -1:
                 raise SimulationError(f"{path}: solver {method} failed between {a:g} and {b:g}: "
@@ -315,13 +333,17 @@ def simulate_batch(model, samples: dict[str, np.ndarray], params: dict | None = 
         if switches.breakpoints <= known:
             break
 
-    for i, name in _nonnegative_stocks(m, sv, names):
-        neg = np.flatnonzero(states[:, i] < -atol)
+    for i, name in nonnegative_stocks(m, sv, names):
+        neg = np.flatnonzero(states[:, i] < 0)
         if neg.size:
             k = i - sv.offsets[np.searchsorted(sv.offsets, i, "right") - 1]
             raise SimulationError(f"{path}: stock {name!r} goes negative by time "
                                   f"{out_times[neg[0]]:g} in sample {k}; its units field marks it "
                                   "non-negative", time=float(out_times[neg[0]]), variable=name)
+
+    notes += tiny_state_warnings(states, atol, lambda i: sv.label(i, names))
+    for note in notes:
+        warnings.warn(f"{path.name}: {note}", stacklevel=2)
 
     # ---- outputs: every captured variable, evaluated for all samples at once ----
     capture = list(m.capture_elements["step"]) + list(m.capture_elements["run"])
@@ -336,5 +358,5 @@ def simulate_batch(model, samples: dict[str, np.ndarray], params: dict | None = 
     ds = xr.Dataset({rev.get(py, py): (("sample", "time"), arr) for py, arr in data.items()},
                     coords={"sample": np.arange(n), "time": out_times})
     ds.attrs.update(nfev=nfev[0], method=method, rtol=rtol, atol=atol,
-                    breakpoints=sorted(switches.breakpoints), model=str(path))
+                    breakpoints=sorted(switches.breakpoints), model=str(path), warnings=notes)
     return ds

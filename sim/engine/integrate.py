@@ -34,6 +34,7 @@ Conventions, stated once:
 """
 from __future__ import annotations
 
+import ast
 import math
 import re
 import types
@@ -46,10 +47,12 @@ import pandas as pd
 import xarray as xr
 from pysd.py_backend.lookups import HardcodedLookups
 from pysd.py_backend.output import ModelOutput
-from pysd.py_backend.statefuls import DelayFixed, DelayN, Integ, SampleIfTrue
+from pysd.py_backend.model import Macro
+from pysd.py_backend.statefuls import Delay, DelayFixed, DelayN, Integ, SampleIfTrue
 from scipy.integrate import solve_ivp
 
 from sim.errors import ModelError, ParameterError, SimulationError, suggest
+from sim.engine.flat import FlatModel, Unsupported
 from sim.engine.load import LoadedModel, as_loaded
 
 METHODS = ("RK45", "RK23", "DOP853", "LSODA", "Radau", "BDF")
@@ -79,7 +82,7 @@ class Event:
 # ---------------------------------------------------------------------------------
 # discontinuity-aware replacements for PySD's STEP, PULSE and RAMP
 # ---------------------------------------------------------------------------------
-class _Switches:
+class Switches:
     """Records the switching times it sees and evaluates STEP/PULSE per segment."""
 
     def __init__(self, t0: float, tf: float):
@@ -129,7 +132,7 @@ class _Switches:
         return (t > start) * slope * (final - start)
 
 
-def _fast_lookup(obj: HardcodedLookups, model, switches: _Switches):
+def _fast_lookup(obj: HardcodedLookups, model, switches: Switches):
     """Replace a one-dimensional lookup's xarray interpolation by numpy.interp.
 
     Also records the table's x points as breakpoints when it is called with ``Time``.
@@ -149,7 +152,7 @@ def _fast_lookup(obj: HardcodedLookups, model, switches: _Switches):
     obj._call = call
 
 
-def _numpy_for(model, switches: _Switches):
+def _numpy_for(model, switches: Switches):
     """A copy of the numpy namespace for one translated module whose ``interp`` records
     the table points of inline ``WITH LOOKUP(Time, ...)`` (PySD writes them as
     ``np.interp(time(), xs, ys)``) as breakpoints."""
@@ -170,7 +173,7 @@ _TIME_COMPARISON = re.compile(
     r"|([A-Za-z_]\w*\(\)|[0-9][0-9.eE+-]*)\s*(?:>=|<=|>|<|==)\s*time\(\)")
 
 
-def _time_comparison_points(model, py_file) -> list[float]:
+def time_comparison_points(model, py_file) -> list[float]:
     """Switching times of conditions like ``IF THEN ELSE(Time >= policy time, ...)``.
 
     Found in the translated module's source: a comparison of ``time()`` with a number
@@ -198,10 +201,169 @@ def _time_comparison_points(model, py_file) -> list[float]:
     return points
 
 
+_PERIODIC = re.compile(
+    r"modulo\(\s*time\(\)\s*,\s*([A-Za-z_]\w*\(\)|[0-9][0-9.eE+-]*)\s*\)\s*(?:>=|<=|>|<|==|!=)\s*"
+    r"([A-Za-z_]\w*\(\)|[0-9][0-9.eE+-]*)")
+
+
+def _constant_values(model, operand: str) -> np.ndarray | None:
+    """The values of a number or of a run-cached constant ``name()`` of the model (an
+    array: a constant may be subscripted or sampled), else None."""
+    if operand.endswith("()"):
+        name = operand[:-2]
+        if name == "time" or model.cache_type.get(name) != "run":
+            return None
+        try:
+            value = getattr(model.components, name)()
+            return np.atleast_1d(np.asarray(getattr(value, "values", value), dtype=float)).ravel()
+        except Exception:  # noqa: BLE001 - not a plain constant
+            return None
+    try:
+        return np.array([float(operand)])
+    except ValueError:
+        return None
+
+
+def periodic_switch_points(model, py_file, t0: float, tf: float) -> tuple[list[float], float | None]:
+    """Switching times of periodic conditions ``MODULO(Time, P) <op> C`` in ``[t0, tf]``.
+
+    Returns the points ``k P`` and ``k P + C`` and a step cap: where ``MODULO(Time, ...)``
+    appears in a form not recognised, the largest step is limited to a quarter of the
+    shortest recognisable period, or to (tf - t0)/400 when none is known (None: no cap).
+    """
+    source = open(py_file, encoding="utf-8").read()
+    points, cap = [], None
+    for match in _PERIODIC.finditer(source):
+        periods = _constant_values(model, match.group(1))
+        offsets = _constant_values(model, match.group(2))
+        if periods is None or offsets is None or not np.all(periods > 0):
+            cap = (tf - t0) / 400
+            continue
+        for period in np.unique(periods):
+            for offset in np.unique(offsets):
+                k = math.floor((t0 - abs(offset)) / period) - 1
+                while k * period <= tf + period and len(points) < 1_000_000:
+                    points.extend((float(k * period), float(k * period + offset)))
+                    k += 1
+    if len(_PERIODIC.findall(source)) < source.count("modulo(time()"):
+        cap = (tf - t0) / 400
+    return [p for p in points if t0 < p < tf], cap
+
+
+def model_warnings(model, py_file) -> list[str]:
+    """Equations that only make sense for Euler steps: those that use ``TIME STEP`` and
+    those that compare ``Time`` for (in)equality. One message per equation."""
+    tree = ast.parse(open(py_file, encoding="utf-8").read())
+    rev = {v: k for k, v in model._namespace.items()}
+    control = {"time_step", "saveper", "initial_time", "final_time", "time"}
+    out = []
+    for node in tree.body:
+        if not isinstance(node, ast.FunctionDef) or node.name in control or node.name.startswith("_"):
+            continue
+        uses_step = equality = False
+        for sub in ast.walk(node):
+            if isinstance(sub, ast.Call) and isinstance(sub.func, ast.Name) and sub.func.id == "time_step":
+                uses_step = True
+            if isinstance(sub, ast.Compare) and any(isinstance(o, (ast.Eq, ast.NotEq)) for o in sub.ops):
+                operands = [sub.left, *sub.comparators]
+                if any(isinstance(o, ast.Call) and isinstance(o.func, ast.Name) and o.func.id == "time"
+                       for o in operands):
+                    equality = True
+        name = rev.get(node.name, node.name)
+        if uses_step:
+            out.append(f"{name!r} uses TIME STEP: it describes an Euler step, which the "
+                       "continuous-time engine does not take; its value is the model's TIME STEP")
+        if equality:
+            out.append(f"{name!r} compares Time for equality: an adaptive solver almost never "
+                       "lands exactly on that time, so the condition is (almost) never true")
+    # stateful objects (INTEG, SMOOTH ...) are module-level calls: look at their lambdas
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
+            target = node.targets[0]
+            if not isinstance(target, ast.Name):
+                continue
+            lambdas = [a for a in node.value.args if isinstance(a, ast.Lambda)]
+            if any(isinstance(sub, ast.Call) and isinstance(sub.func, ast.Name)
+                   and sub.func.id == "time_step" for lam in lambdas for sub in ast.walk(lam.body)):
+                out.append(f"{target.id!r} uses TIME STEP in its equation: it describes an Euler "
+                           "step, which the continuous-time engine does not take")
+    return out
+
+
+def tiny_state_warnings(states: np.ndarray, atol: float, label) -> list[str]:
+    """States of one sign that fall below ``atol`` after having been large (1e3 atol): the
+    solver controls their error only to ``atol``, so their relative error there is
+    uncontrolled (prey near extinction comes back too early or too late). A state that
+    changes sign by more than 10 atol is passing through zero, not vanishing: no warning.
+    ``states`` has one row per output time; ``label(i)`` names column ``i``."""
+    out = []
+    for i in range(states.shape[1]):
+        col = states[:, i]
+        k = int(np.argmax(np.abs(col)))
+        peak = col[k]
+        after = col[k:] * np.sign(peak)
+        if abs(peak) > 1e3 * atol and after.min() > -10 * atol and np.abs(after).min() < atol:
+            out.append(f"{label(i)!r} falls below atol={atol:.3g} (to {np.abs(after).min():.3g}) "
+                       f"after reaching {abs(peak):.3g}: its relative accuracy there is not "
+                       "controlled; pass a smaller atol")
+    return out
+
+
+def prepare_delays(m) -> None:
+    """Vensim's material delays in continuous time, for every delay of a fresh model
+    (macros included), before initialisation:
+
+    * the delay order is fixed at the order written in the model (PySD lowers it while
+      order x TIME STEP exceeds the delay time; an Euler artefact), by giving the delay
+      a zero time step;
+    * DELAY N becomes the plain N-stage chain with the current delay time (PySD's
+      ``Delay`` equations): the limit of PySD's rolled ``times`` array as TIME STEP -> 0.
+      Order and initial value are fixed at initialisation, as in Vensim.
+    """
+    for el in _all_statefuls(m):
+        if isinstance(el, (Delay, DelayN)):
+            el.tstep = _zero
+        if type(el) is DelayN:
+            el.__class__ = ContinuousDelayN
+
+
+def _zero() -> float:
+    return 0.0
+
+
+class ContinuousDelayN(DelayN):
+    """DELAY N integrated as the N-stage chain with the current delay time."""
+
+    __call__ = Delay.__call__
+    ddt = Delay.ddt
+
+
+def _all_statefuls(m) -> list:
+    """Every stateful object of a model and of the macros inside it (recursively)."""
+    out = []
+    for el in m._stateful_elements.values():
+        if isinstance(el, Macro):
+            out.extend(_all_statefuls(el))
+        else:
+            out.append(el)
+    return out
+
+
+def dynamic_elements(m) -> list:
+    """The model's dynamic stateful elements with every macro expanded into its own."""
+    out = []
+    for el in m._dynamicstateful_elements:
+        if isinstance(el, Macro):
+            out.extend(dynamic_elements(el))
+        else:
+            out.append(el)
+    return out
+
+
 # ---------------------------------------------------------------------------------
 # parameters
 # ---------------------------------------------------------------------------------
-def _resolve_names(names, namespace: dict[str, str], what: str, model_path) -> dict[str, str]:
+def resolve_names(names, namespace: dict[str, str], what: str, model_path) -> dict[str, str]:
     """Map user names (model names or Python names, any case) to Python names."""
     lookup = {k.lower(): v for k, v in namespace.items()}
     lookup.update({v.lower(): v for v in namespace.values()})
@@ -217,7 +379,7 @@ def _resolve_names(names, namespace: dict[str, str], what: str, model_path) -> d
     return resolved
 
 
-def _check_value(name: str, value) -> str | None:
+def check_value(name: str, value) -> str | None:
     """Return a problem description if ``value`` is not a number or a numeric series."""
     if isinstance(value, bool):
         return f"{name!r}: expected a number, got a boolean"
@@ -238,11 +400,11 @@ def _check_value(name: str, value) -> str | None:
             f"got {type(value).__name__} {value!r}")
 
 
-def _prepare_params(params: dict | None, model, path) -> dict:
+def prepare_params(params: dict | None, model, path) -> dict:
     if not params:
         return {}
-    resolved = _resolve_names(params, model._namespace, "parameter", path)
-    problems = [p for p in (_check_value(k, v) for k, v in params.items()) if p]
+    resolved = resolve_names(params, model._namespace, "parameter", path)
+    problems = [p for p in (check_value(k, v) for k, v in params.items()) if p]
     if problems:
         raise ParameterError(f"{path}: " + "; ".join(problems))
     out = {}
@@ -259,13 +421,13 @@ def _prepare_params(params: dict | None, model, path) -> dict:
 # ---------------------------------------------------------------------------------
 # the state vector
 # ---------------------------------------------------------------------------------
-class _StateVector:
+class StateVector:
     """Flattens PySD's dynamic stateful elements into one float vector and back."""
 
     def __init__(self, model):
-        self.elements = list(model._dynamicstateful_elements)
+        self.elements = dynamic_elements(model)
         for el in self.elements:
-            if isinstance(el, (DelayFixed, SampleIfTrue, DelayN)):
+            if isinstance(el, (DelayFixed, SampleIfTrue)) or type(el) is DelayN:
                 kind = {DelayFixed: "DELAY FIXED", SampleIfTrue: "SAMPLE IF TRUE",
                         DelayN: "DELAY N"}[type(el)]
                 raise ModelError(f"{el.py_name}: {kind} changes state only at discrete time "
@@ -313,7 +475,7 @@ class _StateVector:
         return names.get(py, py)
 
 
-def _stateful_names(model) -> dict[str, str]:
+def stateful_names(model) -> dict[str, str]:
     """Map internal stateful object names (``_integ_stock_a``) to model names."""
     out = {}
     rev = {v: k for k, v in model._namespace.items()}
@@ -325,7 +487,7 @@ def _stateful_names(model) -> dict[str, str]:
     return out
 
 
-def _nonnegative_stocks(model, sv: _StateVector, names: dict[str, str]) -> list[tuple[int, str]]:
+def nonnegative_stocks(model, sv: StateVector, names: dict[str, str]) -> list[tuple[int, str]]:
     """Vector positions of stocks whose lower limit is >= 0 (from the units field)."""
     doc = model.doc
     lower = {}
@@ -345,9 +507,15 @@ def _nonnegative_stocks(model, sv: _StateVector, names: dict[str, str]) -> list[
 # the run
 # ---------------------------------------------------------------------------------
 def _output_times(model, times) -> np.ndarray:
-    t0, tf = float(model.time.initial_time()), float(model.time.final_time())
+    return output_times_between(float(model.time.initial_time()), float(model.time.final_time()),
+                                float(model.time.saveper()), times)
+
+
+def output_times_between(t0: float, tf: float, saveper: float, times) -> np.ndarray:
+    """The output times of a run: ``times`` checked to lie in [t0, tf], or t0..tf every
+    ``saveper`` (years)."""
     if times is None:
-        dt = float(model.time.saveper())
+        dt = saveper
         n = int(round((tf - t0) / dt))
         out = t0 + dt * np.arange(n + 1)
     else:
@@ -358,31 +526,163 @@ def _output_times(model, times) -> np.ndarray:
     return np.clip(out, t0, tf)
 
 
-def _install_switches(m, times) -> tuple[float, np.ndarray, _Switches]:
+def install_switches(m, times) -> tuple[float, np.ndarray, Switches]:
     """Prepare a fresh PySD model for the engine: wire its control variables (they may
     refer to each other, SAVEPER = TIME STEP), choose the output times, and put the
     discontinuity-aware STEP/PULSE/RAMP and ``numpy.interp`` into the translated module,
     before initialisation so that initial values use them too.
 
     Returns the initial time, the output times (the run stops at the last one) and the
-    :class:`_Switches` that collects breakpoints.
+    :class:`Switches` that collects breakpoints.
     """
     m.components._init_outer_references({"scope": m, "time": m.time})
     t0 = float(m.time.initial_time())
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         out_times = _output_times(m, times)
-    switches = _Switches(t0, float(out_times[-1]))
+    switches = Switches(t0, float(out_times[-1]))
     module = m.components._components
     for fname in ("step", "pulse", "ramp"):
         if hasattr(module, fname):
             setattr(module, fname, getattr(switches, fname))
     if hasattr(module, "np"):
         module.np = _numpy_for(m, switches)
+    prepare_delays(m)
     return t0, out_times, switches
 
 
-def _inside_segment(t: float, end: float | None) -> float:
+CONTROL_NAMES = ("initial_time", "final_time", "time_step", "saveper")
+
+
+@dataclass
+class ModelContext:
+    """What every run of one translated model shares, built once per model and kept:
+    an initialised PySD model with the default constants (names, state layout, output
+    columns, the check of the flat right-hand side), and the flat model itself."""
+
+    template: object
+    t0: float
+    tf: float
+    saveper: float
+    sv: "StateVector"
+    names: dict
+    nonneg: list
+    notes: list
+    columns: list          # (output column, python name), PySD's order
+    real_names: dict       # python name -> model name
+    flat: FlatModel | None
+    flat_reason: str | None
+
+
+_CONTEXTS: dict = {}
+
+
+def model_context(handle: LoadedModel) -> ModelContext:
+    """The shared context of a model (cached per translation; a handle that carries
+    parameters set on a PySD model object gets its own, uncached)."""
+    key = (str(handle.py_file), handle.sha256)
+    if not handle.tracker and key in _CONTEXTS:
+        return _CONTEXTS[key]
+    m = handle.fresh()
+    t0, out_times, switches = install_switches(m, None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        m._stepper_mode = False
+        m._config_simulation({}, None, list(out_times), "original",
+                             None, None, None, cache_output=False, progress=False)
+        for el in m._lookup_elements:
+            if isinstance(el, HardcodedLookups) and el.is_float and el.interp == "interpolate":
+                _fast_lookup(el, m, switches)
+        sv = StateVector(m)
+        names = stateful_names(m)
+        m.output = ModelOutput(None)
+        m.output.set_capture_elements(m.capture_elements)
+        m.output.initialize(m)
+        m.output.update(m)
+        sample = ModelOutput.collect(m)
+    real_names = {py: real for real, py in m._namespace.items()}
+    columns = [(c, m._namespace.get(c, c)) for c in sample.columns]
+    flat, reason = None, None
+    if handle.tracker:
+        reason = "parameters set on a PySD model object are applied through PySD"
+    else:
+        try:
+            layout = {el.py_name: (int(el.order) if hasattr(el, "order") and el.order is not None
+                                   else int(np.size(sv._values(el.state))))
+                      for el in sv.elements}
+            if any(getattr(el, "shape_info", None) for el in sv.elements):
+                raise Unsupported("the model has subscripted states")
+            if m._macro_elements:
+                raise Unsupported("the model uses macros")
+            if m._external_elements or m._data_elements:
+                raise Unsupported("the model reads external data")
+            missing = [py for _, py in columns if py not in m._namespace.values()]
+            if missing:
+                raise Unsupported(f"output columns without a component: {missing[:3]}")
+            flat = FlatModel(open(handle.py_file, encoding="utf-8").read(), layout, handle.path.name)
+            verify_flat(flat, m, sv, t0, float(out_times[-1]))
+        except Unsupported as err:
+            flat, reason = None, str(err)
+            warnings.warn(f"{handle.path.name}: the flat right-hand side does not handle this "
+                          f"model ({reason}); PySD's slower evaluation is used", stacklevel=3)
+    ctx = ModelContext(template=m, t0=t0, tf=float(m.time.final_time()),
+                       saveper=float(m.time.saveper()), sv=sv, names=names,
+                       nonneg=nonnegative_stocks(m, sv, names), notes=model_warnings(m, handle.py_file),
+                       columns=columns, real_names=real_names, flat=flat, flat_reason=reason)
+    if not handle.tracker:
+        _CONTEXTS[key] = ctx
+    return ctx
+
+
+def pysd_derivative(m, sv: "StateVector", t: float, y: np.ndarray) -> np.ndarray:
+    """PySD's own derivative of an initialised model at time ``t`` and state ``y``."""
+    sv.set(np.asarray(y, float))
+    m.time._time = float(t)
+    m.clean_caches()
+    return sv.derivative(m)
+
+
+def verify_flat(flat: FlatModel, m, sv, t0: float, tf: float, samples: int = 4,
+                rtol: float = 1e-9, seed: int = 15) -> float:
+    """Check the flat model against PySD's evaluation: the initial state, and the
+    derivative at ``samples`` perturbed states and times. Raises :class:`Unsupported`
+    on a mismatch; returns the largest relative difference."""
+    bound = flat.bind({}, Switches(t0, tf), t0, tf)
+    y0 = sv.get()
+    worst = 0.0
+    scale = np.maximum(np.abs(y0), 1e-12 * max(1.0, float(np.max(np.abs(y0), initial=0.0))))
+    diff = float(np.max(np.abs(bound.y0 - y0) / scale, initial=0.0))
+    if not diff <= rtol:
+        i = int(np.argmax(np.abs(bound.y0 - y0) / scale))
+        raise Unsupported(f"the initial state of {sv.label(i, stateful_names(m))!r} differs from "
+                          f"PySD's ({bound.y0[i]!r} against {y0[i]!r})")
+    rng = np.random.default_rng(seed)
+    for k in range(samples):
+        t = t0 if k == 0 else t0 + (tf - t0) * rng.uniform()
+        y = y0 if k == 0 else y0 * (1 + 0.05 * rng.standard_normal(y0.size))
+        try:
+            with np.errstate(all="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                want = pysd_derivative(m, sv, t, y)
+        except Exception:  # noqa: BLE001 - PySD cannot evaluate there: no comparison
+            continue
+        with np.errstate(all="ignore"):
+            got = bound.rhs(t, y)
+        sc = np.maximum(np.abs(want), 1e-12 * max(1.0, float(np.max(np.abs(want), initial=0.0))))
+        d = np.abs(got - want) / sc
+        d = np.where(np.isnan(got) & np.isnan(want), 0.0, d)
+        worst = max(worst, float(np.max(d, initial=0.0)))
+        if not np.all(d <= rtol):
+            i = int(np.argmax(np.where(np.isnan(d), np.inf, d)))
+            raise Unsupported(f"the derivative of {sv.label(i, stateful_names(m))!r} differs from "
+                              f"PySD's at time {t:g} ({got[i]!r} against {want[i]!r})")
+    sv.set(y0)
+    m.time._time = t0
+    m.clean_caches()
+    return worst
+
+
+def inside_segment(t: float, end: float | None) -> float:
     """The time at which to evaluate the derivative for solver time ``t`` while
     integrating a segment that ends at ``end`` (None: no segment). The solver's last
     stage sits exactly on the breakpoint; evaluating just inside it keeps the segment's
@@ -392,7 +692,7 @@ def _inside_segment(t: float, end: float | None) -> float:
     return t
 
 
-def _default_atol(y0: np.ndarray, rtol: float) -> float:
+def default_atol(y0: np.ndarray, rtol: float) -> float:
     """``rtol * 1e-3`` times the largest initial state magnitude (at least 1e-12)."""
     scale = float(np.max(np.abs(y0))) if y0.size else 1.0
     return max(rtol * 1e-3 * max(scale, 1.0), 1e-12)
@@ -420,79 +720,153 @@ def simulate(model, params: dict | None = None, *, method: str = "RK45", rtol: f
         ``df.attrs["events"]`` (``None`` where never crossed).
 
     ``df.attrs`` also holds ``nfev`` (right-hand-side evaluations), ``method``,
-    ``rtol``, ``atol`` and ``breakpoints``.
+    ``rtol``, ``atol``, ``breakpoints``, ``warnings`` (equations that only make sense for
+    Euler steps, states that vanish below ``atol``) and ``rhs`` (``"flat"``: the generated
+    right-hand side of :mod:`sim.engine.flat`; ``"pysd"``: PySD's own evaluation, with
+    ``rhs_reason`` saying why).
     """
     if method not in METHODS:
         raise ParameterError(f"unknown method {method!r}; expected one of {', '.join(METHODS)}")
     if not (isinstance(rtol, Real) and rtol > 0):
         raise ParameterError(f"rtol must be a positive number, got {rtol!r}")
     handle: LoadedModel = as_loaded(model)
-    m = handle.fresh()
+    ctx = model_context(handle)
+    tpl = ctx.template
     path = handle.path
-    p = _prepare_params(params, m, path)
+    p = prepare_params(params, tpl, path)
     ic = None
     if initial_conditions:
-        _resolve_names(initial_conditions, m._namespace, "stock", path)
+        resolve_names(initial_conditions, tpl._namespace, "stock", path)
         stateful = set(handle.doc.loc[handle.doc["Type"].eq("Stateful"), "Real Name"])
         by_lower = {n.lower(): n for n in stateful}
-        by_lower.update({m._namespace[n].lower(): n for n in stateful if n in m._namespace})
+        by_lower.update({tpl._namespace[n].lower(): n for n in stateful if n in tpl._namespace})
         not_stocks = [k for k in initial_conditions if str(k).lower() not in by_lower]
         if not_stocks:
             raise ParameterError(f"{path}: initial conditions apply to stocks only; "
                                  + "; ".join(f"{k!r} is not a stock{suggest(str(k), stateful)}"
                                              for k in not_stocks))
-        bad = [x for x in (_check_value(k, v) for k, v in initial_conditions.items()) if x]
+        bad = [x for x in (check_value(k, v) for k, v in initial_conditions.items()) if x]
         if bad:
             raise ParameterError(f"{path}: " + "; ".join(bad))
-        ic = (float(m.time.initial_time()), dict(initial_conditions))
+        ic = (ctx.t0, dict(initial_conditions))
     events = list(events or [])
     for ev in events:
         if ev.direction not in ("up", "down", "either"):
             raise ParameterError(f"event {ev.key!r}: direction must be up, down or either")
-    if events:
-        _resolve_names([ev.variable for ev in events], m._namespace, "event variable", path)
-
-    t0, out_times, switches = _install_switches(m, times)
-    tf = float(out_times[-1])  # integrate only as far as the last output time
+    py_event_vars = {ev.key: resolve_names([ev.variable], tpl._namespace, "event variable", path)[ev.variable]
+                     for ev in events}
+    columns = None
     if return_columns is not None and not isinstance(return_columns, str):
-        _resolve_names(return_columns, m._namespace, "return column", path)
+        columns = resolve_names(return_columns, tpl._namespace, "return column", path)
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        m._stepper_mode = False
-        m._config_simulation(p, return_columns, list(out_times), ic if ic else "original",
-                             None, None, None, cache_output=False, progress=False)
-    for el in m._lookup_elements:
-        if isinstance(el, HardcodedLookups) and el.is_float and el.interp == "interpolate":
-            _fast_lookup(el, m, switches)
-    switches._note(_time_comparison_points(m, handle.py_file))
+    reason = ctx.flat_reason
+    if ctx.flat is not None:
+        if ic:
+            reason = "initial conditions are set through PySD"
+        elif isinstance(return_columns, str):
+            reason = f"return_columns={return_columns!r} is handled by PySD"
+        elif any(k in CONTROL_NAMES for k in p):
+            reason = "a parameter changes a control variable"
+    if ctx.flat is not None and reason is None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            out_times = output_times_between(ctx.t0, ctx.tf, ctx.saveper, times)
+        t0, tf = ctx.t0, float(out_times[-1])
+        switches = Switches(t0, tf)
+        try:
+            bound = ctx.flat.bind(p, switches, t0, tf)
+        except Unsupported as err:
+            reason = str(err)
+    if ctx.flat is not None and reason is None:
+        sv, names, notes = ctx.sv, ctx.names, list(ctx.notes)
+        y0 = bound.y0
+        switches._note(bound.points)
+        for value in p.values():
+            if isinstance(value, pd.Series):
+                switches._note(np.asarray(value.index, dtype=float))
+        if bound.step_cap is not None:
+            max_step = min(max_step, bound.step_cap)
+        evaluate = bound.rhs
+        values_fn = bound.values
 
-    names = _stateful_names(m)
-    sv = _StateVector(m)
-    y0 = sv.get()
-    atol = _default_atol(y0, rtol) if atol is None else atol
-    for value in p.values():
-        if isinstance(value, pd.Series):
-            switches._note(np.asarray(value.index, dtype=float))
+        def value_of_py(py, t, y):
+            return float(np.max(values_fn(t, y)[py]))
 
-    nonneg = _nonnegative_stocks(m, sv, names)
+        def collect(out_times, states):
+            rows = [values_fn(float(t), yt) for t, yt in zip(out_times, states)]
+            cols = ctx.columns if columns is None else [(c, py) for c, py in
+                                                        ((ctx.real_names.get(py, py), py)
+                                                         for py in columns.values())]
+            data = np.array([[r[py] for _, py in cols] for r in rows], dtype=float).reshape(len(rows), len(cols))
+            return pd.DataFrame(data, columns=[c for c, _ in cols],
+                                index=pd.Index(np.asarray(out_times, float), name="time"))
+        rhs_kind = "flat"
+    else:
+        m = handle.fresh()
+        t0, out_times, switches = install_switches(m, times)
+        tf = float(out_times[-1])  # integrate only as far as the last output time
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            m._stepper_mode = False
+            m._config_simulation(p, return_columns, list(out_times), ic if ic else "original",
+                                 None, None, None, cache_output=False, progress=False)
+        for el in m._lookup_elements:
+            if isinstance(el, HardcodedLookups) and el.is_float and el.interp == "interpolate":
+                _fast_lookup(el, m, switches)
+        switches._note(time_comparison_points(m, handle.py_file))
+        periodic, cap = periodic_switch_points(m, handle.py_file, t0, tf)
+        switches._note(periodic)
+        if cap is not None:
+            max_step = min(max_step, cap)
+        notes = list(ctx.notes)
+        names = stateful_names(m)
+        sv = StateVector(m)
+        y0 = sv.get()
+        for value in p.values():
+            if isinstance(value, pd.Series):
+                switches._note(np.asarray(value.index, dtype=float))
+
+        def evaluate(t, y):
+            set_time_state(t, y)
+            return sv.derivative(m)
+
+        def set_time_state(t, y):
+            sv.set(y)
+            m.time._time = float(t)  # xarray refuses to broadcast NumPy scalars
+            m.clean_caches()
+
+        def value_of_py(py, t, y):
+            set_time_state(t, y)
+            v = getattr(m.components, py)()
+            return float(np.asarray(v.values if isinstance(v, xr.DataArray) else v).max())
+
+        def collect(out_times, states):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                m.output = ModelOutput(None)
+                m.output.set_capture_elements(m.capture_elements)
+                m.output.initialize(m)
+                for t, yt in zip(out_times, states):
+                    set_time_state(float(t), yt)
+                    m.output.update(m)
+                df = ModelOutput.collect(m)
+            df.index = pd.Index(out_times, name="time")
+            return df
+        rhs_kind = "pysd"
+
+    atol = default_atol(y0, rtol) if atol is None else atol
+    nonneg = ctx.nonneg
     nfev = [0]
     last_t = [t0]
     segment_end = [None]  # right end of the segment being integrated
 
-    def set_time_state(t, y):
-        sv.set(y)
-        m.time._time = t
-        m.clean_caches()
-
     def rhs(t, y):
         nfev[0] += 1
         last_t[0] = t
-        t = _inside_segment(t, segment_end[0])
-        set_time_state(t, y)
+        t = inside_segment(t, segment_end[0])
         try:
-            d = sv.derivative(m)
-        except (ZeroDivisionError, FloatingPointError) as err:
+            d = evaluate(t, y)
+        except (ZeroDivisionError, FloatingPointError, OverflowError) as err:
             raise SimulationError(f"{path}: {type(err).__name__} while evaluating the "
                                   f"derivatives at time {t:g}: {err}", time=t) from err
         if not np.all(np.isfinite(d)):
@@ -503,30 +877,22 @@ def simulate(model, params: dict | None = None, *, method: str = "RK45", rtol: f
         return d
 
     def value_of(variable, t, y):
-        set_time_state(t, y)
-        v = getattr(m.components, py_event_vars_by_var[variable])()
-        return float(np.asarray(v.values if isinstance(v, xr.DataArray) else v).max())
+        return value_of_py(py_event_vars_by_var[variable], t, y)
 
-    py_event_vars_by_var = _resolve_names([ev.variable for ev in events], m._namespace,
-                                          "event variable", path)
-    py_event_vars = {ev.key: _resolve_names([ev.variable], m._namespace, "event variable", path)[ev.variable]
-                     for ev in events}
+    py_event_vars_by_var = {ev.variable: py_event_vars[ev.key] for ev in events}
 
     def event_fn(ev):
         py = py_event_vars[ev.key]
 
         def f(t, y):
-            set_time_state(t, y)
-            v = getattr(m.components, py)()
-            v = float(np.asarray(v.values if isinstance(v, xr.DataArray) else v).max())
-            return v - ev.threshold
+            return value_of_py(py, t, y) - ev.threshold
         f.terminal = False
         f.direction = {"up": 1, "down": -1, "either": 0}[ev.direction]
         return f
 
     def negative_fn(i):
         def f(t, y):
-            return y[i] + atol
+            return y[i]
         f.terminal = True
         f.direction = -1
         return f
@@ -555,7 +921,7 @@ def simulate(model, params: dict | None = None, *, method: str = "RK45", rtol: f
     for _attempt in range(4):
         known = set(switches.breakpoints)
         edges = np.array(sorted({t0, tf, *known}))
-        states = np.empty((out_times.size, sv.n))
+        states = np.empty((out_times.size, y0.size))
         filled = np.zeros(out_times.size, bool)
         y = y0.copy()
         nfev[0] = 0
@@ -607,20 +973,15 @@ def simulate(model, params: dict | None = None, *, method: str = "RK45", rtol: f
         if switches.breakpoints <= known:
             break
     event_times = ev_found
+    notes += tiny_state_warnings(states, atol, lambda i: sv.label(i, names))
+    for note in notes:
+        warnings.warn(f"{path.name}: {note}", stacklevel=2)
 
     # ---- collect outputs exactly as PySD's run() names them ----
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        m.output = ModelOutput(None)
-        m.output.set_capture_elements(m.capture_elements)
-        m.output.initialize(m)
-        for t, yt in zip(out_times, states):
-            set_time_state(float(t), yt)
-            m.output.update(m)
-        df = ModelOutput.collect(m)
-    df.index = pd.Index(out_times, name="time")
+    df = collect(out_times, states)
     df.attrs.update(events=event_times, nfev=nfev[0], method=method, rtol=rtol, atol=atol,
-                    breakpoints=sorted(switches.breakpoints), model=str(path))
+                    breakpoints=sorted(switches.breakpoints), model=str(path), warnings=notes,
+                    rhs=rhs_kind, rhs_reason=reason)
     return df
 
 
