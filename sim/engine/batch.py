@@ -41,8 +41,10 @@ from scipy.integrate import solve_ivp
 from sim.engine.integrate import (METHODS, SMALL, StateVector, Switches, default_atol,
                                   dynamic_elements, inside_segment, install_switches,
                                   model_warnings, nonnegative_stocks, periodic_switch_points,
-                                  prepare_params, resolve_names, stateful_names,
+                                  prepare_params, resolve_names, stateful_names, CONTROL_NAMES,
+                                  model_context, output_times_between,
                                   time_comparison_points, tiny_state_warnings)
+from sim.engine.flat import Unsupported
 from sim.errors import ModelError, ParameterError, SimulationError
 from sim.engine.load import LoadedModel, as_loaded
 
@@ -218,7 +220,8 @@ def simulate_batch(model, samples: dict[str, np.ndarray], params: dict | None = 
     if method not in METHODS:
         raise ParameterError(f"unknown method {method!r}; expected one of {', '.join(METHODS)}")
     handle: LoadedModel = as_loaded(model)
-    m = handle.fresh()
+    ctx = model_context(handle)
+    m = ctx.template  # names only; a fresh PySD model is made below if PySD evaluates
     path = handle.path
     if not samples:
         raise ParameterError("simulate_batch needs at least one sampled constant")
@@ -236,6 +239,16 @@ def simulate_batch(model, samples: dict[str, np.ndarray], params: dict | None = 
     if overlap:
         raise ParameterError(f"{sorted(overlap)} given both as shared params and as samples")
 
+    reason = ctx.flat_reason
+    if ctx.flat is not None and any(k in CONTROL_NAMES for k in [*shared, *resolved.values()]):
+        reason = "a parameter changes a control variable"
+    elif ctx.flat is not None:
+        try:
+            return _simulate_batch_flat(ctx, handle, arrays, tables, resolved, shared, n, method,
+                                        rtol, atol, times, return_columns)
+        except Unsupported as err:
+            reason = str(err)
+    m = handle.fresh()
     t0, out_times, switches = install_switches(m, times)
     tf = float(out_times[-1])
     module = m.components._components
@@ -358,5 +371,116 @@ def simulate_batch(model, samples: dict[str, np.ndarray], params: dict | None = 
     ds = xr.Dataset({rev.get(py, py): (("sample", "time"), arr) for py, arr in data.items()},
                     coords={"sample": np.arange(n), "time": out_times})
     ds.attrs.update(nfev=nfev[0], method=method, rtol=rtol, atol=atol,
-                    breakpoints=sorted(switches.breakpoints), model=str(path), warnings=notes)
+                    breakpoints=sorted(switches.breakpoints), model=str(path), warnings=notes,
+                    rhs="pysd", rhs_reason=reason)
+    return ds
+
+
+def _simulate_batch_flat(ctx, handle, arrays, tables, resolved, shared, n, method, rtol, atol,
+                         times, return_columns) -> xr.Dataset:
+    """simulate_batch through the vectorised flat right-hand side (sim.engine.flat): the
+    state is an (n_states, N) array, flattened state-major as PySD's path does."""
+    path = handle.path
+    tpl = ctx.template
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out_times = output_times_between(ctx.t0, ctx.tf, ctx.saveper, times)
+    t0, tf = ctx.t0, float(out_times[-1])
+    switches = Switches(t0, tf)
+    P = dict(shared)
+    for name, values in arrays.items():
+        if name in tables:
+            years, table = tables[name]
+            P[resolved[name]] = (years, table)
+            switches._note(years)
+        else:
+            P[resolved[name]] = np.asarray(values, dtype=float)
+    bound = ctx.flat.bind(P, switches, t0, tf, vector=True, n=n)
+    switches._note(bound.points)
+    for value in shared.values():
+        if isinstance(value, pd.Series):
+            switches._note(np.asarray(value.index, dtype=float))
+    max_step = np.inf if bound.step_cap is None else bound.step_cap
+    notes = list(ctx.notes)
+    ns = bound.y0.shape[0]
+    y0 = bound.y0.ravel()
+    atol = default_atol(y0, rtol) if atol is None else atol
+    nfev = [0]
+    segment_end = [None]
+    sv, names = ctx.sv, ctx.names
+
+    def rhs(t, y):
+        nfev[0] += 1
+        t = inside_segment(t, segment_end[0])
+        d = bound.rhs(t, y.reshape(ns, n)).ravel()
+        if not np.all(np.isfinite(d)):
+            i = int(np.flatnonzero(~np.isfinite(d))[0])
+            var = sv.label(i // n, names)
+            raise SimulationError(f"{path}: the derivative of {var!r} is {d[i]} at time {t:g} "
+                                  f"(in sample {i % n})", time=t, variable=var)
+        return d
+
+    with np.errstate(all="ignore"):
+        for t in np.linspace(t0, tf, 9):
+            try:
+                rhs(t, y0)
+            except SimulationError:
+                pass
+    for _attempt in range(4):
+        known = set(switches.breakpoints)
+        edges = np.array(sorted({t0, tf, *known}))
+        states = np.empty((out_times.size, y0.size))
+        filled = np.zeros(out_times.size, bool)
+        y = y0.copy()
+        nfev[0] = 0
+        for a, b in zip(edges[:-1], edges[1:]):
+            if b - a <= SMALL * max(1.0, abs(b)):
+                continue
+            switches.segment_mid = 0.5 * (a + b)
+            inside = (out_times >= a - SMALL) & (out_times <= b + SMALL) & ~filled
+            t_eval = np.unique(np.append(np.clip(out_times[inside], a, b), b))
+            segment_end[0] = b
+            with np.errstate(all="ignore"):
+                sol = solve_ivp(rhs, (a, b), y, method=method, rtol=rtol, atol=atol, t_eval=t_eval,
+                                max_step=max_step)
+            segment_end[0] = None
+            if sol.status == -1:
+                raise SimulationError(f"{path}: solver {method} failed between {a:g} and {b:g}: "
+                                      f"{sol.message}", time=a)
+            if inside.any():
+                pos = np.searchsorted(sol.t, np.clip(out_times[inside], a, b))
+                states[inside] = sol.y.T[np.minimum(pos, sol.t.size - 1)]
+                filled |= inside
+            y = sol.y[:, -1]
+        switches.segment_mid = None
+        if switches.breakpoints <= known:
+            break
+    for i, name in ctx.nonneg:
+        block = states[:, i * n:(i + 1) * n]
+        bad = np.argwhere(block < 0)
+        if bad.size:
+            j, k = bad[0]
+            raise SimulationError(f"{path}: stock {name!r} goes negative by time "
+                                  f"{out_times[j]:g} in sample {k}; its units field marks it "
+                                  "non-negative", time=float(out_times[j]), variable=name)
+    notes += tiny_state_warnings(states, atol, lambda i: sv.label(i // n, names))
+    for note in notes:
+        warnings.warn(f"{path.name}: {note}", stacklevel=3)
+    if return_columns is None:
+        cols = ctx.columns
+    else:
+        names_ = [return_columns] if isinstance(return_columns, str) else list(return_columns)
+        res = resolve_names(names_, tpl._namespace, "return column", path)
+        cols = [(ctx.real_names.get(py, py), py) for py in res.values()]
+    data = {c: np.empty((n, out_times.size)) for c, _ in cols}
+    with np.errstate(all="ignore"):
+        for j, (t, yt) in enumerate(zip(out_times, states)):
+            vals = bound.values(float(t), yt.reshape(ns, n))
+            for c, py in cols:
+                data[c][:, j] = np.broadcast_to(np.asarray(vals[py], dtype=float), (n,))
+    ds = xr.Dataset({c: (("sample", "time"), arr) for c, arr in data.items()},
+                    coords={"sample": np.arange(n), "time": out_times})
+    ds.attrs.update(nfev=nfev[0], method=method, rtol=rtol, atol=atol,
+                    breakpoints=sorted(switches.breakpoints), model=str(path), warnings=notes,
+                    rhs="flat", rhs_reason=None)
     return ds

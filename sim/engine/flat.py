@@ -103,6 +103,20 @@ def _interp(x, xs, ys):
     return float(np.interp(x, xs, ys))
 
 
+def _series(t, xs, ys):
+    """A time-series parameter at time ``t``: linear between ``xs`` (sorted years), flat
+    outside; ``ys`` has one row per year and, for per-sample series, one column per sample."""
+    if ys.ndim == 1:
+        return float(np.interp(t, xs, ys))
+    if t <= xs[0]:
+        return ys[0]
+    if t >= xs[-1]:
+        return ys[-1]
+    i = int(np.searchsorted(xs, t, side="right")) - 1
+    w = (t - xs[i]) / (xs[i + 1] - xs[i])
+    return ys[i] + w * (ys[i + 1] - ys[i])
+
+
 # scalar twins (single runs: every value a Python float; no type tests on the hot path)
 def _s_max(a, b):
     return a if a >= b else (b if b >= a else math.nan)
@@ -170,7 +184,7 @@ _BUILTIN_FUNCS = {"abs": "_np_abs", "min": "_min", "max": "_max"}
 def helpers() -> dict:
     h = {"_xidz": _xidz, "_zidz": _zidz, "_max": _max, "_min": _min, "_modulo": _modulo,
          "_s_xidz": _s_xidz, "_s_zidz": _s_zidz, "_s_max": _s_max, "_s_min": _s_min,
-         "_s_interp": _s_interp, "_s_exp": _s_exp, "_s_pow": _s_pow,
+         "_s_interp": _s_interp, "_series": _series, "_s_exp": _s_exp, "_s_pow": _s_pow,
          "_where": _where, "_integer": _integer, "_interp": _interp, "_np_array": np.array,
          "_np_empty": np.empty, "_float": float, "_nan": math.nan}
     for name, (scalar, _vector) in _NP_FUNCS.items():
@@ -497,7 +511,7 @@ def generate(parsed: Parsed, layout: dict[str, int], overrides: dict[str, str], 
             if overrides[name] == "number":
                 exprs[name], deps[name] = f"P[{name!r}]", set()
             else:
-                exprs[name], deps[name] = (f"{'_interp' if vector else '_s_interp'}(t, P[{name!r}][0], "
+                exprs[name], deps[name] = (f"{'_series' if vector else '_s_interp'}(t, P[{name!r}][0], "
                                             f"P[{name!r}][1])", {"@time"})
             continue
         exprs[name], deps[name] = expr(name, node)
