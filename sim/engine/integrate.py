@@ -35,7 +35,9 @@ Conventions, stated once:
 from __future__ import annotations
 
 import ast
+import dataclasses
 import math
+import os
 import re
 import types
 import warnings
@@ -582,7 +584,11 @@ def model_context(handle: LoadedModel) -> ModelContext:
     parameters set on a PySD model object gets its own, uncached)."""
     key = (str(handle.py_file), handle.sha256)
     if not handle.tracker and key in _CONTEXTS:
-        return _CONTEXTS[key]
+        ctx = _CONTEXTS[key]
+        if ctx.flat is not None and os.environ.get("SIM_FLAT") == "0":
+            return dataclasses.replace(ctx, flat=None, flat_reason="the flat right-hand side is "
+                                       "switched off (SIM_FLAT=0)")
+        return ctx
     m = handle.fresh()
     t0, out_times, switches = install_switches(m, None)
     with warnings.catch_warnings():
@@ -605,6 +611,8 @@ def model_context(handle: LoadedModel) -> ModelContext:
     flat, reason = None, None
     if handle.tracker:
         reason = "parameters set on a PySD model object are applied through PySD"
+    elif os.environ.get("SIM_FLAT") == "0":
+        reason = "the flat right-hand side is switched off (SIM_FLAT=0)"
     else:
         try:
             layout = {el.py_name: (int(el.order) if hasattr(el, "order") and el.order is not None
