@@ -80,3 +80,23 @@ def x():
         with pytest.raises(Unsupported):
             FlatModel(base % evil, {}, "evil")
     FlatModel(base % "np.maximum(1, 2) + 3", {}, "fine")
+
+
+def test_a_second_run_with_other_constants_builds_no_pysd_model(monkeypatch):
+    """After the first run the model's context is kept: a run with other constants (and
+    a batch) neither translates nor creates a PySD model object."""
+    path = CORPUS / "delay1_delay3.mdl"
+    handle = sim.load_model(path)
+    first = sim.simulate(handle)
+    from sim.engine.load import LoadedModel
+
+    def refuse(self):
+        raise AssertionError("a PySD model object was created")
+
+    monkeypatch.setattr(LoadedModel, "fresh", refuse)
+    again = sim.simulate(path, params={"delay time": 2.0})
+    assert again.attrs["rhs"] == "flat"
+    assert not np.allclose(again["received"], first["received"])
+    ds = simulate_batch(path, {"delay time": np.array([2.0, 4.0])})
+    np.testing.assert_allclose(ds["received"].values[0], again["received"].to_numpy(float), rtol=1e-5)
+    np.testing.assert_allclose(ds["received"].values[1], first["received"].to_numpy(float), rtol=1e-5)
