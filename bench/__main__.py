@@ -18,11 +18,11 @@ import numpy as np
 
 import sim
 
-from bench.chain_model import write_chain_model
-from bench.ensemble_speed import bench_ensemble, ensemble_lines
-from bench.jingdezhen import bench_jingdezhen, jingdezhen_lines
-from bench.measure import REFERENCE, euler_to_match, run_engine, timed
-from bench.report import (COLUMNS, format_cells, load_average, machine_description,
+from .chain_model import write_chain_model
+from .ensemble_speed import bench_ensemble, ensemble_lines
+from .jingdezhen import bench_jingdezhen, jingdezhen_lines
+from .measure import REFERENCE, euler_to_match, run_engine, timed
+from .report import (COLUMNS, format_cells, load_average, machine_description,
                      markdown_table, text_table)
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -22,7 +22,7 @@ def bench_ensemble(n_loop: int = 20, n_batch: int = 10_000, seed: int = 0, n_bas
     from sim.analysis.ensemble import DEFAULT_CHUNK, run_ensemble, single_blas_thread
 
     small = run_ensemble([SCENARIO], n=n_loop, method="lhs", seed=seed, workers=1, chunk_size=n_loop)
-    handle = small.info["state"]["loaded"]
+    handle = small.info["study"].loaded
     params = small.params[SCENARIO]
     columns = list(small.series[SCENARIO])
     single_blas_thread()  # as in the chunk workers: fair to both paths

@@ -11,7 +11,10 @@
     python -m sim units [MODEL]
     python -m sim ensemble --scenario S --n N [--method lhs|sobol|mc] [--seed K] [--scheduler tcp://host:port] [--out DIR]
 
-Every command exits non-zero with a one-paragraph message on bad input.
+Every user mistake (a bad option value, a bad file, an output location that exists or
+cannot be written) ends in one line ``error: ...`` naming the option or file and the fix,
+and exit status 2; an internal error says so in one line and exits 1 (``SIM_DEBUG=1``
+shows the traceback).
 """
 from __future__ import annotations
 
@@ -19,35 +22,124 @@ import argparse
 import sys
 from pathlib import Path
 
-from sim.run import DEFAULT_MODEL, DEFAULT_SCENARIO_DIR
+from sim.defaults import DEFAULT_MODEL, DEFAULT_SCENARIO_DIR
 
 
-def _parse_set(items: list[str]) -> dict[str, float]:
+def _parse_set(items: list[str], option: str = "--set") -> dict[str, float]:
     """``["a=1", "b c=2.5"]`` → ``{"a": 1.0, "b c": 2.5}``; clear error otherwise."""
-    from sim.errors import ParameterError
+    import math
+
+    from sim.errors import UsageError
 
     params, problems = {}, []
     for item in items:
         name, sep, value = item.partition("=")
         if not sep or not name.strip():
-            problems.append(f"--set {item!r}: expected NAME=VALUE")
+            problems.append(f"{option} {item!r}: expected NAME=VALUE")
             continue
         try:
-            params[name.strip()] = float(value)
+            number = float(value)
         except ValueError:
-            problems.append(f"--set {item!r}: value {value!r} is not a number")
+            problems.append(f"{option} {item!r}: value {value!r} is not a number")
+            continue
+        if not math.isfinite(number):
+            problems.append(f"{option} {item!r}: value {value!r} is not a finite number")
+        elif name.strip() in params:
+            problems.append(f"{option} {item!r}: {name.strip()!r} is given twice")
+        else:
+            params[name.strip()] = number
     if problems:
-        raise ParameterError("; ".join(problems))
+        raise UsageError("; ".join(problems))
     return params
+
+
+#: ``--set`` rules by element type (PySD's doc "Type"): only constants may be set.
+CONTROL_OPTIONS = {"INITIAL TIME": "--initial-time", "FINAL TIME": "--final-time",
+                   "SAVEPER": "--saveper", "TIME STEP": "--method/--rtol (the engine's steps are adaptive)",
+                   "Time": "--initial-time/--final-time"}
+
+
+def check_set(handle, params: dict, option: str = "--set") -> None:
+    """``--set`` takes the model's constants only: a stock points to ``--initial``, a
+    control variable to its option, an equation or lookup is refused, an unknown name
+    gets the closest names. Raises :class:`~sim.errors.UsageError` (all problems)."""
+    from sim.errors import UsageError, suggest
+
+    doc = handle.doc
+    by_name = {}
+    for _, row in doc.iterrows():
+        for key in (row["Real Name"], row["Py Name"]):
+            if isinstance(key, str):
+                by_name[key.lower()] = row
+    problems = []
+    for name in params:
+        row = by_name.get(name.lower())
+        if row is None:
+            problems.append(f"{option} {name!r}: not a variable of {handle.path.name}"
+                            + suggest(name, handle.constants()))
+            continue
+        real, kind = row["Real Name"], str(row["Type"])
+        if real in CONTROL_OPTIONS:
+            problems.append(f"{option} {name!r}: a control variable; use {CONTROL_OPTIONS[real]}")
+        elif kind == "Stateful":
+            problems.append(f"{option} {name!r}: a stock; set its initial value with "
+                            f"--initial \"{real}=VALUE\"" if "Integ" in str(row["Subtype"]) else
+                            f"{option} {name!r}: the state of a {row['Subtype']} function; it cannot be set")
+        elif kind != "Constant":
+            problems.append(f"{option} {name!r}: computed by an equation ({kind}); {option} "
+                            "takes constants only")
+    if problems:
+        raise UsageError("; ".join(problems))
+
+
+def _times(ctl: dict, args):
+    """Output times from ``--initial-time/--final-time/--saveper`` within the model's span."""
+    import numpy as np
+
+    from sim.errors import UsageError
+
+    t0, tf, dt = ctl["initial_time"], ctl["final_time"], ctl["saveper"]
+    if args.initial_time is None and args.final_time is None and args.saveper is None:
+        return None
+    a = t0 if args.initial_time is None else args.initial_time
+    b = tf if args.final_time is None else args.final_time
+    step = dt if args.saveper is None else args.saveper
+    if not t0 <= a <= tf:
+        raise UsageError(f"--initial-time {a:g}: outside the model's span {t0:g}-{tf:g} (the "
+                         "run always starts at the model's INITIAL TIME; edit the model to start earlier)")
+    if not a <= b <= tf:
+        raise UsageError(f"--final-time {b:g}: expected a time from {a:g} to the model's FINAL "
+                         f"TIME {tf:g} (edit FINAL TIME in the model to run longer)")
+    n = int(np.floor((b - a) / step + 1e-9))
+    if n > 1_000_000:
+        raise UsageError(f"--saveper {step:g}: {n:,} output times; choose a larger step")
+    return np.unique(np.append(a + step * np.arange(n + 1), b))
 
 
 def cmd_simulate(args) -> int:
     from sim.engine.integrate import simulate
+    from sim.engine.load import load_model
+    from sim.provenance import check_output
 
-    df = simulate(args.model, params=_parse_set(args.set), method=args.method, rtol=args.rtol,
-                  atol=args.atol, return_columns=args.columns or None)
+    check_output(args.output, "-o", kind="output file")
+    handle = load_model(args.model)
+    params = _parse_set(args.set)
+    check_set(handle, params)
+    initial = _parse_set(args.initial, "--initial")
+    stocks = {s.lower() for s in handle.stocks()}
+    bad = [k for k in initial if k.lower() not in stocks]
+    if bad:
+        from sim.errors import UsageError, suggest
+        raise UsageError("; ".join(f"--initial {k!r}: not a stock of {handle.path.name}"
+                                   + suggest(k, handle.stocks()) for k in bad))
+    df = simulate(handle, params=params, initial_conditions=initial or None, method=args.method,
+                  rtol=args.rtol, atol=args.atol, return_columns=args.columns or None,
+                  times=_times(handle.control(), args), max_evals=args.max_evals,
+                  allow_nonfinite=args.allow_nonfinite)
     if args.output:
-        df.to_csv(args.output)
+        tmp = Path(args.output).with_name(Path(args.output).name + ".incomplete")
+        df.to_csv(tmp)
+        tmp.rename(args.output)
         print(f"wrote {args.output} ({len(df)} rows, {df.shape[1]} columns, "
               f"{df.attrs['nfev']} derivative evaluations)", file=sys.stderr)
     else:
@@ -60,7 +152,7 @@ def cmd_run(args) -> int:
 
     import pandas as pd
 
-    from sim.policy.targets import format_matrix
+    from sim.report.scorecard import format_matrix
 
     out = run.run_all(scenario_dir=args.scenarios, model=args.model, out=args.out,
                       scenarios=args.scenario or None, name=args.name,
@@ -105,9 +197,9 @@ def cmd_figures(args) -> int:
 
 
 def cmd_calibrate(args) -> int:
-    from sim.analysis import calibrate
+    from sim.report import calibration
 
-    out = calibrate.main_calibrate(args.spec, out=args.out)
+    out = calibration.main_calibrate(args.spec, out=args.out)
     report = Path(out) / "report.md"
     if report.is_file():
         print(report.read_text(encoding="utf-8"))
@@ -116,7 +208,7 @@ def cmd_calibrate(args) -> int:
 
 
 def cmd_optimize(args) -> int:
-    from sim.analysis import optimize
+    from sim.report import policy_search as optimize
 
     command = "python -m sim " + " ".join(sys.argv[1:]) if sys.argv[1:2] == ["optimize"] else ""
     _, out = optimize.optimize(args.from_id, goals=args.goals or None, levers=args.levers or None,
@@ -149,7 +241,7 @@ def cmd_units(args) -> int:
 
 
 def cmd_ensemble(args) -> int:
-    from sim.analysis import ensemble
+    from sim.report import ensemble
 
     out, ens = ensemble.main_ensemble(args.scenario or ["plan"], args.n, args.method, args.seed,
                                       scheduler=args.scheduler, out=args.out,
@@ -166,19 +258,70 @@ def cmd_ensemble(args) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: ``error: python -m sim ensemble: argument --seed: ...``."""
+
+    def error(self, message):
+        self.exit(2, f"error: {self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def _number(kind, low=None, *, strict=False, what=""):
+    """An argparse type: ``kind`` (int/float) at least ``low`` (above it if ``strict``)."""
+    import math
+
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a {what or kind.__name__}") from None
+        if kind is float and not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+        if low is not None and (value <= low if strict else value < low):
+            bound = f"greater than {low:g}" if strict else f"at least {low:g}"
+            raise argparse.ArgumentTypeError(f"{text!r}: expected {what or 'a number'} {bound}")
+        return value
+    return parse
+
+
+def _scheduler(text):
+    from sim.analysis.chunks import resolve_scheduler
+    from sim.errors import UsageError
+
+    try:
+        return resolve_scheduler(text)
+    except UsageError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a Dask scheduler address; expected "
+                                         "tcp://host:8786") from None
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m sim", description=__doc__.split("\n\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = _Parser(prog="python -m sim", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p = sub.add_parser("simulate", help="run one model file with SciPy's solver")
     p.add_argument("model", help="Vensim .mdl or XMILE file")
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                   help="set a constant (repeatable)")
-    p.add_argument("--method", default="RK45", help="solve_ivp method (default RK45)")
-    p.add_argument("--rtol", type=float, default=1e-6, help="relative tolerance (default 1e-6)")
-    p.add_argument("--atol", type=float, default=None, help="absolute tolerance")
+                   help="set a constant (repeatable); stocks: --initial, control variables: "
+                        "--initial-time/--final-time/--saveper")
+    p.add_argument("--initial", action="append", default=[], metavar="STOCK=VALUE",
+                   help="initial value of a stock (repeatable)")
+    p.add_argument("--initial-time", type=_number(float), default=None,
+                   help="first output time (within the model's INITIAL TIME..FINAL TIME)")
+    p.add_argument("--final-time", type=_number(float), default=None,
+                   help="last output time (at most the model's FINAL TIME)")
+    p.add_argument("--saveper", type=_number(float, 0, strict=True), default=None,
+                   help="output interval (default the model's SAVEPER)")
+    p.add_argument("--method", default="RK45", choices=["RK45", "RK23", "DOP853", "LSODA", "Radau", "BDF"],
+                   help="solve_ivp method (default RK45; LSODA or BDF for stiff models)")
+    p.add_argument("--rtol", type=_number(float, 0, strict=True), default=1e-6,
+                   help="relative tolerance (default 1e-6)")
+    p.add_argument("--atol", type=_number(float, 0, strict=True), default=None, help="absolute tolerance")
+    p.add_argument("--max-evals", type=_number(int, 1, what="a whole number"), default=200_000,
+                   help="budget of derivative evaluations (default 200000)")
+    p.add_argument("--allow-nonfinite", action="store_true",
+                   help="write NaN/inf values instead of stopping at the first one")
     p.add_argument("--columns", nargs="*", help="variables to return (default all)")
-    p.add_argument("-o", "--output", help="CSV file (default: standard output)")
+    p.add_argument("-o", "--output", help="CSV file to create (must not exist; default: standard output)")
     p.set_defaults(func=cmd_simulate)
 
     def scenario_args(q):
@@ -236,13 +379,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ensemble", help="probability of each goal under uncertain parameters")
     scenario_args(p)
     p.add_argument("--scenario", action="append", help="scenario id (repeatable; default plan)")
-    p.add_argument("--n", type=int, required=True,
+    p.add_argument("--n", type=_number(int, 1, what="a whole number"), required=True,
                    help="samples (sobol: base size, a power of two; runs = n x (parameters + 2))")
     p.add_argument("--method", choices=["lhs", "sobol", "mc"], default="lhs")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--scheduler", help="Dask scheduler address tcp://host:port (default: local processes)")
-    p.add_argument("--workers", type=int, default=2, help="local worker processes (default 2)")
-    p.add_argument("--chunk-size", type=int, default=None,
+    p.add_argument("--seed", type=_number(int, 0, what="a whole number"), default=0)
+    p.add_argument("--scheduler", type=_scheduler,
+                   help="Dask scheduler address tcp://host:port (default: $SIM_DASK_SCHEDULER, "
+                        "else local processes; never read from a data file)")
+    p.add_argument("--workers", type=_number(int, 1, what="a whole number"), default=2,
+                   help="local worker processes (default 2)")
+    p.add_argument("--chunk-size", type=_number(int, 1, what="a whole number"), default=None,
                    help="samples per batch call (fixed; changes the numbers in the last digits)")
     p.add_argument("--uncertainties", help="uncertainty file (default: uncertainties.yaml in --scenarios)")
     p.add_argument("--out", help="results folder to create (must not exist)")
@@ -250,14 +396,41 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _check_out(args) -> None:
+    """Every command that writes a results folder checks it before any work."""
+    from sim.defaults import DEFAULT_RESULTS_ROOT
+    from sim.provenance import refuse_existing
+
+    if "out" in vars(args):
+        refuse_existing(args.out, DEFAULT_RESULTS_ROOT if args.command != "compare" else None)
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run a command; every user mistake ends in one line ``error: ...`` and exit 2."""
+    import os
+
     from sim.errors import SimError
 
     args = build_parser().parse_args(argv)
     try:
+        _check_out(args)
         return args.func(args)
     except (SimError, FileExistsError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except MemoryError:
+        print("error: out of memory; ask for fewer runs (--n) or smaller chunks (--chunk-size)",
+              file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted; nothing was written under the final name", file=sys.stderr)
+        return 130
     except BrokenPipeError:  # output piped into `head`
         return 0
+    except Exception as err:  # noqa: BLE001 - a bug, not the user's input: say so in one line
+        if os.environ.get("SIM_DEBUG"):
+            raise
+        first = str(err).strip().splitlines()[0] if str(err).strip() else ""
+        print(f"error: internal error {type(err).__name__}: {first} (a bug, not your input; "
+              "rerun with SIM_DEBUG=1 for the traceback and report it)", file=sys.stderr)
+        return 1

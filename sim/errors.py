@@ -32,6 +32,16 @@ class SimulationError(SimError):
         self.variable = variable
 
 
+class UsageError(SimError, ValueError):
+    """A command-line or call mistake: a bad option value, the same scenario twice, an
+    output location that exists or cannot be written. The message names the option and
+    the fix."""
+
+
+class ResultsFolderError(SimError, FileNotFoundError):
+    """A results folder lacks what a command needs (its manifest, a time series)."""
+
+
 def suggest(name: str, candidates: Iterable[str], n: int = 3) -> str:
     """Return ``" (did you mean 'a', 'b'?)"`` for the closest candidates, or ``""``."""
     pool = list(candidates)

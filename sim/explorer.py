@@ -41,6 +41,7 @@ from matplotlib.figure import Figure
 
 from sim.errors import suggest
 from sim.report.fonts import register_cjk_font
+from sim.report.tables import format_cell, html_table
 from sim.plots import default_labels, scenario_colours
 from sim.analysis.whatif import Workspace
 
@@ -259,21 +260,19 @@ class Explorer:
         ids = list(dict.fromkeys(card["scenario"]))
         wide = card.pivot(index="target", columns="scenario", values="value")
         passed = card.pivot(index="target", columns="scenario", values="passed")
-        head = "".join(f"<th>{html.escape(self._scenario_name(s))}</th>" for s in ids)
-        rows = []
+        header = [self._text("target"), self._text("goal"), *(self._scenario_name(s) for s in ids)]
+        rows, styles, titles = [], [], []
         for t in self.ws.targets:
-            name = html.escape(f"{t.name.get(self.lang, t.id)} ({t.year:g})")
-            goal = html.escape(f"{t.comparator} {t.threshold:g} {t.unit}")
-            cells = []
+            row = [f"{t.name.get(self.lang, t.id)} ({t.year:g})", f"{t.comparator} {t.threshold:g} {t.unit}"]
+            style, title = [None, None], [None, None]
             for s in ids:
                 ok = bool(passed.loc[t.id, s])
-                v = wide.loc[t.id, s]
-                text = "—" if not np.isfinite(v) else f"{v:.3g}"
-                colour = "#d5f5e3" if ok else "#fadbd8"
-                weight = "bold" if s == EXPLORER_ID else "normal"
-                cells.append(f'<td style="background:{colour};font-weight:{weight};text-align:right"'
-                             f' title="{self._text("met" if ok else "missed")}">{text}</td>')
-            rows.append(f"<tr><td>{name}</td><td>{goal}</td>{''.join(cells)}</tr>")
-        return ('<table style="font-size:12px;border-collapse:collapse">'
-                f"<tr><th>{self._text('target')}</th><th>{self._text('goal')}</th>{head}</tr>"
-                + "".join(rows) + "</table>")
+                row.append(format_cell(wide.loc[t.id, s], 3))
+                style.append(f"background:{'#d5f5e3' if ok else '#fadbd8'};"
+                             f"font-weight:{'bold' if s == EXPLORER_ID else 'normal'};text-align:right")
+                title.append(self._text("met" if ok else "missed"))
+            rows.append(row)
+            styles.append(style)
+            titles.append(title)
+        return html_table(header, rows, styles=styles, titles=titles,
+                          style="font-size:12px;border-collapse:collapse")

@@ -12,125 +12,31 @@ Functions take paths and return data or paths; printing is the CLI's job.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import importlib
 import json
-import os
-import platform
-import re
-import subprocess
 import warnings
-from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime, timezone
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from sim import __version__
-from sim.errors import SimError, suggest
-from sim.policy.scenario import (Problem, ScenarioSet, ValidationError, check_registry_against_model,
-                       load_registry, param_to_json, read_scenarios, validate_scenarios)
-from sim.policy.targets import TargetSet, events_needed, read_targets, scorecard, to_markdown
+from sim.defaults import DEFAULT_MODEL, DEFAULT_RESULTS_ROOT, DEFAULT_SCENARIO_DIR, ENGINE_DEFAULTS
+from sim.errors import SimError, UsageError, suggest
+from sim.policy.scenario import Problem, ValidationError, param_to_json
+from sim.policy.study import (Study, model_facts, read_study, select_scenarios, study_paths,  # noqa: F401
+                              target_events, validate_study)
+from sim.policy.targets import TargetSet, read_targets, scorecard
+from sim.report.scorecard import to_markdown
+from sim.report.tables import markdown_table
+from sim.provenance import (PACKAGES, git_state, jsonable, make_results_dir, netcdf_name,  # noqa: F401
+                            finish_results_dir, new_results_dir, refuse_existing, sha256, versions,
+                            write_manifest)
 
-DEFAULT_SCENARIO_DIR = "scenarios"
-DEFAULT_MODEL = "models/jingdezhen.mdl"
-DEFAULT_RESULTS_ROOT = "results"
-ENGINE_DEFAULTS = {"method": "RK45", "rtol": 1e-6, "atol": None}
-PACKAGES = ("numpy", "scipy", "pandas", "xarray", "pysd", "yaml")
-
-
-# --------------------------------------------------------------------------- model facts
-def model_facts(loaded, lever_names: Iterable[str] = ()) -> dict:
-    """What validation and resolution need from a loaded model (a :class:`sim.engine.load.LoadedModel`).
-
-    Returns ``time_span`` (INITIAL TIME, FINAL TIME; years), ``variables`` (every name
-    in the .mdl), ``constants``, ``units`` ({name: units string}) and ``defaults``
-    ({lever name: the model's own value}, for the levers that are model constants).
-    """
-    m = loaded.fresh()
-    variables = loaded.names()
-    constants = loaded.constants()
-    units = {}
-    for name in variables:
-        try:
-            units[name] = loaded.units(name)
-        except KeyError:
-            pass
-    defaults = {}
-    for name in lever_names:
-        if name in constants:
-            try:
-                value = m[name]
-            except Exception:  # noqa: BLE001 - a subscripted or odd constant: no default
-                continue
-            if np.ndim(value) == 0:
-                defaults[name] = float(value)
-    return {"time_span": (float(m.time.initial_time()), float(m.time.final_time())),
-            "variables": variables, "constants": constants, "units": units, "defaults": defaults}
-
-
-def _paths(scenario_dir, targets, registry):
-    scenario_dir = Path(scenario_dir)
-    return (scenario_dir,
-            Path(targets) if targets is not None else scenario_dir / "targets.yaml",
-            Path(registry) if registry is not None else scenario_dir / "levers.yaml")
-
-
-def target_events(targets: Iterable | None) -> list:
-    """The engine events that record the targets' crossing times (none without targets)."""
-    from sim.engine.integrate import Event
-
-    return [Event(r.variable, r.threshold, r.direction, name=r.key)
-            for r in events_needed(targets)] if targets else []
-
-
-def _load_model(model, load_model, problems: list[Problem]):
-    if model is None:
-        return None
-    if load_model is None:
-        from sim.engine.load import load_model
-    try:
-        return load_model(model)
-    except SimError as err:
-        problems.append(Problem(str(model), "", str(err).removeprefix(f"{model}: ")))
-    except OSError as err:
-        problems.append(Problem(str(model), "", f"cannot read model: {err}"))
-    return None
-
-
-def _validate(scenario_dir, model, targets, registry, load_model):
-    """Every problem, plus what was read (for the runner)."""
-    scenario_dir, targets_path, registry_path = _paths(scenario_dir, targets, registry)
-    problems: list[Problem] = []
-    if not scenario_dir.is_dir():
-        problems.append(Problem(str(scenario_dir), "", "scenario folder not found"))
-        return problems, None
-    n_before = len(problems)
-    levers = load_registry(registry_path, problems)
-    registry_ok = len(problems) == n_before or bool(levers)
-    loaded = _load_model(model, load_model, problems)
-    facts = model_facts(loaded, levers) if loaded is not None else None
-    if facts is not None:
-        problems += check_registry_against_model(levers, str(registry_path), facts["constants"], facts["units"])
-    scenarios = read_scenarios(scenario_dir, problems)
-    if not scenarios:
-        problems.append(Problem(str(scenario_dir), "", "no scenario files (*.yaml) found"))
-    problems += validate_scenarios(scenarios, levers if registry_ok else None,
-                                   facts["time_span"] if facts else None)
-    target_set, target_problems = read_targets(targets_path, facts["variables"] if facts else None)
-    problems += target_problems
-    state = {"levers": levers, "scenarios": scenarios, "targets": target_set, "loaded": loaded,
-             "facts": facts, "paths": (scenario_dir, targets_path, registry_path)}
-    return problems, state
-
-
-def _validated(scenario_dir, model, targets=None, registry=None, load_model=None) -> dict:
-    """What :func:`_validate` read, after raising :class:`ValidationError` with every problem."""
-    problems, state = _validate(scenario_dir, model, targets, registry, load_model)
-    if problems:
-        raise ValidationError(problems)
-    return state
+__all__ = ["DEFAULT_MODEL", "DEFAULT_RESULTS_ROOT", "DEFAULT_SCENARIO_DIR", "ENGINE_DEFAULTS", "compare",
+           "git_state", "jsonable", "make_results_dir", "model_facts", "new_results_dir", "run_all",
+           "run_scenarios", "sha256", "target_events", "validate_all", "versions", "write_manifest",
+           "write_netcdf"]
 
 
 def validate_all(scenario_dir=DEFAULT_SCENARIO_DIR, model=DEFAULT_MODEL, targets=None, registry=None, *,
@@ -142,95 +48,7 @@ def validate_all(scenario_dir=DEFAULT_SCENARIO_DIR, model=DEFAULT_MODEL, targets
     model's units, table years must lie in its time span and target indicators must be
     model variables. Returns an empty list when everything is valid.
     """
-    return _validate(scenario_dir, model, targets, registry, load_model)[0]
-
-
-# --------------------------------------------------------------------------- provenance
-def sha256(path: str | os.PathLike) -> str:
-    """Hex SHA-256 of a file's bytes."""
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
-def git_state(repo: str | os.PathLike | None = None) -> dict:
-    """``{"commit": sha or None, "dirty": bool or None}``; dirty means tracked files changed."""
-    repo = Path(repo) if repo is not None else Path(__file__).resolve().parent.parent
-    try:
-        commit = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True,
-                                text=True, timeout=20, check=True).stdout.strip()
-        status = subprocess.run(["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no"],
-                                capture_output=True, text=True, timeout=20, check=True).stdout
-    except (OSError, subprocess.SubprocessError):
-        return {"commit": None, "dirty": None}
-    return {"commit": commit, "dirty": bool(status.strip())}
-
-
-def versions() -> dict:
-    """Versions of Python and the numerical packages a run depends on."""
-    out = {"python": platform.python_version(), "sim": __version__}
-    for pkg in PACKAGES:
-        try:
-            out[pkg] = __import__(pkg).__version__
-        except (ImportError, AttributeError):
-            out[pkg] = None
-    return out
-
-
-def _jsonable(x):
-    if isinstance(x, dict):
-        return {str(k): _jsonable(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_jsonable(v) for v in x]
-    if isinstance(x, (np.floating, float)):
-        return None if not np.isfinite(x) else float(x)
-    if isinstance(x, (np.integer,)):
-        return int(x)
-    if isinstance(x, (np.bool_,)):
-        return bool(x)
-    if isinstance(x, Path):
-        return str(x)
-    return x
-
-
-def write_manifest(folder: Path, manifest: Mapping) -> Path:
-    """``folder/manifest.json``: ``manifest`` made JSON-ready, indented, non-ASCII kept."""
-    path = folder / "manifest.json"
-    path.write_text(json.dumps(_jsonable(manifest), indent=2, ensure_ascii=False), encoding="utf-8")
-    return path
-
-
-# --------------------------------------------------------------------------- results folder
-def new_results_dir(root: str | os.PathLike, name: str, now: datetime | None = None) -> Path:
-    """Create and return ``<root>/<UTC timestamp>-<name>``, adding ``-2``, ``-3``… if taken."""
-    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("._") or "run"
-    stamp = (now or datetime.now(timezone.utc)).strftime("%Y%m%dT%H%M%SZ")
-    root = Path(root)
-    root.mkdir(parents=True, exist_ok=True)
-    for n in range(1, 10_000):
-        path = root / (f"{stamp}-{safe}" if n == 1 else f"{stamp}-{safe}-{n}")
-        try:
-            path.mkdir()
-            return path
-        except FileExistsError:
-            continue
-    raise SimError(f"{root}: could not find a free results folder name for {stamp}-{safe}")
-
-
-def make_results_dir(out, results_root: str | os.PathLike, name: str) -> Path:
-    """Create and return the results folder: ``out`` if given (an existing one is an
-    error; results are never overwritten), else ``new_results_dir(results_root, name)``."""
-    if out is None:
-        return new_results_dir(results_root, name)
-    out_dir = Path(out)
-    if out_dir.exists():
-        raise FileExistsError(f"{out}: results folder already exists; results are never overwritten")
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    out_dir.mkdir()  # FileExistsError if it appeared meanwhile
-    return out_dir
-
-
-def _nc_name(name: str) -> str:
-    """A netCDF-safe variable name ('/' is not allowed)."""
-    return name.replace("/", " per ")
+    return validate_study(scenario_dir, model, targets, registry, load_model=load_model)[0]
 
 
 def write_netcdf(results: Mapping[str, pd.DataFrame], path: Path) -> Path:
@@ -247,7 +65,7 @@ def write_netcdf(results: Mapping[str, pd.DataFrame], path: Path) -> Path:
             df = results[sid]
             if col in df.columns:
                 arr[i] = np.interp(time, df.index.to_numpy(dtype=float), pd.to_numeric(df[col], errors="coerce"))
-        data[_nc_name(col)] = xr.DataArray(arr, dims=("scenario", "time"), attrs={"long_name": col})
+        data[netcdf_name(col)] = xr.DataArray(arr, dims=("scenario", "time"), attrs={"long_name": col})
     ds = xr.Dataset(data, coords={"scenario": np.array(ids, dtype=object), "time": time})
     ds["time"].attrs["units"] = "Year"
     ds.to_netcdf(path, engine="scipy")
@@ -276,33 +94,16 @@ def _all_levers(params: Mapping, levers: Mapping, defaults: Mapping) -> dict:
             else (float(defaults[name]) if name in defaults else None) for name in levers}
 
 
-def _select(requested, available: list[str]) -> list[str]:
-    if requested is None:
-        return available
-    requested = [requested] if isinstance(requested, str) else list(requested)
-    unknown = [s for s in requested if s not in available]
-    if unknown:
-        raise ValidationError([Problem("scenarios", s, "unknown scenario" + suggest(s, available)) for s in unknown])
-    return requested
-
-
-def _scenario_set(state: dict) -> ScenarioSet:
-    """The validated scenarios of ``state`` (from :func:`_validate`) with the model's time span."""
-    facts = state["facts"]
-    return ScenarioSet(state["scenarios"], state["levers"], state["paths"][2],
-                       facts["time_span"] if facts else None)
-
-
-def run_scenarios(state: dict, ids: list[str], simulate: Callable, engine: dict):
-    """Run scenarios: ``(results {id: DataFrame}, event times {id: {...}}, params {id: {...}},
-    the ScenarioSet)``."""
-    sset = _scenario_set(state)
-    events = target_events(state["targets"])
+def run_scenarios(study: Study, ids: list[str], simulate: Callable, engine: dict):
+    """Run scenarios of a :class:`~sim.policy.study.Study`: ``(results {id: DataFrame},
+    event times {id: {...}}, params {id: {...}}, the ScenarioSet)``."""
+    sset = study.scenario_set()
+    events = target_events(study.targets)
     results, event_times, params = {}, {}, {}
     for sid in ids:
-        params[sid] = sset.resolve(sid, defaults=state["facts"]["defaults"])
+        params[sid] = sset.resolve(sid, defaults=study.defaults)
         try:
-            df = simulate(state["loaded"], params=params[sid], events=events, **engine)
+            df = simulate(study.loaded, params=params[sid], events=events, **engine)
         except SimError as err:  # say which scenario failed, keep the error's type and fields
             err.args = (f"scenario {sid!r} ({sset.scenarios[sid].path}): {err.args[0] if err.args else err}",
                         *err.args[1:])
@@ -325,17 +126,16 @@ def run_all(scenario_dir=DEFAULT_SCENARIO_DIR, model=DEFAULT_MODEL, out=None, sc
     Raises :class:`~sim.policy.scenario.ValidationError` (every problem) before running anything.
     Returns the results folder.
     """
-    if out is not None and Path(out).exists():
-        raise FileExistsError(f"{out}: results folder already exists; results are never overwritten")
-    state = _validated(scenario_dir, model, targets, registry, load_model)
-    if state["loaded"] is None:
+    refuse_existing(out, results_root)
+    study = read_study(scenario_dir, model, targets, registry, load_model=load_model)
+    if study.loaded is None:
         raise SimError("run_all needs a model file")
     if simulate is None:
         from sim.engine.integrate import simulate
     engine = {**ENGINE_DEFAULTS, **(engine or {})}
-    ids = _select(scenarios, _scenario_set(state).ids())
-    results, event_times, params, sset = run_scenarios(state, ids, simulate, engine)
-    target_set: TargetSet = state["targets"]
+    ids = study.select(scenarios)
+    results, event_times, params, sset = run_scenarios(study, ids, simulate, engine)
+    target_set: TargetSet = study.targets
     card = scorecard(results, target_set, event_times)
 
     out_dir = make_results_dir(out, results_root, name)
@@ -354,33 +154,23 @@ def run_all(scenario_dir=DEFAULT_SCENARIO_DIR, model=DEFAULT_MODEL, out=None, sc
         except Exception as err:  # noqa: BLE001 - recorded in the manifest, then raised
             figure_note, figure_error = f"failed: {type(err).__name__}: {err}", err
 
-    scenario_dir_p, targets_path, registry_path = state["paths"]
-    loaded = state["loaded"]
-    manifest = {
-        "name": name,
-        "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "sim_version": __version__,
-        "git": git_state(),
-        "model": {"path": str(model), "sha256": getattr(loaded, "sha256", None) or sha256(model),
-                  "time_span": list(state["facts"]["time_span"])},
-        "files": {
-            "scenarios": {str(sc.path): sha256(sc.path) for sc in state["scenarios"].values()},
-            "registry": {str(registry_path): sha256(registry_path)},
-            "targets": {str(targets_path): sha256(targets_path)},
-        },
-        "engine": {k: v for k, v in engine.items()},
-        "scenarios": {sid: {**sset.scenarios[sid].meta(),
-                            "params": {k: param_to_json(v) for k, v in params[sid].items()},
-                            "levers": _all_levers(params[sid], state["levers"], state["facts"]["defaults"]),
-                            "events": event_times[sid],
-                            "nfev": results[sid].attrs.get("nfev")} for sid in ids},
-        "model_defaults": state["facts"]["defaults"],
-        "targets": [{"id": t.id, **dataclasses.asdict(t)} for t in target_set],
-        "versions": versions(),
-        "figures": figure_note,
-        "outputs": sorted(str(p.relative_to(out_dir)) for p in out_dir.rglob("*") if p.is_file()),
-    }
-    write_manifest(out_dir, manifest)
+    write_manifest(
+        out_dir, "run", name=name,
+        model={"path": str(model), "sha256": getattr(study.loaded, "sha256", None) or sha256(model),
+               "time_span": list(study.time_span)},
+        files={"scenarios": {str(sc.path): sha256(sc.path) for sc in study.scenarios.values()},
+               "registry": {str(study.registry_path): sha256(study.registry_path)},
+               "targets": {str(study.targets_path): sha256(study.targets_path)}},
+        engine=dict(engine),
+        scenarios={sid: {**sset.scenarios[sid].meta(),
+                         "params": {k: param_to_json(v) for k, v in params[sid].items()},
+                         "levers": _all_levers(params[sid], study.levers, study.defaults),
+                         "events": event_times[sid],
+                         "nfev": results[sid].attrs.get("nfev")} for sid in ids},
+        model_defaults=study.defaults,
+        targets=[{"id": t.id, **dataclasses.asdict(t)} for t in target_set],
+        figures=figure_note)
+    out_dir = finish_results_dir(out_dir, explicit=out is not None)
     if figure_error is not None:
         raise figure_error
     return out_dir
@@ -403,12 +193,12 @@ def compare(a: str, b: str, scenario_dir=DEFAULT_SCENARIO_DIR, model=DEFAULT_MOD
     :func:`sim.plots.compare_figure` exists. Returns ``(table, out folder or None)``.
     """
     if a == b:
-        raise ValueError(f"compare needs two different scenarios, got {a!r} twice")
-    if out is not None and Path(out).exists():
-        raise FileExistsError(f"{out}: folder already exists; results are never overwritten")
+        raise UsageError(f"compare {a} {b}: the same scenario twice; name two different "
+                         "scenarios (e.g. compare baseline plan)")
+    refuse_existing(out)
     meta = None
     if results_dir is not None:
-        _, targets_path, _ = _paths(scenario_dir, targets, registry)
+        _, targets_path, _ = study_paths(scenario_dir, targets, registry)
         target_set, problems = read_targets(targets_path)
         if problems:
             raise ValidationError(problems)
@@ -424,14 +214,14 @@ def compare(a: str, b: str, scenario_dir=DEFAULT_SCENARIO_DIR, model=DEFAULT_MOD
             meta = json.loads(manifest.read_text(encoding="utf-8")).get("scenarios")
         event_times = None
     else:
-        state = _validated(scenario_dir, model, targets, registry, load_model)
-        sset = _scenario_set(state)
-        _select([a, b], sset.ids())
+        study = read_study(scenario_dir, model, targets, registry, load_model=load_model)
+        sset = study.scenario_set()
+        study.select([a, b])
         if simulate is None:
             from sim.engine.integrate import simulate
-        results, event_times, _, _ = run_scenarios(state, [a, b], simulate,
+        results, event_times, _, _ = run_scenarios(study, [a, b], simulate,
                                                    {**ENGINE_DEFAULTS, **(engine or {})})
-        target_set, meta = state["targets"], sset.meta()
+        target_set, meta = study.targets, sset.meta()
     card = scorecard(results, target_set, event_times).set_index(["scenario", "target"])
     rows = []
     for t in target_set:
@@ -442,10 +232,9 @@ def compare(a: str, b: str, scenario_dir=DEFAULT_SCENARIO_DIR, model=DEFAULT_MOD
     table = pd.DataFrame(rows)
     if out is None:
         return table, None
-    out_dir = Path(out)
-    out_dir.mkdir(parents=True)
+    out_dir = make_results_dir(out, None, "compare")
     table.to_csv(out_dir / "compare.csv", index=False)
-    (out_dir / "compare.md").write_text(_table_markdown(table), encoding="utf-8")
+    (out_dir / "compare.md").write_text(markdown_table(table), encoding="utf-8")
     if figures:
         try:
             plots = importlib.import_module(f"{__package__}.plots")
@@ -457,16 +246,5 @@ def compare(a: str, b: str, scenario_dir=DEFAULT_SCENARIO_DIR, model=DEFAULT_MOD
         else:
             for lang in ("zh", "en"):
                 drawer(out_dir / f"compare_{a}_{b}_{lang}.png", results, a, b, list(target_set), meta, lang=lang)
-    return table, out_dir
+    return table, finish_results_dir(out_dir, explicit=True)
 
-
-def _table_markdown(table: pd.DataFrame) -> str:
-    def cell(v):
-        if isinstance(v, (bool, np.bool_)):
-            return "yes" if v else "no"
-        if isinstance(v, (float, np.floating)):
-            return "—" if not np.isfinite(v) else f"{v:.4g}"
-        return str(v).replace("|", "\\|")
-    lines = ["| " + " | ".join(map(str, table.columns)) + " |", "|" + "|".join("---" for _ in table.columns) + "|"]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in table.itertuples(index=False)]
-    return "\n".join(lines) + "\n"

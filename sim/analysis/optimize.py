@@ -48,13 +48,14 @@ in [0, 1], the registry ranges as bounds):
    verified by one run of :func:`sim.engine.integrate.simulate` at the default tolerance; the
    scorecard of that run is what is reported.
 
-:func:`optimize` returns a :class:`SearchResult`; :func:`write_results` writes a new
-results folder (``levers.csv``, ``goals.csv``, ``policy_search.md``, the scenario YAML,
-``manifest.json``).
+:func:`find_policy` returns a :class:`SearchResult`; :mod:`sim.report.policy_search`
+writes a new results folder (``levers.csv``, ``goals.csv``, ``policy_search.md``, the
+scenario YAML, ``manifest.json``); its ``optimize`` does both.
 """
 from __future__ import annotations
 
 import math
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -66,14 +67,14 @@ import pandas as pd
 import yaml
 from scipy.optimize import minimize
 
-from sim import __version__
 from sim.engine.batch import simulate_batch
 from sim.errors import SimError, suggest
-from sim.run import DEFAULT_MODEL, DEFAULT_RESULTS_ROOT, DEFAULT_SCENARIO_DIR, ENGINE_DEFAULTS
-from sim.policy.scenario import (Lever, Problem, ValidationError, _points_before,
-                       lineage, param_to_json, policy_start_of, read_scenarios, resolve,
-                       validate_scenarios)
-from sim.policy.targets import Target, measure, scorecard, to_markdown
+from sim.defaults import DEFAULT_MODEL, DEFAULT_SCENARIO_DIR, ENGINE_DEFAULTS
+from sim.policy.scenario import (Lever, Problem, ValidationError, points_before, policy_start_of,
+                                 read_scenarios, resolve, validate_scenarios)
+from sim.policy.study import Study, read_study
+from sim.policy.goal_measures import indicator_array, margin_array, measure_array
+from sim.policy.targets import Target, scorecard
 
 DEFAULT_FROM = "plan"
 #: Relative tolerance of the search runs. One batch of 21 samples on the Jingdezhen model
@@ -116,7 +117,7 @@ class PolicyProblem:
     goals: list[Target]
     scales: np.ndarray            # normalisation of each goal's margin
     times: np.ndarray             # output years of the search runs
-    state: dict                   # what sim.run read (scenarios, registry, targets, facts)
+    study: Study                  # what read_study read (scenarios, registry, targets, facts)
     rtol: float = SEARCH_RTOL
     floor: float = MARGIN_FLOOR
     runs: int = 0                 # batch calls so far
@@ -149,7 +150,7 @@ class PolicyProblem:
 
     # ---- goals
     def _lever_table(self, name: str, values: np.ndarray) -> pd.DataFrame:
-        points = _points_before(self.parents[name], self.start)
+        points = points_before(self.parents[name], self.start)
         years = [y for y, _ in points] + [self.start]
         before = np.array([v for _, v in points])
         table = np.vstack([np.repeat(before[:, None], values.size, axis=1), values[None, :]])
@@ -167,12 +168,8 @@ class PolicyProblem:
         out = np.empty((X.shape[0], len(self.goals)))
         t = ds["time"].values
         for j, g in enumerate(self.goals):
-            series = ds[g.indicator].values
-            if g.denominator:
-                series = series / ds[g.denominator].values
-            for k in range(X.shape[0]):
-                value = measure(pd.Series(series[k], index=t), g)
-                out[k, j] = g.margin(value) / self.scales[j]
+            x = indicator_array({v: ds[v].values for v in g.variables()}, g)
+            out[:, j] = margin_array(g, measure_array(x, t, g)) / self.scales[j]
         return np.where(np.isfinite(out), out, NAN_MARGIN)
 
     def evaluate(self, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -207,18 +204,16 @@ def setup(from_id: str = DEFAULT_FROM, goals: Sequence[str] | None = None,
     registry lever whose unit is not ``Year``. ``start``: policy start year; default the
     starting scenario's ``policy_start``. ``progress``: a callable taking a message (str).
     """
-    from sim.run import _validated
-
-    state = _validated(scenario_dir, model)
-    registry: dict[str, Lever] = state["levers"]
-    scenarios = state["scenarios"]
-    registry_file = str(state["paths"][2])
-    targets_file = str(state["paths"][1])
+    study = read_study(scenario_dir, model)
+    registry: dict[str, Lever] = study.levers
+    scenarios = study.scenarios
+    registry_file = str(study.registry_path)
+    targets_file = str(study.targets_path)
     if from_id not in scenarios:
         raise ValidationError([Problem(str(scenario_dir), from_id, "unknown starting scenario"
                                        + suggest(from_id, scenarios))])
     # goals
-    by_id = state["targets"].by_id()
+    by_id = study.targets.by_id()
     if goals:
         unknown = [g for g in goals if g not in by_id]
         if unknown:
@@ -228,9 +223,9 @@ def setup(from_id: str = DEFAULT_FROM, goals: Sequence[str] | None = None,
         chosen = [by_id[g] for g in dict.fromkeys(goals)]
     else:
         year = 2020.0 if horizon is None else float(horizon)
-        chosen = [t for t in state["targets"] if t.year == year]
+        chosen = [t for t in study.targets if t.year == year]
         if not chosen:
-            years = sorted({t.year for t in state["targets"]})
+            years = sorted({t.year for t in study.targets})
             raise ValidationError([Problem(targets_file, "horizons", f"no target has the horizon year "
                                            f"{year:g}; years present: {', '.join(f'{y:g}' for y in years)}")])
     # levers
@@ -252,7 +247,7 @@ def setup(from_id: str = DEFAULT_FROM, goals: Sequence[str] | None = None,
         raise ValidationError([Problem(registry_file, f"{n}.range", "the search needs low < high")
                                for n in flat])
     # policy start and lever paths
-    facts = state["facts"]
+    facts = study.facts
     t0, tf = facts["time_span"]
     start = policy_start_of(from_id, scenarios) if start is None else float(start)
     if start is None or not t0 < start < tf:
@@ -268,19 +263,19 @@ def setup(from_id: str = DEFAULT_FROM, goals: Sequence[str] | None = None,
         path = float(p) if not isinstance(p, pd.Series) else [(float(y), float(v)) for y, v in p.items()]
         parents[lv.name] = path
         x_start.append(float(np.interp(start, *zip(*path))) if isinstance(path, list) else path)
-        baseline.append(_points_before(path, start)[-1][1])
+        baseline.append(points_before(path, start)[-1][1])
     x_start = np.clip(np.array(x_start), [lv.low for lv in chosen_levers], [lv.high for lv in chosen_levers])
     shared = {k: v for k, v in params.items() if k not in parents}
     horizon_year = max(t.year for t in chosen)
     times = np.arange(t0, horizon_year + 1.0)
     times = times[times <= tf]
     return PolicyProblem(
-        loaded=state["loaded"], from_id=from_id, start=float(start), levers=chosen_levers,
+        loaded=study.loaded, from_id=from_id, start=float(start), levers=chosen_levers,
         baseline=np.array(baseline), x_start=x_start,
         weights=np.array([1.0 if lv.cost is None else float(lv.cost) for lv in chosen_levers]),
         assumed_weights=[lv.name for lv in chosen_levers if lv.cost is None],
         parents=parents, shared=shared, goals=chosen,
-        scales=np.array([_goal_scale(t) for t in chosen]), times=times, state=state,
+        scales=np.array([_goal_scale(t) for t in chosen]), times=times, study=study,
         rtol=rtol, floor=floor, progress=progress)
 
 
@@ -561,12 +556,12 @@ def verify(result: SearchResult, directory: Path, sid: str | None = None) -> pd.
     read = read_scenarios(directory, problems)
     if sid not in read:
         raise ValidationError(problems or [Problem(str(path), "", "written scenario could not be read back")])
-    scenarios = {**p.state["scenarios"], sid: read[sid]}
-    problems += validate_scenarios(scenarios, p.state["levers"], p.state["facts"]["time_span"])
+    scenarios = {**p.study.scenarios, sid: read[sid]}
+    problems += validate_scenarios(scenarios, p.study.levers, p.study.time_span)
     if problems:
         raise ValidationError(problems)
-    params = resolve(sid, scenarios, p.state["levers"], defaults=p.state["facts"]["defaults"],
-                     time_span=p.state["facts"]["time_span"])
+    params = resolve(sid, scenarios, p.study.levers, defaults=p.study.defaults,
+                     time_span=p.study.time_span)
     df = simulate(p.loaded, params=params, **ENGINE_DEFAULTS)
     card = scorecard({sid: df}, p.goals)
     card["normalised_margin"] = card["margin"].to_numpy() / p.scales
@@ -574,33 +569,22 @@ def verify(result: SearchResult, directory: Path, sid: str | None = None) -> pd.
     return card
 
 
-def optimize(from_id: str = DEFAULT_FROM, goals: Sequence[str] | None = None,
-             levers: Sequence[str] | None = None, start: float | None = None, *,
-             horizon: float | None = None, scenario_dir=DEFAULT_SCENARIO_DIR, model=DEFAULT_MODEL,
-             out=None, results_root=DEFAULT_RESULTS_ROOT, name: str | None = None,
-             rtol: float = SEARCH_RTOL, floor: float = MARGIN_FLOOR,
-             command: str = "", progress=None) -> tuple[SearchResult, Path]:
-    """Set up, search, verify and write a NEW results folder; return ``(result, folder)``.
-
-    ``out``: the folder to create (must not exist); default
-    ``<results_root>/<UTC timestamp>-optimize_<from>``. ``command``: the command line,
-    quoted in the report. ``progress``: a callable taking a message (str).
-    """
-    from sim.run import make_results_dir
-
-    if out is not None and Path(out).exists():
-        raise FileExistsError(f"{out}: results folder already exists; results are never overwritten")
+def find_policy(from_id: str = DEFAULT_FROM, goals: Sequence[str] | None = None,
+                levers: Sequence[str] | None = None, start: float | None = None, *,
+                horizon: float | None = None, scenario_dir=DEFAULT_SCENARIO_DIR, model=DEFAULT_MODEL,
+                rtol: float = SEARCH_RTOL, floor: float = MARGIN_FLOOR, progress=None) -> SearchResult:
+    """Set up, search and verify (the scenario file is checked in a temporary folder);
+    ``result.scenario_yaml`` holds the verified file. :func:`sim.report.policy_search.optimize`
+    also writes the results folder."""
     p = setup(from_id, goals, levers, start, horizon=horizon, scenario_dir=scenario_dir, model=model,
               rtol=rtol, floor=floor, progress=progress)
     result = search(p)
-    folder = make_results_dir(out, results_root, name or f"optimize_{from_id}")
-    (folder / "scenario").mkdir()
-    verify(result, folder / "scenario")
-    write_results(result, folder, scenario_dir=scenario_dir, model=model, command=command)
-    return result, folder
+    with tempfile.TemporaryDirectory(prefix="policy-search-") as tmp:
+        verify(result, Path(tmp))
+    return result
 
 
-# --------------------------------------------------------------------------- tables and report
+# --------------------------------------------------------------------------- tables
 def lever_table(result: SearchResult) -> pd.DataFrame:
     """One row per lever: baseline, start and found value, range, weight, cost and its share."""
     p = result.problem
@@ -632,130 +616,3 @@ def goal_table(result: SearchResult) -> pd.DataFrame:
                        normalised_margin=card.loc[g.id, "normalised_margin"], passed=bool(card.loc[g.id, "passed"]))
         rows.append(row)
     return pd.DataFrame(rows)
-
-
-def _fmt(v, digits=4) -> str:
-    if isinstance(v, (bool, np.bool_)):
-        return "yes" if v else "no"
-    if isinstance(v, (float, np.floating)):
-        return "—" if not math.isfinite(v) else f"{v:.{digits}g}"
-    return str(v).replace("|", "\\|")
-
-
-def _md(table: pd.DataFrame) -> str:
-    lines = ["| " + " | ".join(table.columns) + " |", "|" + "|".join("---" for _ in table.columns) + "|"]
-    lines += ["| " + " | ".join(_fmt(v) for v in row) + " |" for row in table.itertuples(index=False)]
-    return "\n".join(lines) + "\n"
-
-
-def report_markdown(result: SearchResult, command: str = "") -> str:
-    """The search as Markdown: method, levers, goals, out-of-reach goals."""
-    p = result.problem
-    levers, goals = lever_table(result), goal_table(result)
-    out = [g for g in goals.itertuples() if g.status != "in the search"]
-    met = goals[goals["status"] == "in the search"]
-    all_pass = bool(met["passed"].all()) if "passed" in met else False
-    lines = [f"# Policy search: the least-cost lever mix from `{p.from_id}`", ""]
-    if command:
-        lines += [f"Generated by `{command}`.", ""]
-    lines += [
-        f"- Goals: {len(p.goals)} ({', '.join(g.id for g in p.goals)}); levers moved from "
-        f"{p.start:g} on: {len(p.levers)}.",
-        f"- Cost = Σ cost_i·|x_i − b_i| / (high_i − low_i), b_i = the lever's value just before {p.start:g}"
-        f" (normalised effort, exact: each move is split into up − down ≥ 0).",
-        f"- Margins are normalised by |threshold| (1 unit when the threshold is 0); the search keeps every "
-        f"goal at least {p.floor:g} above its line.",
-        f"- Search: SLSQP, gradients from one batch of {len(p.levers) + 1} runs per point (rtol {p.rtol:g}); "
-        f"{p.runs} batch runs, {p.samples} model runs, {result.seconds:.0f} s. Status: {result.status}"
-        + (f" ({result.message})" if result.message else "") + ".",
-        f"- Cost of the starting scenario `{p.from_id}`: {levers['start_cost'].sum():.4g}; cost of the "
-        f"found mix: **{result.cost:.4g}**.",
-        f"- Verification (one run of the written scenario `{result.scenario_id}` at the default "
-        f"tolerance): the goals kept in the search are {'all met' if all_pass else 'NOT all met'}.", "",
-    ]
-    if out:
-        lines += ["## Goals out of reach", ""]
-        reach = {r.target: r for r in result.reach}
-        for g in out:
-            if g.status == "out of reach":
-                r = reach[g.target]
-                at_high = [lv.name for lv, x in zip(p.levers, r.best_x) if x >= lv.high - 1e-9 * (lv.high - lv.low)]
-                at_low = [lv.name for lv, x in zip(p.levers, r.best_x) if x <= lv.low + 1e-9 * (lv.high - lv.low)]
-                lines.append(
-                    f"- **{g.target}** cannot be met within the lever ranges: its best margin alone is "
-                    f"{g.best_alone:.4g} {g.unit} (value {g.threshold + (g.best_alone if g.comparator in ('>=', '>') else -g.best_alone):.4g}"
-                    f" against {g.comparator} {g.threshold:g}; {100 * g.best_alone_normalised:.3g} % of the "
-                    f"threshold). Ascent slope left at that point: {r.stationarity:.2g} per lever range"
-                    f"{' (a local maximum)' if r.stationarity < 1e-2 else ' (the search stopped before a stationary point)'}"
-                    f". Levers at their upper bound there: {', '.join(at_high) or 'none'}; at their lower "
-                    f"bound: {', '.join(at_low) or 'none'}.")
-            else:
-                lines.append(f"- **{g.target}** can be met alone (best margin {g.best_alone:.4g} {g.unit}) "
-                             f"but not together with the other goals: at the point that maximises the "
-                             f"smallest margin: " + ", ".join(f"{k} {v:.3g}" for k, v in
-                                                              result.joint_margins[g.target].items()) + ".")
-        lines.append("")
-    lines += ["## Levers", "",
-              "Values in each lever's unit; `cost` is the lever's term in the cost, `cost_share` its "
-              "share of the total.", "",
-              _md(levers.drop(columns=["start_cost"])), "## Goals", "",
-              "Margins in the target's unit (positive = met); `start_margin` at the starting scenario, "
-              "`best_alone` the largest margin found for the goal on its own (maximised only for goals not "
-              "met at the start or at the box vertex its gradient points to, so for the others a lower "
-              "bound), `margin` and `passed` from the verification run.", "",
-              _md(goals.drop(columns=["scale", "best_alone_normalised", "found_margin_search", "ascent_left"])),
-              "## The scenario file", "", "```yaml", result.scenario_yaml.rstrip(), "```", ""]
-    return "\n".join(lines)
-
-
-def write_results(result: SearchResult, folder: Path, *, scenario_dir=DEFAULT_SCENARIO_DIR,
-                  model=DEFAULT_MODEL, command: str = "") -> Path:
-    """``levers.csv``, ``goals.csv``, ``policy_search.md`` and ``manifest.json`` in ``folder``
-    (the scenario file is already in ``folder/scenario`` from :func:`verify`)."""
-    from sim.run import git_state, sha256, versions, write_manifest
-
-    p = result.problem
-    lever_table(result).to_csv(folder / "levers.csv", index=False)
-    goal_table(result).to_csv(folder / "goals.csv", index=False)
-    if result.verified is not None:
-        result.verified.to_csv(folder / "scorecard.csv", index=False)
-        (folder / "scorecard.md").write_text(to_markdown(result.verified), encoding="utf-8")
-    (folder / "policy_search.md").write_text(report_markdown(result, command), encoding="utf-8")
-    scenario_dir_p, targets_path, registry_path = p.state["paths"]
-    manifest = {
-        "name": folder.name, "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "sim_version": __version__, "git": git_state(),
-        "model": {"path": str(model), "sha256": getattr(p.loaded, "sha256", None) or sha256(model)},
-        "files": {"starting scenario": {str(p.state["scenarios"][s].path): sha256(p.state["scenarios"][s].path)
-                                        for s in lineage(p.from_id, p.state["scenarios"])},
-                  "registry": {str(registry_path): sha256(registry_path)},
-                  "targets": {str(targets_path): sha256(targets_path)}},
-        "search": {"from": p.from_id, "policy_start": p.start, "goals": [g.id for g in p.goals],
-                   "levers": [lv.name for lv in p.levers], "assumed_cost_weight_1": p.assumed_weights,
-                   "rtol": p.rtol, "fd_step": FD_STEP, "floor": p.floor,
-                   "batch_runs": p.runs, "model_runs": p.samples, "seconds": result.seconds,
-                   "status": result.status, "message": result.message, "cost": result.cost,
-                   "dropped_jointly": result.dropped,
-                   "out_of_reach": {r.target: r.best_margin for r in result.reach if not r.reachable}},
-        "scenario": {"id": result.scenario_id,
-                     "params": {k: param_to_json(v) for k, v in result.params.items()}},
-        "verification": {"method": ENGINE_DEFAULTS["method"], "rtol": ENGINE_DEFAULTS["rtol"]},
-        "versions": versions(),
-        "outputs": sorted(str(q.relative_to(folder)) for q in folder.rglob("*") if q.is_file()) + ["manifest.json"],
-    }
-    write_manifest(folder, manifest)
-    return folder
-
-
-def write_doc(folder, path) -> Path:
-    """Copy a search's ``policy_search.md`` to ``path`` (e.g. ``docs/policy_search.md``),
-    headed by the results folder it comes from."""
-    folder, path = Path(folder), Path(path)
-    text = (folder / "policy_search.md").read_text(encoding="utf-8")
-    title, _, rest = text.partition("\n")
-    note = (f"\n\n> Generated from the results folder `{folder}` (levers.csv, goals.csv, the scenario "
-            f"file and manifest.json are there); regenerate with `python -m sim optimize --doc {path}`.\n")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(title + note + rest, encoding="utf-8")
-    return path
-

@@ -6,7 +6,6 @@ problem is collected and reported together (:class:`sim.policy.scenario.Validati
 naming the file and the key. Format::
 
     calibration: ../models/calibration/report/calibration.json   # optional, relative to this file
-    scheduler: null                 # optional Dask scheduler address (tcp://host:port)
     parameters:
       - name: depreciation rate     # a constant of the model, not a policy lever
         distribution: {kind: triangular, min: 0.04, mode: 0.06, max: 0.09}
@@ -33,6 +32,10 @@ NumPy (``mc``) or SALib (``lhs``: :func:`SALib.sample.latin.sample`; ``sobol``:
 :func:`SALib.sample.sobol.sample`, Saltelli's scheme without second-order terms) and
 mapped through each distribution's ``scipy.stats`` inverse CDF (``ppf``). A seed gives
 the same samples bit for bit.
+
+The file never chooses where work runs: a ``scheduler`` key is refused (a data file that
+points the ensemble at a network address would have its results unpickled here); the
+Dask address comes only from ``--scheduler`` or ``$SIM_DASK_SCHEDULER``.
 """
 from __future__ import annotations
 
@@ -50,7 +53,7 @@ from sim.errors import SimError, suggest
 from sim.policy.scenario import Problem, ValidationError, load_registry, read_yaml
 
 DEFAULT_FILE = "scenarios/uncertainties.yaml"
-FILE_KEYS = ("calibration", "scheduler", "chunk_size", "parameters")
+FILE_KEYS = ("calibration", "chunk_size", "parameters")
 ENTRY_KEYS = ("name", "distribution", "source", "note")
 SOURCE_KINDS = ("data:", "clause:", "calibration:", "assumption:")
 METHODS = ("lhs", "sobol", "mc")
@@ -142,7 +145,6 @@ class UncertaintySet:
 
     path: Path
     parameters: list[Uncertain]
-    scheduler: str | None = None
     chunk_size: int | None = None
     calibration: Path | None = None
     calibration_used: bool = False
@@ -286,7 +288,11 @@ def load_uncertainties(path: str | os.PathLike = DEFAULT_FILE, model=None,
     if not isinstance(data, Mapping):
         raise ValidationError([Problem(file, "", "expected a mapping with a 'parameters' list")])
     for k in data:
-        if k not in FILE_KEYS:
+        if k == "scheduler":
+            problems.append(Problem(file, "scheduler", "a data file may not choose a network "
+                                    "address: remove it and pass --scheduler tcp://host:port "
+                                    "(or set SIM_DASK_SCHEDULER)"))
+        elif k not in FILE_KEYS:
             problems.append(Problem(file, str(k), "unknown key" + suggest(str(k), FILE_KEYS)))
 
     lever_names = _lever_names(levers, path, problems)
@@ -309,10 +315,6 @@ def load_uncertainties(path: str | os.PathLike = DEFAULT_FILE, model=None,
         problems.append(Problem(file, "calibration", f"cannot read {cal_path}: {err}"))
         calibration = None
 
-    scheduler = data.get("scheduler")
-    if scheduler is not None and (not isinstance(scheduler, str) or "://" not in scheduler):
-        problems.append(Problem(file, "scheduler", f"expected an address like tcp://host:8786, got {scheduler!r}"))
-        scheduler = None
     chunk = data.get("chunk_size")
     if chunk is not None and (not isinstance(chunk, int) or isinstance(chunk, bool) or chunk < 1):
         problems.append(Problem(file, "chunk_size", f"expected a positive whole number, got {chunk!r}"))
@@ -376,7 +378,7 @@ def load_uncertainties(path: str | os.PathLike = DEFAULT_FILE, model=None,
         out.append(u)
     if problems:
         raise ValidationError(problems)
-    return UncertaintySet(path=path, parameters=out, scheduler=scheduler, chunk_size=chunk,
+    return UncertaintySet(path=path, parameters=out, chunk_size=chunk,
                           calibration=cal_path, calibration_used=calibration is not None)
 
 
@@ -404,6 +406,19 @@ def unit_problem(d: int) -> dict:
     return {"num_vars": d, "names": [f"u{i}" for i in range(d)], "bounds": [[0.0, 1.0]] * d}
 
 
+def check_sampling(method: str, n: int, seed: int) -> None:
+    """Refuse a bad method, size or seed before any work or allocation."""
+    if method not in METHODS:
+        raise SamplingError(f"unknown sampling method {method!r}; expected one of {', '.join(METHODS)}")
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise SamplingError(f"--n {n!r}: the sample size must be a positive whole number")
+    if method == "sobol" and n & (n - 1):
+        raise SamplingError(f"--n {n}: Sobol (Saltelli) sampling needs a power of two as n "
+                            f"(e.g. {1 << max(0, int(n).bit_length() - 1)})")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**32:
+        raise SamplingError(f"--seed {seed!r}: expected a whole number from 0 to {2**32 - 1}")
+
+
 def sample_unit(method: str, n: int, d: int, seed: int) -> np.ndarray:
     """Points in the unit hypercube, shape ``(rows, d)``.
 
@@ -412,10 +427,7 @@ def sample_unit(method: str, n: int, d: int, seed: int) -> np.ndarray:
     first-order and total indices, ``n * (d + 2)`` rows (``n`` a power of two; SALib,
     scrambled Sobol sequence).
     """
-    if method not in METHODS:
-        raise SamplingError(f"unknown sampling method {method!r}; expected one of {', '.join(METHODS)}")
-    if n < 1:
-        raise SamplingError(f"sample size must be positive, got {n}")
+    check_sampling(method, n, seed)
     if method == "mc":
         return np.random.default_rng(seed).random((n, d))
     if method == "lhs":

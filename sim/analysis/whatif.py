@@ -1,8 +1,8 @@
 """What-if runs in memory: a scenario plus lever changes, run and judged without a results folder.
 
 :class:`Workspace` reads the model, the scenario folder, the lever registry and the
-targets once (each validated against the model, as :func:`sim.run.validate_all` does;
-every problem of one file is raised together) and then serves many
+targets once (:func:`sim.policy.study.read_study`, the step the main run uses: every
+problem of every file is raised together) and then serves many
 quick runs, for notebooks, sweeps and the live explorer (:mod:`sim.explorer`).
 
 A *variant* is an in-memory child scenario of a scenario file: it ``extends`` that
@@ -25,13 +25,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from sim.defaults import DEFAULT_MODEL, DEFAULT_SCENARIO_DIR, ENGINE_DEFAULTS
 from sim.engine.integrate import simulate
-from sim.engine.load import load_model
 from sim.errors import suggest
-from sim.run import DEFAULT_MODEL, DEFAULT_SCENARIO_DIR, ENGINE_DEFAULTS, _paths, model_facts, target_events
-from sim.policy.scenario import (Scenario, ValidationError, check_registry_against_model, load_registry,
-                       load_scenarios, policy_start_of, resolve, validate_scenarios)
-from sim.policy.targets import TargetSet, load_targets, scorecard
+from sim.policy.scenario import Scenario, ValidationError, policy_start_of, resolve, validate_scenarios
+from sim.policy.study import read_study, target_events
+from sim.policy.targets import TargetSet, scorecard
 
 
 class Workspace:
@@ -46,18 +45,14 @@ class Workspace:
                  model: str | os.PathLike = DEFAULT_MODEL, *, targets=None, registry=None):
         self.scenario_dir = Path(scenario_dir)
         self.model_path = Path(model)
-        _, targets_path, registry_path = _paths(self.scenario_dir, targets, registry)
-        self.loaded = load_model(self.model_path)
-        self.registry = load_registry(registry_path)
-        self.facts = model_facts(self.loaded, self.registry)
-        problems = check_registry_against_model(self.registry, str(registry_path), self.facts["constants"],
-                                                self.facts["units"])
-        if problems:
-            raise ValidationError(problems)
-        self.time_span: tuple[float, float] = self.facts["time_span"]
-        self.scenario_set = load_scenarios(self.scenario_dir, registry_path, self.time_span)
+        self.study = read_study(self.scenario_dir, self.model_path, targets, registry)
+        self.loaded = self.study.loaded
+        self.registry = self.study.levers
+        self.facts = self.study.facts
+        self.time_span: tuple[float, float] = self.study.time_span
+        self.scenario_set = self.study.scenario_set()
         self.scenarios: dict[str, Scenario] = dict(self.scenario_set.scenarios)
-        self.targets: TargetSet = load_targets(targets_path, self.facts["variables"])
+        self.targets: TargetSet = self.study.targets
         self.events = target_events(self.targets)
 
     # ------------------------------------------------------------------ scenarios

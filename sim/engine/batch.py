@@ -38,11 +38,11 @@ from pysd.py_backend.lookups import HardcodedLookups
 from pysd.py_backend import statefuls as pysd_statefuls
 from scipy.integrate import solve_ivp
 
-from sim.engine.integrate import (METHODS, SMALL, StateVector, Switches, default_atol,
-                                  dynamic_elements, inside_segment, install_switches,
-                                  model_warnings, nonnegative_stocks, periodic_switch_points,
-                                  prepare_params, resolve_names, stateful_names, CONTROL_NAMES,
-                                  model_context, output_times_between,
+from sim.engine.integrate import (CONTROL_NAMES, MAX_EVALS, METHODS, SMALL, StateVector, Switches,
+                                  check_settings, default_atol, dynamic_elements, eval_budget,
+                                  inside_segment, install_switches, model_context, model_warnings,
+                                  nonnegative_stocks, output_times_between, periodic_switch_points,
+                                  prepare_params, resolve_names, stateful_names,
                                   time_comparison_points, tiny_state_warnings)
 from sim.engine.flat import Unsupported
 from sim.errors import ModelError, ParameterError, SimulationError
@@ -110,7 +110,7 @@ def _batch_lookup(obj: HardcodedLookups, model, switches: Switches):
         if np.ndim(x) == 0:
             xf = float(x)
             if xf == model.time._time:
-                switches._note(xs)
+                switches.note(xs)
             return float(np.interp(xf, xs, ys))
         return np.interp(np.asarray(x, dtype=float), xs, ys)
 
@@ -199,7 +199,7 @@ class _BatchState(StateVector):
 
 def simulate_batch(model, samples: dict[str, np.ndarray], params: dict | None = None, *,
                    method: str = "RK45", rtol: float = 1e-6, atol: float | None = None,
-                   times=None, return_columns=None) -> xr.Dataset:
+                   times=None, return_columns=None, max_evals: int = MAX_EVALS) -> xr.Dataset:
     """Run ``N`` parameter samples at once; return an ``xarray.Dataset`` (sample × time).
 
     Parameters
@@ -210,7 +210,8 @@ def simulate_batch(model, samples: dict[str, np.ndarray], params: dict | None = 
         one time series per sample (linear between years, flat outside them).
     params: values shared by all samples, as in :func:`sim.engine.integrate.simulate` (numbers or
         ``pandas.Series`` indexed by year, e.g. a scenario's levers).
-    method, rtol, atol, times, return_columns: as in :func:`sim.engine.integrate.simulate`;
+    method, rtol, atol, times, return_columns, max_evals: as in
+        :func:`sim.engine.integrate.simulate` (one budget for the whole batch call);
         ``atol`` defaults to ``rtol * 1e-3`` times the largest initial state magnitude.
 
     The Dataset has one variable per returned model variable (its name as in the model
@@ -219,6 +220,7 @@ def simulate_batch(model, samples: dict[str, np.ndarray], params: dict | None = 
     """
     if method not in METHODS:
         raise ParameterError(f"unknown method {method!r}; expected one of {', '.join(METHODS)}")
+    check_settings(rtol, atol, max_evals)
     handle: LoadedModel = as_loaded(model)
     ctx = model_context(handle)
     m = ctx.template  # names only; a fresh PySD model is made below if PySD evaluates
@@ -245,7 +247,7 @@ def simulate_batch(model, samples: dict[str, np.ndarray], params: dict | None = 
     elif ctx.flat is not None:
         try:
             return _simulate_batch_flat(ctx, handle, arrays, tables, resolved, shared, n, method,
-                                        rtol, atol, times, return_columns)
+                                        rtol, atol, times, return_columns, max_evals)
         except Unsupported as err:
             reason = str(err)
     m = handle.fresh()
@@ -261,7 +263,7 @@ def simulate_batch(model, samples: dict[str, np.ndarray], params: dict | None = 
     for name, values in arrays.items():
         if name in tables:
             _set_series_constant(m, resolved[name], *tables[name])
-            switches._note(tables[name][0])
+            switches.note(tables[name][0])
         else:
             _set_array_constant(m, resolved[name], values)
 
@@ -273,20 +275,21 @@ def simulate_batch(model, samples: dict[str, np.ndarray], params: dict | None = 
     for el in m._lookup_elements:
         if isinstance(el, HardcodedLookups) and el.is_float and el.interp == "interpolate":
             _batch_lookup(el, m, switches)
-    switches._note(time_comparison_points(m, handle.py_file))
+    switches.note(time_comparison_points(m, handle.py_file))
     periodic, cap = periodic_switch_points(m, handle.py_file, t0, tf)
-    switches._note(periodic)
+    switches.note(periodic)
     max_step = np.inf if cap is None else cap
     notes = model_warnings(m, handle.py_file)
     for value in shared.values():
         if isinstance(value, pd.Series):
-            switches._note(np.asarray(value.index, dtype=float))
+            switches.note(np.asarray(value.index, dtype=float))
 
     names = stateful_names(m)
     sv = _BatchState(m, n)
     y0 = sv.get()
     atol = default_atol(y0, rtol) if atol is None else atol
     nfev = [0]
+    spend = eval_budget(path, method, max_evals, t0, tf)
     segment_end = [None]
 
     def set_time_state(t, y):
@@ -296,6 +299,7 @@ def simulate_batch(model, samples: dict[str, np.ndarray], params: dict | None = 
 
     def rhs(t, y):
         nfev[0] += 1
+        spend(t)
         t = inside_segment(t, segment_end[0])
         set_time_state(t, y)
         d = sv.derivative(m)
@@ -377,7 +381,7 @@ def simulate_batch(model, samples: dict[str, np.ndarray], params: dict | None = 
 
 
 def _simulate_batch_flat(ctx, handle, arrays, tables, resolved, shared, n, method, rtol, atol,
-                         times, return_columns) -> xr.Dataset:
+                         times, return_columns, max_evals) -> xr.Dataset:
     """simulate_batch through the vectorised flat right-hand side (sim.engine.flat): the
     state is an (n_states, N) array, flattened state-major as PySD's path does."""
     path = handle.path
@@ -392,14 +396,14 @@ def _simulate_batch_flat(ctx, handle, arrays, tables, resolved, shared, n, metho
         if name in tables:
             years, table = tables[name]
             P[resolved[name]] = (years, table)
-            switches._note(years)
+            switches.note(years)
         else:
             P[resolved[name]] = np.asarray(values, dtype=float)
     bound = ctx.flat.bind(P, switches, t0, tf, vector=True, n=n)
-    switches._note(bound.points)
+    switches.note(bound.points)
     for value in shared.values():
         if isinstance(value, pd.Series):
-            switches._note(np.asarray(value.index, dtype=float))
+            switches.note(np.asarray(value.index, dtype=float))
     max_step = np.inf if bound.step_cap is None else bound.step_cap
     notes = list(ctx.notes)
     ns = bound.y0.shape[0]
@@ -409,8 +413,11 @@ def _simulate_batch_flat(ctx, handle, arrays, tables, resolved, shared, n, metho
     segment_end = [None]
     sv, names = ctx.sv, ctx.names
 
+    spend = eval_budget(path, method, max_evals, t0, tf)
+
     def rhs(t, y):
         nfev[0] += 1
+        spend(t)
         t = inside_segment(t, segment_end[0])
         d = bound.rhs(t, y.reshape(ns, n)).ravel()
         if not np.all(np.isfinite(d)):

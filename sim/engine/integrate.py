@@ -51,6 +51,10 @@ Conventions, stated once:
   shares (names, state layout, output columns, the compiled function) is built once per
   process (:func:`model_context`); a run binds its constants and integrates. The model
   handle is never modified.
+
+The building blocks (:func:`prepare_params`, :func:`install_switches`, :class:`StateVector`,
+:class:`Switches`, :func:`default_atol`, :func:`inside_segment`, …) are public because the
+batch twin (:mod:`sim.engine.batch`) shares them; they are the engine's parts, not a user API.
 """
 from __future__ import annotations
 
@@ -112,7 +116,7 @@ class Switches:
         self.breakpoints: set[float] = set()
         self.segment_mid: float | None = None  # None: evaluate at the actual time
 
-    def _note(self, *times) -> None:
+    def note(self, *times) -> None:
         for t in times:
             if t is None:
                 continue
@@ -125,7 +129,7 @@ class Switches:
         return time() if self.segment_mid is None else self.segment_mid
 
     def step(self, time, value, tstep):
-        self._note(tstep)
+        self.note(tstep)
         return value * (self._switch_time(time) >= tstep - SMALL)
 
     def pulse(self, time, start, repeat_time=0, width=None, magnitude=None, end=None):
@@ -135,20 +139,20 @@ class Switches:
                              "continuous-time meaning and the engine does not integrate it")
         t = self._switch_time(time)
         if repeat_time == 0:
-            self._note(start, start + width)
+            self.note(start, start + width)
             return 1.0 * ((start - SMALL <= t) & (t < start + width - SMALL))
         stop = self.tf if end is None else min(end, self.tf)
         k = 0
         while start + k * repeat_time < stop and k < 10_000:
-            self._note(start + k * repeat_time, start + k * repeat_time + width)
+            self.note(start + k * repeat_time, start + k * repeat_time + width)
             k += 1
         if end is not None:
-            self._note(end)
+            self.note(end)
         on = (start - SMALL <= t) & (True if end is None else t < end)
         return 1.0 * on * (((t - start + SMALL) % repeat_time) < width)
 
     def ramp(self, time, slope, start, finish=None):
-        self._note(start, finish)
+        self.note(start, finish)
         t = time()
         final = t if finish is None else np.minimum(finish, t)
         return (t > start) * slope * (final - start)
@@ -168,7 +172,7 @@ def _fast_lookup(obj: HardcodedLookups, model, switches: Switches):
             return original(data, x, final_subs)
         xf = float(x)
         if xf == model.time._time:
-            switches._note(xs)
+            switches.note(xs)
         return float(np.interp(xf, xs, ys))
 
     obj._call = call
@@ -183,7 +187,7 @@ def _numpy_for(model, switches: Switches):
 
     def interp(x, xp, fp, *args, **kwargs):
         if np.ndim(x) == 0 and float(x) == model.time._time:
-            switches._note(xp)
+            switches.note(xp)
         return np.interp(x, xp, fp, *args, **kwargs)
 
     ns.interp = interp
@@ -422,11 +426,32 @@ def check_value(name: str, value) -> str | None:
             f"got {type(value).__name__} {value!r}")
 
 
+#: Control variables: never parameters (PySD would ignore them or run a different span).
+CONTROL_VARIABLES = ("time", "initial_time", "final_time", "time_step", "saveper")
+
+
+def _kind_problems(resolved: dict[str, str], model) -> list[str]:
+    """Stocks and control variables are not parameters: a stock set to a number stops
+    integrating, a control variable is ignored by the engine's own time grid."""
+    doc = model.doc
+    types = dict(zip(doc["Py Name"], doc["Type"].astype(str)))
+    problems = []
+    for name, py in resolved.items():
+        if py in CONTROL_VARIABLES:
+            problems.append(f"{name!r} is a control variable; choose the output times with "
+                            "times=[...] (command line: --initial-time/--final-time/--saveper)")
+        elif types.get(py) == "Stateful":
+            problems.append(f"{name!r} is a stock; set its initial value with "
+                            "initial_conditions={...} (command line: --initial NAME=VALUE)")
+    return problems
+
+
 def prepare_params(params: dict | None, model, path) -> dict:
     if not params:
         return {}
     resolved = resolve_names(params, model._namespace, "parameter", path)
-    problems = [p for p in (check_value(k, v) for k, v in params.items()) if p]
+    problems = _kind_problems(resolved, model)
+    problems += [p for p in (check_value(k, v) for k, v in params.items()) if p]
     if problems:
         raise ParameterError(f"{path}: " + "; ".join(problems))
     out = {}
@@ -614,8 +639,11 @@ def model_context(handle: LoadedModel) -> ModelContext:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         m._stepper_mode = False
-        m._config_simulation({}, None, list(out_times), "original",
-                             None, None, None, cache_output=False, progress=False)
+        try:
+            m._config_simulation({}, None, list(out_times), "original",
+                                 None, None, None, cache_output=False, progress=False)
+        except ArithmeticError as err:
+            raise _output_error(m, handle.path, t0, err) from None
         for el in m._lookup_elements:
             if isinstance(el, HardcodedLookups) and el.is_float and el.interp == "interpolate":
                 _fast_lookup(el, m, switches)
@@ -726,10 +754,87 @@ def default_atol(y0: np.ndarray, rtol: float) -> float:
     return max(rtol * 1e-3 * max(scale, 1.0), 1e-12)
 
 
+#: Default budget of right-hand-side evaluations for one run. A run of the Jingdezhen
+#: model takes about 400; a stiff model under an explicit method takes millions.
+MAX_EVALS = 200_000
+EXPLICIT_METHODS = ("RK45", "RK23", "DOP853")
+
+
+def check_settings(rtol, atol, max_evals) -> None:
+    """Solver settings are checked before any work (a negative atol would make
+    ``solve_ivp`` fail deep inside)."""
+    if not (isinstance(rtol, Real) and not isinstance(rtol, bool) and math.isfinite(rtol) and rtol > 0):
+        raise ParameterError(f"rtol must be a positive number, got {rtol!r}")
+    if atol is not None and not (isinstance(atol, Real) and not isinstance(atol, bool)
+                                 and math.isfinite(atol) and atol > 0):
+        raise ParameterError(f"atol must be a positive number, got {atol!r}")
+    if not (isinstance(max_evals, int) and not isinstance(max_evals, bool) and max_evals > 0):
+        raise ParameterError(f"max_evals must be a positive whole number, got {max_evals!r}")
+
+
+def eval_budget(path, method: str, max_evals: int, t0: float, tf: float):
+    """A counter to call once per derivative evaluation; raises a
+    :class:`~sim.errors.SimulationError` naming stiffness when ``max_evals`` is spent."""
+    used = [0]
+
+    def spend(t: float) -> None:
+        used[0] += 1
+        if used[0] > max_evals:
+            done = 100 * (t - t0) / (tf - t0) if tf > t0 else 0.0
+            hint = ("the model looks stiff (an explicit method takes tiny steps): use "
+                    "method='LSODA' or 'BDF' (command line: --method LSODA)"
+                    if method in EXPLICIT_METHODS else
+                    "raise max_evals (--max-evals) or loosen rtol (--rtol)")
+            raise SimulationError(f"{path}: {method} spent its budget of {max_evals:,} derivative "
+                                  f"evaluations by time {t:.6g} ({done:.2g} % of the run); {hint}",
+                                  time=float(t))
+    return spend
+
+
+def _output_error(m, path, t: float, err: Exception) -> SimulationError:
+    """The variable whose equation fails at time ``t`` (a constant or an output, not a
+    derivative: those are reported by the right-hand side)."""
+    rev = {v: k for k, v in m._namespace.items()}
+    capture = getattr(m, "capture_elements", None) or {}
+    order = list(capture.get("step", [])) + list(capture.get("run", []))
+    for py in dict.fromkeys(order + list(m._namespace.values())):
+        fn = getattr(m.components, py, None)
+        if not callable(fn):
+            continue
+        try:
+            fn()
+        except ArithmeticError as inner:
+            name = rev.get(py, py)
+            return SimulationError(f"{path}: variable {name!r} cannot be computed at time {t:g}: "
+                                   f"{type(inner).__name__} ({inner}); check its equation (for a "
+                                   "division that may be by zero use ZIDZ or XIDZ)",
+                                   time=t, variable=name)
+    return SimulationError(f"{path}: {type(err).__name__} ({err}) while computing the outputs "
+                           f"at time {t:g}", time=t)
+
+
+def check_finite(df: pd.DataFrame, path) -> None:
+    """Raise a :class:`~sim.errors.SimulationError` naming the first variable and time
+    whose value is NaN or infinite (pass ``allow_nonfinite=True`` to keep them)."""
+    num = df.select_dtypes(include=[np.number])
+    bad = ~np.isfinite(num.to_numpy(dtype=float))
+    if not bad.any():
+        return
+    cols = np.flatnonzero(bad.any(axis=0))
+    col = cols[0]
+    row = int(np.flatnonzero(bad[:, col])[0])
+    name, t = num.columns[col], float(num.index[row])
+    more = f" (and {len(cols) - 1} more variable(s))" if len(cols) > 1 else ""
+    raise SimulationError(f"{path}: variable {name!r} is {num.iloc[row, col]} at time {t:g}{more}; "
+                          "fix its equation or pass allow_nonfinite=True (--allow-nonfinite) "
+                          "to keep non-finite values", time=t, variable=str(name))
+
+
 def simulate(model, params: dict | None = None, *, method: str = "RK45", rtol: float = 1e-6,
              atol: float | None = None, times=None, return_columns=None,
              initial_conditions: dict | None = None, events=None,
-             max_step: float = np.inf, first_step: float | None = None) -> pd.DataFrame:
+             max_step: float = np.inf, first_step: float | None = None,
+             max_evals: int = MAX_EVALS, allow_nonfinite: bool = False) -> pd.DataFrame:
     """Run a model with ``scipy.integrate.solve_ivp``; return a DataFrame indexed by time.
 
     Parameters
@@ -746,6 +851,11 @@ def simulate(model, params: dict | None = None, *, method: str = "RK45", rtol: f
     initial_conditions: ``{stock name: value}`` overriding initial values.
     events: :class:`Event` objects; their first crossing times are in
         ``df.attrs["events"]`` (``None`` where never crossed).
+    max_evals: budget of derivative evaluations (default :data:`MAX_EVALS`); when spent,
+        a :class:`~sim.errors.SimulationError` says where and, for an explicit method,
+        that the model looks stiff and LSODA or BDF will do.
+    allow_nonfinite: keep NaN/inf in the output; by default the first one is a
+        :class:`~sim.errors.SimulationError` naming the variable and the time.
 
     ``df.attrs`` also holds ``nfev`` (right-hand-side evaluations), ``method``,
     ``rtol``, ``atol``, ``breakpoints``, ``warnings`` (equations that only make sense for
@@ -755,8 +865,7 @@ def simulate(model, params: dict | None = None, *, method: str = "RK45", rtol: f
     """
     if method not in METHODS:
         raise ParameterError(f"unknown method {method!r}; expected one of {', '.join(METHODS)}")
-    if not (isinstance(rtol, Real) and rtol > 0):
-        raise ParameterError(f"rtol must be a positive number, got {rtol!r}")
+    check_settings(rtol, atol, max_evals)
     handle: LoadedModel = as_loaded(model)
     ctx = model_context(handle)
     tpl = ctx.template
@@ -808,10 +917,10 @@ def simulate(model, params: dict | None = None, *, method: str = "RK45", rtol: f
     if ctx.flat is not None and reason is None:
         sv, names, notes = ctx.sv, ctx.names, list(ctx.notes)
         y0 = bound.y0
-        switches._note(bound.points)
+        switches.note(bound.points)
         for value in p.values():
             if isinstance(value, pd.Series):
-                switches._note(np.asarray(value.index, dtype=float))
+                switches.note(np.asarray(value.index, dtype=float))
         if bound.step_cap is not None:
             max_step = min(max_step, bound.step_cap)
         evaluate = bound.rhs
@@ -821,7 +930,15 @@ def simulate(model, params: dict | None = None, *, method: str = "RK45", rtol: f
             return float(np.max(values_fn(t, y)[py]))
 
         def collect(out_times, states):
-            rows = [values_fn(float(t), yt) for t, yt in zip(out_times, states)]
+            rows = []
+            for t, yt in zip(out_times, states):
+                try:
+                    rows.append(values_fn(float(t), yt))
+                except ArithmeticError as err:  # name the variable through PySD's functions
+                    ctx.sv.set(np.asarray(yt, float))
+                    tpl.time._time = float(t)
+                    tpl.clean_caches()
+                    raise _output_error(tpl, path, float(t), err) from None
             cols = ctx.columns if columns is None else [(c, py) for c, py in
                                                         ((ctx.real_names.get(py, py), py)
                                                          for py in columns.values())]
@@ -836,14 +953,17 @@ def simulate(model, params: dict | None = None, *, method: str = "RK45", rtol: f
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             m._stepper_mode = False
-            m._config_simulation(p, return_columns, list(out_times), ic if ic else "original",
-                                 None, None, None, cache_output=False, progress=False)
+            try:
+                m._config_simulation(p, return_columns, list(out_times), ic if ic else "original",
+                                     None, None, None, cache_output=False, progress=False)
+            except ArithmeticError as err:
+                raise _output_error(m, path, t0, err) from None
         for el in m._lookup_elements:
             if isinstance(el, HardcodedLookups) and el.is_float and el.interp == "interpolate":
                 _fast_lookup(el, m, switches)
-        switches._note(time_comparison_points(m, handle.py_file))
+        switches.note(time_comparison_points(m, handle.py_file))
         periodic, cap = periodic_switch_points(m, handle.py_file, t0, tf)
-        switches._note(periodic)
+        switches.note(periodic)
         if cap is not None:
             max_step = min(max_step, cap)
         notes = list(ctx.notes)
@@ -852,7 +972,7 @@ def simulate(model, params: dict | None = None, *, method: str = "RK45", rtol: f
         y0 = sv.get()
         for value in p.values():
             if isinstance(value, pd.Series):
-                switches._note(np.asarray(value.index, dtype=float))
+                switches.note(np.asarray(value.index, dtype=float))
 
         def evaluate(t, y):
             set_time_state(t, y)
@@ -884,12 +1004,14 @@ def simulate(model, params: dict | None = None, *, method: str = "RK45", rtol: f
 
     atol = default_atol(y0, rtol) if atol is None else atol
     nonneg = ctx.nonneg
+    spend = eval_budget(path, method, max_evals, t0, tf)
     nfev = [0]
     last_t = [t0]
     segment_end = [None]  # right end of the segment being integrated
 
     def rhs(t, y):
         nfev[0] += 1
+        spend(t)
         last_t[0] = t
         t = inside_segment(t, segment_end[0])
         try:
@@ -1007,6 +1129,8 @@ def simulate(model, params: dict | None = None, *, method: str = "RK45", rtol: f
 
     # ---- collect outputs exactly as PySD's run() names them ----
     df = collect(out_times, states)
+    if not allow_nonfinite:
+        check_finite(df, path)
     df.attrs.update(events=event_times, nfev=nfev[0], method=method, rtol=rtol, atol=atol,
                     breakpoints=sorted(switches.breakpoints), model=str(path), warnings=notes,
                     rhs=rhs_kind, rhs_reason=reason)

@@ -13,6 +13,10 @@ The cache lives in ``$SIM_CACHE_DIR`` if set, else ``$XDG_CACHE_HOME/jdz-sim`` o
 ``~/.cache/jdz-sim``. Each translation is written to a temporary folder and renamed into
 place, so parallel test workers never read a half-written module.
 
+A model file is untrusted text: it is translated through :mod:`sim.engine.untrusted`,
+which refuses or neutralises everything PySD would paste into Python unescaped, and
+every translated module (new or cached) is checked before it is imported.
+
 A :class:`LoadedModel` is a read-only handle: :meth:`LoadedModel.fresh` returns a new
 PySD model object for each run, so no run can leave parameters or run settings behind
 on the handle (PySD's ``run()`` keeps both on the model object).
@@ -31,6 +35,7 @@ from pathlib import Path
 import pandas as pd
 import pysd
 
+from sim.engine import untrusted
 from sim.errors import ModelError
 
 VENSIM_SUFFIXES = {".mdl"}
@@ -79,6 +84,16 @@ class LoadedModel:
             if self.tracker:
                 model.set_components(dict(self.tracker))
         return model
+
+    def control(self) -> dict[str, float]:
+        """The model's control values: ``initial_time``, ``final_time``, ``saveper``,
+        ``time_step`` (years)."""
+        m = self.fresh()
+        m.components._init_outer_references({"scope": m, "time": m.time})
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return {k: float(getattr(m.time, k)()) for k in
+                    ("initial_time", "final_time", "saveper", "time_step")}
 
     # -- what the model contains ------------------------------------------------
     @property
@@ -141,22 +156,27 @@ def data_files(src: Path) -> list[Path]:
     return sorted(out)
 
 
-def _translate(src: Path, dest_dir: Path) -> Path:
-    """Translate ``src`` into ``dest_dir`` atomically; return the ``.py`` file."""
+def safe_stem(src: Path) -> str:
+    """The file name PySD sees: ASCII letters, digits and ``_`` only (it is pasted into
+    the generated Python), never empty."""
+    stem = re.sub(r"[^A-Za-z0-9_]+", "_", src.stem).strip("_")
+    return stem if stem and not stem[0].isdigit() else "model_" + stem
+
+
+def _translate(src: Path, dest_dir: Path, shown: str | None = None) -> Path:
+    """Translate ``src`` into ``dest_dir`` atomically through
+    :func:`sim.engine.untrusted.translate`; return the ``.py`` file."""
     dest_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=dest_dir.name + ".tmp-", dir=dest_dir.parent))
     try:
-        copy = tmp / src.name
+        copy = tmp / (safe_stem(src) + src.suffix.lower())
         shutil.copyfile(src, copy)
         for rel in data_files(src):
             (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(src.parent / rel, tmp / rel)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            if src.suffix.lower() in VENSIM_SUFFIXES:
-                pysd.read_vensim(str(copy), initialize=False)
-            else:
-                pysd.read_xmile(str(copy), initialize=False)
+            untrusted.translate(copy, shown or str(src))
         try:
             os.rename(tmp, dest_dir)
         except OSError:
@@ -165,7 +185,7 @@ def _translate(src: Path, dest_dir: Path) -> Path:
     except Exception:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return dest_dir / (src.stem + ".py")
+    return dest_dir / (safe_stem(src) + ".py")
 
 
 def load_model(path: str | os.PathLike) -> LoadedModel:
@@ -188,15 +208,21 @@ def load_model(path: str | os.PathLike) -> LoadedModel:
     digest = sha
     for rel in data_files(src):  # a changed data file needs a new translation too
         digest = hashlib.sha256(f"{digest}{rel}{file_sha256(src.parent / rel)}".encode()).hexdigest()
-    key = f"{src.stem}-{digest[:16]}-pysd{pysd.__version__}"
+    key = f"{safe_stem(src)}-{digest[:16]}-pysd{pysd.__version__}-{untrusted.RULES_VERSION}"
     target = cache_dir() / key
-    py_file = target / (src.stem + ".py")
+    py_file = target / (safe_stem(src) + ".py")
     if not py_file.is_file():
         try:
-            py_file = _translate(src, target)
+            py_file = _translate(src, target, str(path))
+        except ModelError:
+            raise
         except Exception as err:  # PySD raises many kinds; name the file and the cause
+            first = str(err).strip().splitlines()[0] if str(err).strip() else ""
             raise ModelError(f"{path}: PySD could not translate the model: "
-                             f"{type(err).__name__}: {err}".strip()) from err
+                             f"{type(err).__name__}: {first}".strip()) from err
+    else:  # a cached module is checked again before it is imported
+        for generated in py_file.parent.glob("*.py"):
+            untrusted.check_generated(generated, str(path))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

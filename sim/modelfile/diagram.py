@@ -16,7 +16,7 @@ import math
 import re
 from pathlib import Path
 
-from sim.modelfile.mdl import MdlModel
+from sim.modelfile.mdl import MdlModel, role
 
 STYLE = {  # role -> text colour, box?
     "stock": ("black", True), "flow": ("#1f4e9e", False), "auxiliary": ("black", False),
@@ -116,8 +116,6 @@ def draw_group(model: MdlModel, group: str, path: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from sim.modelfile.doc import role
-
     cells = layout_group(model, group)
     ncols = max(c for c, _ in cells.values()) + 1
     nrows = max(r for _, r in cells.values()) + 1
@@ -194,8 +192,6 @@ def draw_overview(model: MdlModel, path: Path) -> Path:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from sim.modelfile.doc import role
 
     groups = [g for g in model.groups if g.lower() != "control"] or model.groups
     n = len(groups)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sim.modelfile.mdl import MdlModel, read_mdl
+from sim.modelfile.mdl import MdlModel, read_mdl, role
 from sim.modelfile.units import check_units  # noqa: F401  (entry point for `python -m sim units`)
 
 BEGIN = "<!-- BEGIN GENERATED: equations -->"
@@ -28,13 +28,6 @@ END = "<!-- END GENERATED: equations -->"
 MAP_COLUMNS = {"stocks": "stock", "flows": "flow", "auxiliaries": "auxiliary",
                "constants": "constant", "lookups": "lookup", "data": "data",
                "control": "control"}
-
-
-def role(model: MdlModel, element) -> str:
-    """Kind for documentation: the element's kind, or ``flow`` for an INTEG rate term."""
-    if element.kind == "auxiliary" and element.name in model.flows:
-        return "flow"
-    return element.kind
 
 
 def _cell(text: str) -> str:

@@ -308,3 +308,10 @@ def references(node) -> list:
 
     walk(node)
     return out
+
+
+def role(model: MdlModel, element) -> str:
+    """Kind for documentation: the element's kind, or ``flow`` for an INTEG rate term."""
+    if element.kind == "auxiliary" and element.name in model.flows:
+        return "flow"
+    return element.kind

@@ -35,6 +35,7 @@ import pandas as pd
 import yaml
 
 from sim.errors import SimError, suggest
+from sim.policy import yamlfile
 
 #: Files in a scenario folder that are not scenarios.
 NON_SCENARIO_FILES = frozenset({"levers.yaml", "targets.yaml", "uncertainties.yaml"})
@@ -135,22 +136,13 @@ def _as_year(x) -> float | None:
 
 
 def read_yaml(path: Path, problems: list[Problem]):
-    """``yaml.safe_load`` a file; a read or syntax error becomes a problem (returns None)."""
+    """Read a data file with the strict reader (:mod:`sim.policy.yamlfile`: no duplicate
+    keys, no aliases, UTF-8, size-limited); any problem is appended (returns None)."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as err:
-        problems.append(Problem(str(path), "", f"cannot read file: {err.strerror or err}"))
-        return None
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        where = ""
-        mark = getattr(err, "problem_mark", None)
-        if mark is not None:
-            where = f" at line {mark.line + 1}, column {mark.column + 1}"
-        problems.append(Problem(str(path), "", f"malformed YAML{where}: "
-                                f"{getattr(err, 'problem', None) or err}"))
-        return None
+        return yamlfile.load(path)
+    except (OSError, yamlfile.YamlFileError, yaml.YAMLError) as err:
+        problems.append(Problem(str(path), "", yamlfile.describe(err)))
+    return None
 
 
 def check_bilingual(value, file: str, key: str, problems: list[Problem]) -> dict:
@@ -276,7 +268,12 @@ def read_scenarios(directory: str | os.PathLike, problems: list[Problem]) -> dic
         if "extends" not in data and sid != ROOT_SCENARIO:
             problems.append(Problem(file, "extends", f"missing: every scenario except {ROOT_SCENARIO!r} "
                                     "names its parent scenario"))
-        if extends is not None and not isinstance(extends, str):
+        if "extends" in data and (extends is None or (isinstance(extends, str) and not extends.strip())):
+            problems.append(Problem(file, "extends", "empty: name the parent scenario (e.g. extends: "
+                                    f"{ROOT_SCENARIO}); only {ROOT_SCENARIO!r} has no extends, and "
+                                    "it leaves the key out"))
+            extends = None
+        elif extends is not None and not isinstance(extends, str):
             problems.append(Problem(file, "extends", f"expected a scenario id, got {extends!r}"))
             extends = None
         start = data.get("policy_start")
@@ -363,13 +360,21 @@ def check_lever_value(file: str, name: str, raw, lever: Lever, time_span: tuple[
         if lever.is_year:
             problems.append(Problem(file, key, "wrong type: a start-year lever takes one year, not a table"))
             return
+        seen_years: dict[float, object] = {}
         for year_key, v in value.items():
-            year = _as_year(year_key)
+            year = _as_year(year_key) if not isinstance(year_key, str) else None
             if year is None:
-                problems.append(Problem(file, f"{key}.{year_key}", f"table year {year_key!r} is not a number"))
-            elif time_span is not None and not time_span[0] <= year <= time_span[1]:
-                problems.append(Problem(file, f"{key}.{year_key}", f"table year {year:g} is outside the model's "
-                                        f"time span {time_span[0]:g}–{time_span[1]:g}"))
+                hint = ("; write it without quotes" if isinstance(year_key, str)
+                        and _as_year(year_key) is not None else "")
+                problems.append(Problem(file, f"{key}.{year_key}", f"table year {year_key!r} is not a number{hint}"))
+            elif year in seen_years:
+                problems.append(Problem(file, f"{key}.{year_key}", f"table year {year_key!r} is the same year "
+                                        f"as {seen_years[year]!r}: give each year once"))
+            else:
+                seen_years[year] = year_key
+                if time_span is not None and not time_span[0] <= year <= time_span[1]:
+                    problems.append(Problem(file, f"{key}.{year_key}", f"table year {year:g} is outside the "
+                                            f"model's time span {time_span[0]:g}–{time_span[1]:g}"))
             if not _is_number(v):
                 problems.append(Problem(file, f"{key}.{year_key}", f"wrong type: expected a number, got {v!r}"))
             elif not lever.low <= v <= lever.high:
@@ -452,7 +457,7 @@ def _value_at(path, t: float) -> float:
     return float(np.interp(t, years, values))
 
 
-def _points_before(path, t: float) -> list[tuple[float, float]]:
+def points_before(path, t: float) -> list[tuple[float, float]]:
     """The parent's path up to just before ``t`` (ending with a point at ``t - step``)."""
     cut = t - STEP_WIDTH_YEARS
     if isinstance(path, float):
@@ -468,13 +473,13 @@ def _apply(parent, value, start: float | None, t0: float | None, is_year: bool):
         first = table[0][0]
         if parent is None or (t0 is not None and first <= t0):
             return table if len(table) > 1 else float(table[0][1])
-        return _points_before(parent, first) + table
+        return points_before(parent, first) + table
     c = float(value)
     if is_year or start is None or parent is None or (t0 is not None and start <= t0):
         return c
     if isinstance(parent, float) and parent == c:
         return c
-    return _points_before(parent, start) + [(float(start), c)]
+    return points_before(parent, start) + [(float(start), c)]
 
 
 def resolve(sid: str, scenarios: Mapping[str, Scenario], registry: Mapping[str, Lever], *,

@@ -5,15 +5,10 @@ horizon years (and the base year growth is measured from) and a ``targets:`` lis
 entries refer to a horizon by name, so moving a horizon is one edit. A target's id in
 the scorecard is ``<id>_<horizon year>`` (e.g. ``gdp_growth_2020``).
 
-Measures (``MEASURES``), over a results DataFrame indexed by float years:
-
-``value_in_year``  indicator value in the horizon year, times ``scale``.
-``avg_growth``     average annual growth from the base year to the horizon year as a
-                   geometric mean, in %/yr: ``100 * ((x[end] / x[base]) ** (1 / (end - base)) - 1)``.
-``ratio_change``   change of a ratio between the base and the horizon year,
-                   ``scale * (r[end] - r[base])`` with ``r = indicator`` (a Dmnl ratio in the
-                   model) or ``indicator / denominator`` when a denominator is named.
-``min_over``, ``max_over``  minimum / maximum of the indicator over [base, horizon], times ``scale``.
+Measures (``value_in_year``, ``avg_growth``, ``ratio_change``, ``min_over``, ``max_over``)
+are defined once, on arrays, in :mod:`sim.policy.goal_measures` (formulas there); they run
+from the target's ``start`` (default: the horizon's base year) to the horizon year, on the
+indicator or on ``indicator / denominator`` when a denominator is named.
 
 The year a goal is first reached: for ``value_in_year`` on a model variable, the engine's
 event time (the runner asks :func:`events_needed` which events to request and passes the
@@ -24,7 +19,6 @@ threshold.
 from __future__ import annotations
 
 import math
-import operator
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -34,9 +28,10 @@ import numpy as np
 import pandas as pd
 
 from sim.errors import suggest
+from sim.policy.goal_measures import (COMPARATORS, MEASURES, REL_TOL, margin_array, measure_array,  # noqa: F401
+                                      meets_array, window_year_reached)
 from sim.policy.scenario import Problem, ValidationError, check_bilingual, read_yaml
 
-COMPARATORS = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt}
 #: Event direction in which a level target's indicator crosses into "met".
 EVENT_DIRECTION = {">=": "up", ">": "up", "<=": "down", "<": "down"}
 BASES = ("explicit", "interpretation")
@@ -44,8 +39,6 @@ TARGET_KEYS = {"id": True, "name": True, "horizon": True, "indicator": True, "me
                "comparator": True, "threshold": True, "unit": True, "clause": True, "basis": True,
                "reasoning": False, "denominator": False, "scale": False, "start": False}
 HORIZON_KEYS = {"year": True, "base_year": True, "name": False, "clause": False}
-#: Comparison tolerance: a value within this relative distance of the threshold counts as equal.
-REL_TOL = 1e-9
 
 SCORECARD_COLUMNS = ["scenario", "target", "horizon", "indicator", "measure", "value", "threshold",
                      "comparator", "unit", "passed", "margin", "year_reached", "basis"]
@@ -96,19 +89,17 @@ class Target:
         return [self.indicator] + ([self.denominator] if self.denominator else [])
 
     def meets(self, value: float) -> bool:
-        """True when ``value`` satisfies the comparator (``>=``/``<=`` accept a tiny tolerance)."""
-        if value is None or not math.isfinite(value):
+        """True when ``value`` satisfies the comparator (``>=``/``<=`` accept a tiny tolerance;
+        :func:`sim.policy.goal_measures.meets_array`)."""
+        if value is None:
             return False
-        tol = REL_TOL * max(1.0, abs(self.threshold))
-        if self.comparator in (">=", "<=") and abs(value - self.threshold) <= tol:
-            return True
-        return COMPARATORS[self.comparator](value, self.threshold)
+        return bool(meets_array(self, value))
 
     def margin(self, value: float) -> float:
-        """``value - threshold`` signed so that positive means met with room."""
+        """``value - threshold`` signed so that positive means met with room (NaN if undefined)."""
         if value is None or not math.isfinite(value):
             return math.nan
-        return value - self.threshold if self.comparator in (">=", ">") else self.threshold - value
+        return float(margin_array(self, value))
 
 
 @dataclass(frozen=True)
@@ -301,49 +292,6 @@ def load_targets(path: str | os.PathLike, model_variables: Iterable[str] | None 
 
 
 # --------------------------------------------------------------------------- measures
-def _at(series: pd.Series, year: float) -> float:
-    """Value of a time series in ``year`` (linear between saved times; error outside them)."""
-    t = series.index.to_numpy(dtype=float)
-    if year < t.min() - 1e-9 or year > t.max() + 1e-9:
-        raise ValueError(f"{series.name!r}: year {year:g} is outside the results ({t.min():g}–{t.max():g})")
-    return float(np.interp(year, t, series.to_numpy(dtype=float)))
-
-
-def _window(series: pd.Series, start: float, end: float) -> pd.Series:
-    t = series.index.to_numpy(dtype=float)
-    return series[(t >= start - 1e-9) & (t <= end + 1e-9)]
-
-
-def _value_in_year(s: pd.Series, start: float, end: float, scale: float) -> float:
-    return scale * _at(s, end)
-
-
-def _avg_growth(s: pd.Series, start: float, end: float, scale: float) -> float:
-    first, last = _at(s, start), _at(s, end)
-    if first <= 0 or last <= 0:
-        return math.nan
-    return 100.0 * ((last / first) ** (1.0 / (end - start)) - 1.0)
-
-
-def _ratio_change(s: pd.Series, start: float, end: float, scale: float) -> float:
-    return scale * (_at(s, end) - _at(s, start))
-
-
-def _min_over(s: pd.Series, start: float, end: float, scale: float) -> float:
-    w = _window(s, start, end)
-    return scale * float(min(w.min(), _at(s, start), _at(s, end)))
-
-
-def _max_over(s: pd.Series, start: float, end: float, scale: float) -> float:
-    w = _window(s, start, end)
-    return scale * float(max(w.max(), _at(s, start), _at(s, end)))
-
-
-#: measure name → function(series, start year, end year, scale) → value in the target's unit
-MEASURES = {"value_in_year": _value_in_year, "avg_growth": _avg_growth,
-            "ratio_change": _ratio_change, "min_over": _min_over, "max_over": _max_over}
-
-
 def indicator_series(results: pd.DataFrame, target: Target) -> pd.Series:
     """The series a target reads from a results frame (indicator, or indicator / denominator)."""
     missing = [v for v in target.variables() if v not in results.columns]
@@ -357,10 +305,20 @@ def indicator_series(results: pd.DataFrame, target: Target) -> pd.Series:
     return s
 
 
+def _as_array(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """``(x (1 × times), times)`` of a series indexed by float years."""
+    return s.to_numpy(dtype=float)[None, :], s.index.to_numpy(dtype=float)
+
+
 def measure(results: pd.DataFrame | pd.Series, target: Target, end: float | None = None) -> float:
-    """The target's measure on results, over [target.start, end] (default: the horizon year)."""
+    """The target's measure on one run's results, over [target.start, end] (default: the
+    horizon year); computed by :func:`sim.policy.goal_measures.measure_array`."""
     s = results if isinstance(results, pd.Series) else indicator_series(results, target)
-    return MEASURES[target.measure](s, target.start, target.year if end is None else end, target.scale)
+    x, times = _as_array(s)
+    try:
+        return float(measure_array(x, times, target, end)[0])
+    except ValueError as err:
+        raise ValueError(f"{s.name!r}: {err}") from None
 
 
 # --------------------------------------------------------------------------- events and years
@@ -391,7 +349,7 @@ def year_reached(results: pd.DataFrame | pd.Series, target: Target,
     for min/max) whose measure over [start, Y] meets the threshold.
     """
     s = results if isinstance(results, pd.Series) else indicator_series(results, target)
-    times = s.index.to_numpy(dtype=float)
+    x, times = _as_array(s)
     if target.measure == "value_in_year":
         values = s.to_numpy(dtype=float) * target.scale
         if target.meets(values[0]):
@@ -400,16 +358,9 @@ def year_reached(results: pd.DataFrame | pd.Series, target: Target,
             t = event_times.get(event_key(target))
             if t is not None and math.isfinite(t):
                 return float(t)
-        hits = [tt for tt, v in zip(times, values) if target.meets(v)]
-        return float(hits[0]) if hits else math.nan
-    from_start = target.measure in ("min_over", "max_over")  # growth and change need Y > start
-    in_window = (times >= target.start - 1e-9) & (times <= target.year + 1e-9)
-    for y in times[in_window]:
-        if not from_start and y <= target.start + 1e-9:
-            continue
-        if target.meets(measure(s, target, end=float(y))):
-            return float(y)
-    return math.nan
+        hits = times[meets_array(target, values)]
+        return float(hits[0]) if hits.size else math.nan
+    return float(window_year_reached(x, times, target)[0])
 
 
 # --------------------------------------------------------------------------- scorecard
@@ -440,64 +391,3 @@ def scorecard(results: Mapping[str, pd.DataFrame], targets: Iterable[Target],
     out = pd.DataFrame(rows, columns=SCORECARD_COLUMNS)
     out["passed"] = out["passed"].astype(bool)
     return out
-
-
-def _fmt(x) -> str:
-    if isinstance(x, (bool, np.bool_)):
-        return "yes" if x else "no"
-    if isinstance(x, (float, np.floating)):
-        if not math.isfinite(x):
-            return "—"
-        return f"{x:.1f}" if abs(x) >= 1000 else f"{x:.4g}"
-    return str(x)
-
-
-def to_text_rows(card: pd.DataFrame, columns: list[str] | None = None) -> tuple[list[str], list[list[str]]]:
-    columns = columns or ["scenario", "target", "value", "comparator", "threshold", "unit",
-                          "passed", "margin", "year_reached", "basis"]
-    return columns, [[_fmt(v) for v in row] for row in card[columns].itertuples(index=False)]
-
-
-def format_table(card: pd.DataFrame, columns: list[str] | None = None) -> str:
-    """The scorecard as a fixed-width text table for the terminal."""
-    header, rows = to_text_rows(card, columns)
-    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
-    line = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()  # noqa: E731
-    return "\n".join([line(header), line(["-" * w for w in widths])] + [line(r) for r in rows])
-
-
-def goal_matrix(card: pd.DataFrame) -> pd.DataFrame:
-    """Targets × scenarios: each cell ``"✓ 61.2"`` (met) or ``"✗ 48.9"`` (missed), with the
-    measured value; rows keep the targets file's order, columns the scenarios' order."""
-    cell = card.apply(lambda r: ("✓ " if r["passed"] else "✗ ") + _fmt(r["value"]), axis=1)
-    table = card.assign(cell=cell).pivot(index="target", columns="scenario", values="cell")
-    table = table.loc[list(dict.fromkeys(card["target"])), list(dict.fromkeys(card["scenario"]))]
-    units = card.drop_duplicates("target").set_index("target")
-    table.insert(0, "goal", [f"{units.at[t, 'comparator']} {_fmt(units.at[t, 'threshold'])} {units.at[t, 'unit']}"
-                             for t in table.index])
-    table.columns.name = None
-    return table
-
-
-def format_matrix(card: pd.DataFrame) -> str:
-    """:func:`goal_matrix` as fixed-width text for the terminal, with a count of goals
-    met per scenario on the last line."""
-    table = goal_matrix(card)
-    met = card.groupby("scenario", sort=False)["passed"].sum()
-    total = card.groupby("scenario", sort=False)["passed"].size()
-    footer = {"goal": "goals met"} | {sc: f"{int(met[sc])}/{int(total[sc])}" for sc in table.columns[1:]}
-    rows = [[str(i)] + [str(v) for v in r] for i, r in zip(table.index, table.itertuples(index=False))]
-    rows.append(["", *[footer[c] for c in table.columns]])
-    header = ["target", *table.columns]
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
-    line = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()  # noqa: E731
-    return "\n".join([line(header), line(["-" * w for w in widths])] + [line(r) for r in rows])
-
-
-def to_markdown(card: pd.DataFrame, columns: list[str] | None = None) -> str:
-    """The scorecard as a Markdown table."""
-    header, rows = to_text_rows(card, columns)
-    esc = lambda c: c.replace("|", "\\|")  # noqa: E731
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(esc(c) for c in r) + " |" for r in rows]
-    return "\n".join(lines) + "\n"

@@ -17,6 +17,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from sim.policy.goal_measures import indicator_array, measure_array, measure_paths, meets_array
 from sim.report.indicators import target_title, threshold_text
 from sim.report.labels import Labels, compose, default_labels
 from sim.report.measures import as_figure_target
@@ -24,6 +25,8 @@ from sim.report.style import (DEFAULT_HORIZONS, PANEL_TITLE_SIZE, add_caption, h
                     new_figure, panel_title, save, scenario_colours, scenario_name)
 
 #: Words of the fan chart not in sim/labels.yaml.
+#: Quantiles of a fan chart: the 90 % and 50 % bands and the median.
+FAN_QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 FAN_TEXT = {
     "band90": {"zh": "5–95% 区间", "en": "5–95 % band"},
     "band50": {"zh": "25–75% 区间", "en": "25–75 % band"},
@@ -40,7 +43,7 @@ OVERLAY_MAX = 2
 MULTI_TITLE_SIZE = 15
 
 
-def fan_quantiles(paths: np.ndarray, qs: Sequence[float] = (0.05, 0.25, 0.5, 0.75, 0.95)) -> np.ndarray:
+def fan_quantiles(paths: np.ndarray, qs: Sequence[float] = FAN_QUANTILES) -> np.ndarray:
     """Quantiles over samples of a samples × times array (NaN ignored): shape (len(qs), T)."""
     out = np.full((len(qs), paths.shape[1]), np.nan)
     for j in range(paths.shape[1]):
@@ -144,8 +147,6 @@ def write_fan_charts(out_dir, ens, *, lang: str = "both", formats: Sequence[str]
 
     PNG at 150 dpi by default (2000 × 1125 px, one per target): an ensemble has about 20
     targets and the house 300 dpi triples the writing time; pass ``dpi=300`` for print."""
-    from sim.analysis.ensemble import FAN_QUANTILES, indicator_array, meets_array, measure_array, measure_paths
-
     out_dir = Path(out_dir)
     paths = []
     source = {one: FAN_TEXT["source"][one].format(n=ens.rows, method=ens.method) for one in ("zh", "en")}
@@ -161,4 +162,4 @@ def write_fan_charts(out_dir, ens, *, lang: str = "both", formats: Sequence[str]
     return paths
 
 
-__all__ = ["FAN_TEXT", "fan_quantiles", "plot_fan", "write_fan_charts"]
+__all__ = ["FAN_QUANTILES", "FAN_TEXT", "fan_quantiles", "plot_fan", "write_fan_charts"]

@@ -13,6 +13,7 @@ from typing import Callable, Mapping, Sequence
 
 import pandas as pd
 
+from sim.errors import ResultsFolderError
 from sim.report.dashboard import plot_dashboard
 from sim.report.history import find_history, plot_model_vs_history
 from sim.report.indicators import plot_target_indicator
@@ -158,17 +159,21 @@ def regenerate(results_dir, lang: str = "both", *, out_dir=None, targets_path=No
     results_dir = Path(results_dir)
     manifest_path = results_dir / "manifest.json"
     if not manifest_path.is_file():
-        raise FileNotFoundError(f"{manifest_path}: not found; expected a folder written by "
-                                "sim.run.run_all")
-    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    meta = manifest.get("scenarios")
+        raise ResultsFolderError(f"{manifest_path}: not found; {results_dir} is not a results "
+                                 "folder: give a folder written by `python -m sim run`")
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ResultsFolderError(f"{manifest_path}: not a readable manifest ({err}); the run "
+                                 "that wrote it was interrupted or the file was edited") from None
+    meta = manifest.get("scenarios") if isinstance(manifest, Mapping) else None
     if not isinstance(meta, Mapping) or not meta:
         raise ValueError(f"{manifest_path}: key 'scenarios' must map scenario ids to metadata")
     results = {}
     for sid in meta:
         csv = results_dir / "timeseries" / f"{sid}.csv"
         if not csv.is_file():
-            raise FileNotFoundError(f"{csv}: time series of scenario {sid!r} (listed in "
+            raise ResultsFolderError(f"{csv}: time series of scenario {sid!r} (listed in "
                                     f"{manifest_path} key 'scenarios') is missing")
         df = pd.read_csv(csv, index_col=0)
         df.index = df.index.astype(float)

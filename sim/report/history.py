@@ -10,7 +10,7 @@ import pandas as pd
 
 from sim.report.labels import Labels, default_labels, pick
 from sim.report.measures import MissingDataError
-from sim.report.panels import _grid
+from sim.report.panels import grid_shape
 from sim.report.style import (DEFAULT_HORIZONS, PANEL_TITLE_SIZE, add_caption, house_style,
                     mark_horizons, new_figure, panel_title, scenario_colours,
                     scenario_linestyles, scenario_name)
@@ -73,7 +73,7 @@ def plot_model_vs_history(data: pd.DataFrame, model, series: Sequence[str] | Non
     end = (float(shown["year"].max()) + TAIL_YEARS) if not shown.empty else math.inf
     results = {sid: df[df.index.to_numpy(float) <= end] for sid, df in results.items()}
     with house_style():
-        nrows, ncols = _grid(len(series))
+        nrows, ncols = grid_shape(len(series))
         fig, axes = new_figure(nrows, ncols, sharex=True, lang=lang)
         flat = axes.ravel()
         for ax in flat[len(series):]:

@@ -13,6 +13,8 @@ from typing import Mapping
 
 import yaml
 
+from sim.policy import yamlfile
+
 LABELS_FILE = Path(__file__).resolve().parent / "labels.yaml"
 LANGS = ("zh", "en", "both")
 #: How the two languages are joined with ``lang="both"``, by kind of text.
@@ -198,9 +200,9 @@ def read_labels(path: Path | str = LABELS_FILE) -> Labels:
     """Read a label file (default ``sim/labels.yaml``)."""
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise LabelError(f"{path}: malformed YAML: {exc}") from exc
+        data = yamlfile.load(path)
+    except (OSError, yamlfile.YamlFileError, yaml.YAMLError) as exc:
+        raise LabelError(f"{path}: {yamlfile.describe(exc)}") from None
     return parse_labels(data, path)
 
 

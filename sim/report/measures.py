@@ -2,8 +2,8 @@
 
 A target (``sim.policy.targets``) judges one number, its measure at the horizon; an indicator
 figure shows how that number evolves so the threshold line can be read against every
-year. The numbers come from ``sim.policy.targets.MEASURES`` itself, so the path at the horizon
-year equals the scorecard's ``value``:
+year. The numbers come from the scorecard's own measures, so the path at the horizon
+year equals the scorecard's ``value`` (:func:`sim.policy.goal_measures.measure_paths`):
 
 * level measures (``value_in_year``, ``min_over``, ``max_over``): ``scale × indicator``
   in every year (for min/max the window is shaded: the line must stay on the right side
@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from sim.policy import targets as sim_targets
+from sim.policy.goal_measures import measure_paths
 
 #: measure -> kind of path drawn ("level" or "window") and the text key describing it.
 MEASURE_PATHS: dict[str, tuple[str, str]] = {
@@ -134,11 +135,8 @@ def measure_path(results: pd.DataFrame, target: FigureTarget) -> pd.Series:
     s = indicator_series(results, target)
     if target.path_kind == "level":
         return s * target.scale
-    fn = sim_targets.MEASURES[target.measure]
-    years = s.index.to_numpy(dtype=float)
-    values = [fn(s, target.start, float(y), target.scale) if y > target.start + 1e-9
-              else math.nan for y in years]
-    return pd.Series(values, index=s.index, dtype=float)
+    paths = measure_paths(s.to_numpy(dtype=float)[None, :], s.index.to_numpy(dtype=float), target)
+    return pd.Series(paths[0], index=s.index, dtype=float)
 
 
 def threshold_in_display_unit(target: FigureTarget, variable_scale: float) -> float:

@@ -54,7 +54,7 @@ SECTORS: tuple[tuple[str, str, bool], ...] = (
 )
 
 
-def _grid(n: int) -> tuple[int, int]:
+def grid_shape(n: int) -> tuple[int, int]:
     """Rows × columns for n panels (at most 3 columns)."""
     ncols = min(n, 3) if n != 4 else 2
     return math.ceil(n / ncols), ncols
@@ -90,7 +90,7 @@ def plot_theme(results: Mapping[str, pd.DataFrame], variables: Sequence[str], *,
     styles = scenario_linestyles(results)
     ids = list(results)
     with house_style():
-        nrows, ncols = _grid(len(present))
+        nrows, ncols = grid_shape(len(present))
         fig, axes = new_figure(nrows, ncols, sharex=True, lang=lang)
         flat = axes.ravel()
         for ax in flat[len(present):]:
@@ -171,7 +171,7 @@ def plot_gdp_by_sector(results: Mapping[str, pd.DataFrame], *,
         raise MissingDataError("GDP-by-sector figure: no 'VA ...' sector variable in the "
                                "results")
     with house_style():
-        nrows, ncols = _grid(len(ids))
+        nrows, ncols = grid_shape(len(ids))
         fig, axes = new_figure(nrows, ncols, sharex=True, sharey=True, lang=lang)
         flat = axes.ravel()
         for ax in flat[len(ids):]:
