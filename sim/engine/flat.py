@@ -348,7 +348,10 @@ class Writer:
             if isinstance(node.value, bool):
                 return "True" if node.value else "False"
             if isinstance(node.value, (int, float)):
-                return repr(float(node.value))
+                value = float(node.value)
+                if not math.isfinite(value):
+                    raise Unsupported(f"non-finite number {node.value!r} in an equation")
+                return repr(value)
             raise Unsupported(f"constant {type(node.value).__name__} in an equation")
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow) and not self.vector:
             return f"_s_pow({self(node.left)}, {self(node.right)})"

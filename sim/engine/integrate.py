@@ -652,7 +652,10 @@ def model_context(handle: LoadedModel) -> ModelContext:
         m.output = ModelOutput(None)
         m.output.set_capture_elements(m.capture_elements)
         m.output.initialize(m)
-        m.output.update(m)
+        try:
+            m.output.update(m)
+        except ArithmeticError as err:
+            raise _output_error(m, handle.path, t0, err) from None
         sample = ModelOutput.collect(m)
     real_names = {py: real for real, py in m._namespace.items()}
     columns = [(c, m._namespace.get(c, c)) for c in sample.columns]
