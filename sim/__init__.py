@@ -2,13 +2,15 @@
 
 Rooms, each one job, imported only downwards (``docs/design.md``; ``tests/test_architecture.py``):
 
-- :mod:`sim.errors`, :mod:`sim.provenance`: the foundation (error types; results folders,
-  manifests, hashes);
+- :mod:`sim.errors`, :mod:`sim.provenance`, :mod:`sim.defaults`: the foundation (error
+  types; results folders, manifests, hashes; project defaults);
 - :mod:`sim.engine`: load a model through PySD, integrate with SciPy, the batch twin;
 - :mod:`sim.modelfile`: read, units-check, document and draw ``.mdl`` files;
-- :mod:`sim.policy`: scenario files, the lever registry, targets and their measures;
+- :mod:`sim.policy`: scenario files, the lever registry, reading a whole study, targets and
+  their measures (on arrays, one implementation);
 - :mod:`sim.analysis`: calibration, uncertainty and ensembles, policy search, what-if;
-- :mod:`sim.report`: figures in the bilingual house style, tables;
+- :mod:`sim.report`: figures in the bilingual house style, the table writer, the analyses'
+  results folders;
 - the faces: :mod:`sim.run` (the main job), :mod:`sim.cli`, :mod:`sim.plots`, :mod:`sim.explorer`.
 """
 __version__ = "0.1.0"

@@ -158,7 +158,8 @@ def cmd_run(args) -> int:
                       scenarios=args.scenario or None, name=args.name,
                       figures=not args.no_figures)
     card = pd.read_csv(Path(out) / "scorecard.csv")
-    print("Goal scorecard (✓ met, ✗ missed; measured value in the goal's unit)\n")
+    print("Goal scorecard (✓ met, ✗ missed; measured value in the goal's unit; actual: the "
+          "published outcome, † = verdict reversed by it)\n")
     print(format_matrix(card))
     print(f"\nfull table: {Path(out) / 'scorecard.md'}\nresults: {out}")
     return 0

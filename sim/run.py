@@ -3,7 +3,10 @@
 ``run_all`` writes a NEW folder ``results/<UTC timestamp>-<name>/`` (never overwrites):
 
 - ``timeseries/<scenario>.csv`` and ``timeseries.nc`` (xarray, scipy engine: netCDF3),
-- ``scorecard.csv`` and ``scorecard.md`` (columns: :data:`sim.policy.targets.SCORECARD_COLUMNS`),
+- ``scorecard.csv`` and ``scorecard.md`` (columns: :data:`sim.policy.targets.SCORECARD_COLUMNS`
+  then :data:`sim.history.REALITY_COLUMNS`: the published outcome of each target and whether
+  it confirmed or reversed the scenario's verdict), ``actual.csv`` (one row per target,
+  :func:`sim.history.actual_outcomes`),
 - ``manifest.json``: file hashes, resolved parameters, versions, git commit, engine settings,
 - ``figures/`` when :mod:`sim.plots` provides ``write_figure_set``.
 
@@ -27,7 +30,9 @@ from sim.policy.scenario import Problem, ValidationError, param_to_json
 from sim.policy.study import (Study, model_facts, read_study, select_scenarios, study_paths,  # noqa: F401
                               target_events, validate_study)
 from sim.policy.targets import TargetSet, read_targets, scorecard
-from sim.report.scorecard import to_markdown
+from sim.history import (DATA_DIR, HISTORY_FILES, RECONCILIATION_FILE, actual_outcomes,
+                         check_actuals, reality_check)
+from sim.report.scorecard import scorecard_markdown
 from sim.report.tables import markdown_table
 from sim.provenance import (PACKAGES, git_state, jsonable, make_results_dir, netcdf_name,  # noqa: F401
                             finish_results_dir, new_results_dir, refuse_existing, sha256, versions,
@@ -48,7 +53,19 @@ def validate_all(scenario_dir=DEFAULT_SCENARIO_DIR, model=DEFAULT_MODEL, targets
     model's units, table years must lie in its time span and target indicators must be
     model variables. Returns an empty list when everything is valid.
     """
-    return validate_study(scenario_dir, model, targets, registry, load_model=load_model)[0]
+    return _validate(scenario_dir, model, targets, registry, load_model)[0]
+
+
+def _validate(scenario_dir, model, targets, registry, load_model):
+    """:func:`validate_study` plus the targets' ``actual:`` series against the data's
+    reconciliation (:func:`sim.history.check_actuals`): (problems, study)."""
+    problems, study = validate_study(scenario_dir, model, targets, registry, load_model=load_model)
+    if study is not None and study.targets is not None:
+        try:
+            problems += check_actuals(study.targets, str(study.targets_path))
+        except ValidationError as err:  # the reconciliation file itself is wrong
+            problems += err.problems
+    return problems, study
 
 
 def write_netcdf(results: Mapping[str, pd.DataFrame], path: Path) -> Path:
@@ -127,7 +144,9 @@ def run_all(scenario_dir=DEFAULT_SCENARIO_DIR, model=DEFAULT_MODEL, out=None, sc
     Returns the results folder.
     """
     refuse_existing(out, results_root)
-    study = read_study(scenario_dir, model, targets, registry, load_model=load_model)
+    problems, study = _validate(scenario_dir, model, targets, registry, load_model)
+    if problems:
+        raise ValidationError(problems)
     if study.loaded is None:
         raise SimError("run_all needs a model file")
     if simulate is None:
@@ -136,7 +155,8 @@ def run_all(scenario_dir=DEFAULT_SCENARIO_DIR, model=DEFAULT_MODEL, out=None, sc
     ids = study.select(scenarios)
     results, event_times, params, sset = run_scenarios(study, ids, simulate, engine)
     target_set: TargetSet = study.targets
-    card = scorecard(results, target_set, event_times)
+    actual = actual_outcomes(target_set)
+    card = reality_check(scorecard(results, target_set, event_times), actual)
 
     out_dir = make_results_dir(out, results_root, name)
     ts_dir = out_dir / "timeseries"
@@ -145,7 +165,8 @@ def run_all(scenario_dir=DEFAULT_SCENARIO_DIR, model=DEFAULT_MODEL, out=None, sc
         df.to_csv(ts_dir / f"{sid}.csv", index_label="time")
     write_netcdf(results, out_dir / "timeseries.nc")
     card.to_csv(out_dir / "scorecard.csv", index=False)
-    (out_dir / "scorecard.md").write_text(to_markdown(card), encoding="utf-8")
+    actual.to_csv(out_dir / "actual.csv", index=False)
+    (out_dir / "scorecard.md").write_text(scorecard_markdown(card, actual), encoding="utf-8")
 
     figure_note, figure_error = "skipped: figures=False", None
     if figures:
@@ -160,7 +181,9 @@ def run_all(scenario_dir=DEFAULT_SCENARIO_DIR, model=DEFAULT_MODEL, out=None, sc
                "time_span": list(study.time_span)},
         files={"scenarios": {str(sc.path): sha256(sc.path) for sc in study.scenarios.values()},
                "registry": {str(study.registry_path): sha256(study.registry_path)},
-               "targets": {str(study.targets_path): sha256(study.targets_path)}},
+               "targets": {str(study.targets_path): sha256(study.targets_path)},
+               "data": {f"{DATA_DIR.name}/{f}": sha256(DATA_DIR / f)
+                        for f in (*HISTORY_FILES, RECONCILIATION_FILE)}},
         engine=dict(engine),
         scenarios={sid: {**sset.scenarios[sid].meta(),
                          "params": {k: param_to_json(v) for k, v in params[sid].items()},

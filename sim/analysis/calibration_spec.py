@@ -210,11 +210,10 @@ def _resolve_path(raw: str, spec_dir: Path) -> Path:
 
 def shown_path(path: str | Path) -> str:
     """A path as reports show it: relative to the project root when it lies in the
-    project or in the ``shared/`` folder beside it (``models/...``,
-    ``../shared/data/...``), else absolute, so a committed report does not carry one
-    machine's directory layout."""
+    project (``models/...``, ``data/...``), else absolute (a report that reads a file from
+    outside the project says so plainly)."""
     path = Path(path).resolve()
-    if any(path.is_relative_to(base) for base in (PROJECT_ROOT, PROJECT_ROOT.parent / "shared")):
+    if path.is_relative_to(PROJECT_ROOT):
         return os.path.relpath(path, PROJECT_ROOT)
     return str(path)
 

@@ -42,8 +42,7 @@ import pandas as pd
 from sim.defaults import DEFAULT_MODEL, DEFAULT_SCENARIO_DIR, ENGINE_DEFAULTS
 from sim.errors import UsageError
 from sim.policy.study import read_study
-from sim.policy.goal_measures import (MEASURES as ARRAY_MEASURES, indicator_array,  # noqa: F401
-                                      measure_array, measure_paths, meets_array, year_reached_array)
+from sim.policy.goal_measures import indicator_array, measure_array, meets_array, year_reached_array
 from sim.policy.targets import Target, TargetSet
 from sim.analysis.chunks import (DEFAULT_CHUNK, DEFAULT_WORKERS, ChunkTask, chunk_bounds,  # noqa: F401
                                  execute, resolve_scheduler, run_chunk, scheduler_address, set_blas_threads,

@@ -37,7 +37,10 @@ EVENT_DIRECTION = {">=": "up", ">": "up", "<=": "down", "<": "down"}
 BASES = ("explicit", "interpretation")
 TARGET_KEYS = {"id": True, "name": True, "horizon": True, "indicator": True, "measure": True,
                "comparator": True, "threshold": True, "unit": True, "clause": True, "basis": True,
-               "reasoning": False, "denominator": False, "scale": False, "start": False}
+               "reasoning": False, "denominator": False, "scale": False, "start": False,
+               "actual": False}
+#: Keys of a target's ``actual:`` mapping (the observed series that stands for its indicator).
+ACTUAL_KEYS = {"series": True, "factor": False, "note": False}
 HORIZON_KEYS = {"year": True, "base_year": True, "name": False, "clause": False}
 
 SCORECARD_COLUMNS = ["scenario", "target", "horizon", "indicator", "measure", "value", "threshold",
@@ -74,6 +77,10 @@ class Target:
     reasoning: str = ""
     denominator: str | None = None
     scale: float = 1.0
+    #: ``{"series": <id in data/reconciliation.yaml>, "factor": float, "note": str}`` or None:
+    #: the observed series standing for the indicator (``factor`` converts its unit to the
+    #: indicator's model unit), judged by the same measure (see :mod:`sim.history`).
+    actual: Mapping | None = None
 
     @property
     def id(self) -> str:
@@ -264,6 +271,7 @@ def _read_target(entry, i: int, file: str, horizons: Mapping[str, Horizon], vari
     start = entry.get("start")
     if start is not None and not _num(start):
         problems.append(Problem(file, f"{where}.start", f"expected a year, got {start!r}"))
+    actual = _read_actual(entry.get("actual"), file, f"{where}.actual", problems) if "actual" in entry else None
     if len(problems) > n_before or hkey not in horizons:
         return None
     h = horizons[hkey]
@@ -275,7 +283,33 @@ def _read_target(entry, i: int, file: str, horizons: Mapping[str, Horizon], vari
                   indicator=entry["indicator"], measure=measure, comparator=comp,
                   threshold=float(threshold), unit=str(entry["unit"]), clause=str(entry["clause"]),
                   basis=basis, reasoning=str(reasoning or "").strip(),
-                  denominator=entry.get("denominator"), scale=float(scale))
+                  denominator=entry.get("denominator"), scale=float(scale), actual=actual)
+
+
+def _read_actual(value, file: str, where: str, problems: list[Problem]) -> dict | None:
+    """``actual: <series>`` or ``actual: {series, factor, note}`` -> the mapping (or None)."""
+    if isinstance(value, str):
+        value = {"series": value}
+    if not isinstance(value, Mapping):
+        problems.append(Problem(file, where, "expected an observed series id or a mapping {series, "
+                                f"factor, note}}, got {value!r}"))
+        return None
+    n = len(problems)
+    for k in set(value) - set(ACTUAL_KEYS):
+        problems.append(Problem(file, f"{where}.{k}", "unknown key" + suggest(str(k), ACTUAL_KEYS)))
+    series = value.get("series")
+    if not isinstance(series, str) or not series.strip():
+        problems.append(Problem(file, f"{where}.series", f"expected a series id of "
+                                f"data/reconciliation.yaml, got {series!r}"))
+    factor = value.get("factor", 1.0)
+    if not _num(factor) or factor == 0:
+        problems.append(Problem(file, f"{where}.factor", f"expected a non-zero number, got {factor!r}"))
+    note = value.get("note", "")
+    if not isinstance(note, str):
+        problems.append(Problem(file, f"{where}.note", f"expected text, got {note!r}"))
+    if len(problems) > n:
+        return None
+    return {"series": series, "factor": float(factor), "note": " ".join(note.split())}
 
 
 def validate_targets(path: str | os.PathLike, model_variables: Iterable[str] | None = None) -> list[Problem]:

@@ -14,6 +14,7 @@ from typing import Callable, Mapping, Sequence
 import pandas as pd
 
 from sim.errors import ResultsFolderError
+from sim.history import comparable_series
 from sim.report.dashboard import plot_dashboard
 from sim.report.history import find_history, plot_model_vs_history
 from sim.report.indicators import plot_target_indicator
@@ -28,6 +29,7 @@ LANG_SETS = {"zh": ("zh",), "en": ("en",), "both": ("zh", "en")}
 def _figures(results, scorecard, targets, scenarios_meta, history, common) -> list[tuple]:
     """(file stem, function drawing the figure for one language) for the whole set."""
     labels = common["labels"]
+    observed = comparable_series() if history is not None else None
     items: list[tuple[str, Callable]] = [
         ("dashboard", lambda lang: plot_dashboard(
             scorecard, targets, scenarios_meta, lang=lang, scenario_ids=list(results),
@@ -35,7 +37,7 @@ def _figures(results, scorecard, targets, scenarios_meta, history, common) -> li
     ]
     for t in targets:
         items.append((f"target_{t.id}", lambda lang, t=t: plot_target_indicator(
-            results, t, scorecard, scenarios_meta, lang=lang, **common)))
+            results, t, scorecard, scenarios_meta, lang=lang, observed=observed, **common)))
     items.append(("gdp_by_sector", lambda lang: plot_gdp_by_sector(
         results, scenarios_meta=scenarios_meta, lang=lang, **common)))
     for key, theme in THEMES.items():

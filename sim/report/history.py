@@ -1,4 +1,8 @@
-"""Model against historical data: data points (indicator, year, value) and model lines."""
+"""Model against historical data: observed points (hollow markers) and model lines.
+
+The points are the reconciled series of :func:`sim.history.comparable_series` (one value
+per year, on one basis, each with its source in ``data/``), not the raw rows.
+"""
 from __future__ import annotations
 
 import math
@@ -8,29 +12,26 @@ from typing import Mapping, Sequence
 
 import pandas as pd
 
+from sim.history import comparable_series
 from sim.report.labels import Labels, default_labels, pick
 from sim.report.measures import MissingDataError
 from sim.report.panels import grid_shape
-from sim.report.style import (DEFAULT_HORIZONS, PANEL_TITLE_SIZE, add_caption, house_style,
-                    mark_horizons, new_figure, panel_title, scenario_colours,
-                    scenario_linestyles, scenario_name)
+from sim.report.style import (DATA_STYLE, DEFAULT_HORIZONS, PANEL_TITLE_SIZE, add_caption,
+                    house_style, mark_horizons, mark_projection, new_figure, panel_title,
+                    projection_start, scenario_colours, scenario_linestyles, scenario_name)
 
-#: Where the historical data file is looked for: $JDZ_HISTORY, then ``shared/data`` beside
-#: the repository (as laid out for developers and CI).
-HISTORY_ENV = "JDZ_HISTORY"
-HISTORY_FILE = Path(__file__).resolve().parents[3] / "shared" / "data" / "history_to_2015.csv"
-
-
-def find_history() -> pd.DataFrame | None:
-    """The historical data points (indicator, year, value, ...) if the file is found, else None."""
-    candidates = [Path(p) for p in [os.environ.get(HISTORY_ENV)] if p] + [HISTORY_FILE]
-    for path in candidates:
-        if path.is_file():
-            return pd.read_csv(path)
-    return None
+def find_history(data_dir: str | os.PathLike | None = None) -> pd.DataFrame:
+    """The observed points of the project's ``data/`` folder, long format (``indicator``:
+    the reconciled series id, ``year``, ``value`` in the series' unit, ``unit``), from
+    :func:`sim.history.comparable_series`."""
+    wide = comparable_series(data_dir)
+    long = wide.rename_axis(columns="indicator").stack().dropna().rename("value").reset_index()
+    long["unit"] = long["indicator"].map(wide.attrs["units"])
+    return long[["indicator", "year", "value", "unit"]]
 
 
-DATA_STYLE = dict(marker="o", ms=10, ls="none", mfc="white", mec="#222222", mew=2.2, zorder=6)
+#: Where the points come from, for the caption (every row there names its source).
+DATA_FILES = ("data/history_*.csv",)
 #: Years of data before the model's start shown for context, and years of model run shown
 #: after the last data point (the figure is about the fit, not the projection).
 CONTEXT_YEARS = 5
@@ -45,7 +46,7 @@ def plot_model_vs_history(data: pd.DataFrame, model, series: Sequence[str] | Non
     """One panel per data indicator: observed points against the model's series.
 
     ``data``: DataFrame with columns ``indicator, year, value`` in the data's own unit
-    (as ``history_to_2015.csv``); every row is drawn, duplicates included.
+    (as :func:`find_history`); every row is drawn as a hollow marker, never a line.
     ``model``: a results DataFrame (years × variables) or ``{scenario id: DataFrame}``.
     ``series``: data indicators to show (default: those of ``labels.history`` present in
     ``data``); ``labels.history`` gives each one's model variable and the scale from the
@@ -93,6 +94,7 @@ def plot_model_vs_history(data: pd.DataFrame, model, series: Sequence[str] | Non
                     pts["value"].to_numpy(float) * spec["scale"] * scale, **DATA_STYLE,
                     gid=f"data:{ind}", label=labels.t("data", lang))
             mark_horizons(ax, [h for h in horizons if h <= end])
+            mark_projection(ax, projection_start(scenarios_meta), labels, lang)
             ax.set_title(panel_title(pick(spec, lang, kind="title"), ncols), loc="left",
                          fontsize=PANEL_TITLE_SIZE)
             ax.set_ylabel(labels.unit(var, lang))
@@ -105,5 +107,5 @@ def plot_model_vs_history(data: pd.DataFrame, model, series: Sequence[str] | Non
         fig.legend(list(seen.values()), list(seen), loc="outside right upper")
         fig.suptitle(labels.t("history_title", lang, kind="title"), x=0.01, ha="left")
         add_caption(fig, labels, lang, source, [s for s in results if s != "model"],
-                    scenarios_meta)
+                    scenarios_meta, data_files=DATA_FILES)
     return fig

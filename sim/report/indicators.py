@@ -6,14 +6,18 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from sim.history import breaks_of, series_info
 from sim.report.labels import Labels, compose, default_labels, pick
 from sim.report.measures import (FigureTarget, MissingDataError, as_figure_target, finite, measure_path,
-                       whole_year)
-from sim.report.style import (DEFAULT_HORIZONS, add_caption, house_style, mark_horizons, new_figure,
-                    scenario_colours, scenario_linestyles, scenario_name)
+                       observed_path, whole_year)
+from sim.report.style import (DATA_STYLE, DEFAULT_HORIZONS, add_caption, house_style, mark_horizons,
+                    mark_projection, new_figure, projection_start, scenario_colours,
+                    scenario_linestyles, scenario_name)
 
 COMPARATOR_SIGNS = {">=": "≥", ">": ">", "<=": "≤", "<": "<"}
 WINDOW_SHADE = "#F0F0F0"
+#: Where observed points come from, for the caption (every row there names its source).
+DATA_FILES = ("data/history_*.csv",)
 
 
 def scorecard_row(scorecard: pd.DataFrame | None, scenario: str, target_id: str):
@@ -65,7 +69,8 @@ def plot_target_indicator(results: Mapping[str, pd.DataFrame], target,
                           scenarios_meta: Mapping | None = None, *, lang: str = "zh",
                           colours: Mapping[str, str] | None = None,
                           horizons: Sequence[float] = DEFAULT_HORIZONS,
-                          source=None, labels: Labels | None = None):
+                          source=None, labels: Labels | None = None,
+                          observed: pd.DataFrame | None = None):
     """Figure of one target's measure for every scenario, in the target's unit.
 
     ``results``: {scenario id: DataFrame indexed by year, columns = model variables};
@@ -73,7 +78,11 @@ def plot_target_indicator(results: Mapping[str, pd.DataFrame], target,
     (gid ``scenario:<id>``), the threshold at ``target.threshold`` (gid ``threshold``),
     the horizons (the target's own one solid), the measure window for window and min/max
     measures (shaded), and a ring where the scorecard says the goal was first met (gid
-    ``reached:<id>``; the year is also in the legend). Returns the Figure.
+    ``reached:<id>``; the year is also in the legend). With ``observed``
+    (:func:`sim.history.comparable_series`) and a target naming its observed series
+    (``actual``), the same measure on the published data is drawn as hollow markers (gid
+    ``observed``), and the data files go in the caption. A solid line separates history
+    from projection (the scenarios' earliest ``policy_start``). Returns the Figure.
     """
     labels = labels or default_labels()
     target = as_figure_target(target)
@@ -106,6 +115,17 @@ def plot_target_indicator(results: Mapping[str, pd.DataFrame], target,
                 ax.plot([float(year)], [float(np.interp(float(year), x[ok], y[ok]))],
                         marker="o", ms=13, mfc="white", mec=colours[sid], mew=3, ls="none",
                         zorder=5, gid=f"reached:{sid}")
+        obs = observed_path(observed, target, breaks_of(target.actual["series"])
+                            if target.actual and observed is not None
+                            and target.actual["series"] in observed.columns else ())
+        if obs is not None:   # within the model's time span
+            obs = obs[obs.index >= min(float(results[s].index.min()) for s in ids)]
+        if obs is not None and not obs.empty:
+            name = series_info().loc[target.actual["series"]]
+            ax.plot(obs.index.to_numpy(float), obs.to_numpy(float), gid="observed",
+                    label=compose(lang, lambda one: labels.t("observed_from", one, name=name[one])),
+                    **DATA_STYLE)
+        mark_projection(ax, projection_start(scenarios_meta), labels, lang)
         ax.axhline(target.threshold, color="#222222", lw=2.5, ls=(0, (6, 3)), zorder=2,
                    gid="threshold",
                    label=compose(lang, lambda one: threshold_text(
@@ -118,5 +138,6 @@ def plot_target_indicator(results: Mapping[str, pd.DataFrame], target,
         ax.set_ylabel(compose(lang, lambda one: labels.with_unit(measure(one), unit(one), one)))
         ax.set_xlabel(labels.t("year", lang))
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
-        add_caption(fig, labels, lang, source, ids, scenarios_meta)
+        add_caption(fig, labels, lang, source, ids, scenarios_meta,
+                    data_files=DATA_FILES if obs is not None and not obs.empty else ())
     return fig

@@ -16,8 +16,8 @@ Values are in the target's unit, so the threshold is drawn at ``threshold`` itse
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
-from typing import Mapping
+from dataclasses import dataclass, fields, replace
+from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -63,6 +63,9 @@ class FigureTarget:
     scale: float = 1.0
     denominator: str | None = None
     basis: str = ""
+    #: the observed series standing for the indicator (``{"series", "factor", "note"}``),
+    #: as the target's ``actual:`` key (:mod:`sim.history`), or None
+    actual: Mapping | None = None
 
     @property
     def path_kind(self) -> str:
@@ -90,7 +93,7 @@ def as_figure_target(obj, where: str = "targets") -> FigureTarget:
                             measure=obj.measure, comparator=obj.comparator,
                             threshold=obj.threshold, unit=obj.unit, year=obj.year,
                             start=obj.start, scale=obj.scale, denominator=obj.denominator,
-                            basis=obj.basis)
+                            basis=obj.basis, actual=obj.actual)
     if not isinstance(obj, Mapping):
         raise TargetFigureError(f"{where}: expected a target mapping, got {type(obj).__name__}")
     data = dict(obj)
@@ -115,6 +118,9 @@ def as_figure_target(obj, where: str = "targets") -> FigureTarget:
     kwargs["threshold"] = float(data["threshold"])
     kwargs["scale"] = float(data.get("scale") or 1.0)
     kwargs["unit"] = str(data.get("unit") or "")
+    actual = data.get("actual")
+    kwargs["actual"] = ({"series": actual, "factor": 1.0} if isinstance(actual, str)
+                        else dict(actual) if isinstance(actual, Mapping) else None)
     return FigureTarget(**kwargs)
 
 
@@ -137,6 +143,26 @@ def measure_path(results: pd.DataFrame, target: FigureTarget) -> pd.Series:
         return s * target.scale
     paths = measure_paths(s.to_numpy(dtype=float)[None, :], s.index.to_numpy(dtype=float), target)
     return pd.Series(paths[0], index=s.index, dtype=float)
+
+
+def observed_path(observed: pd.DataFrame | None, target: FigureTarget,
+                  breaks: Sequence[Mapping] = ()) -> pd.Series | None:
+    """The target's measure on its observed series (``target.actual``), in the years with
+    published data: the same :func:`measure_path` the model's lines use. ``observed``:
+    :func:`sim.history.comparable_series` (years × series). Window measures need the start
+    year observed and drop the years whose window crosses one of ``breaks`` (``{between:
+    [y0, y1]}``, :func:`sim.history.breaks_of`). None when there is nothing to draw."""
+    if observed is None or not target.actual or target.actual.get("series") not in observed.columns:
+        return None
+    col = observed[target.actual["series"]].dropna() * float(target.actual.get("factor", 1.0))
+    if col.empty or (target.path_kind == "window" and target.start not in set(col.index.astype(float))):
+        return None
+    frame = pd.DataFrame({target.indicator: col.to_numpy(float)}, index=col.index.to_numpy(float))
+    path = measure_path(frame, replace(target, denominator=None)).dropna()
+    if target.path_kind == "window":
+        path = path[[not any(target.start <= b["between"][0] and b["between"][1] <= y
+                             for b in breaks) for y in path.index]]
+    return path if not path.empty else None
 
 
 def threshold_in_display_unit(target: FigureTarget, variable_scale: float) -> float:
@@ -188,4 +214,4 @@ def finite(x) -> bool:
 
 __all__ = ["FigureTarget", "MEASURE_PATHS", "TargetFigureError", "MissingDataError", "as_figure_target",
            "indicator_series", "measure_path", "threshold_in_display_unit", "finite",
-           "whole_year", "target_path"]
+           "whole_year", "target_path", "observed_path"]

@@ -34,13 +34,32 @@ def format_table(card: pd.DataFrame, columns: list[str] | None = None) -> str:
     return "\n".join([line(header), line(["-" * w for w in widths])] + [line(r) for r in rows])
 
 
+#: Mark of a scenario's verdict that the published outcome reversed (see :mod:`sim.history`).
+REVERSED_MARK = "†"
+
+
+def _actual_cell(row) -> str:
+    """The matrix cell of the published outcome: ``"✗ 957.1"``, or its status."""
+    status = row.get("actual_status")
+    if status == "published":
+        return ("✓ " if str(row.get("actual_passed")) == "True" else "✗ ") + number(row["actual_value"])
+    return {"not testable": "not testable"}.get(status, "no figure")
+
+
 def goal_matrix(card: pd.DataFrame) -> pd.DataFrame:
     """Targets × scenarios: each cell ``"✓ 61.2"`` (met) or ``"✗ 48.9"`` (missed), with the
-    measured value; rows keep the targets file's order, columns the scenarios' order."""
+    measured value; rows keep the targets file's order, columns the scenarios' order.
+    When the card carries the published outcomes (``actual_status``, ``reality``: see
+    :func:`sim.history.reality_check`), an ``actual`` column follows ``goal`` and verdicts
+    that reality reversed carry :data:`REVERSED_MARK`."""
+    reversed_ = card["reality"] == "reversed" if "reality" in card.columns else False
     cell = card.apply(lambda r: ("✓ " if r["passed"] else "✗ ") + number(r["value"]), axis=1)
+    cell = cell + np.where(reversed_, " " + REVERSED_MARK, "")
     table = card.assign(cell=cell).pivot(index="target", columns="scenario", values="cell")
     table = table.loc[list(dict.fromkeys(card["target"])), list(dict.fromkeys(card["scenario"]))]
     units = card.drop_duplicates("target").set_index("target")
+    if "actual_status" in card.columns:
+        table.insert(0, "actual", [_actual_cell(units.loc[t]) for t in table.index])
     table.insert(0, "goal", [f"{units.at[t, 'comparator']} {number(units.at[t, 'threshold'])} {units.at[t, 'unit']}"
                              for t in table.index])
     table.columns.name = None
@@ -49,13 +68,21 @@ def goal_matrix(card: pd.DataFrame) -> pd.DataFrame:
 
 def format_matrix(card: pd.DataFrame) -> str:
     """:func:`goal_matrix` as fixed-width text for the terminal, with a count of goals
-    met per scenario on the last line."""
+    met per scenario on the last line (and, with published outcomes, of the verdicts
+    reality confirmed and reversed)."""
     table = goal_matrix(card)
     met = card.groupby("scenario", sort=False)["passed"].sum()
     total = card.groupby("scenario", sort=False)["passed"].size()
-    footer = {"goal": "goals met"} | {sc: f"{int(met[sc])}/{int(total[sc])}" for sc in table.columns[1:]}
+    scenarios = list(dict.fromkeys(card["scenario"]))
+    footers = [{"goal": "goals met"} | {sc: f"{int(met[sc])}/{int(total[sc])}" for sc in scenarios}]
+    if "reality" in card.columns:
+        def count(what):
+            return card.assign(x=card["reality"] == what).groupby("scenario", sort=False)["x"].sum()
+        conf, rev = count("confirmed"), count("reversed")
+        footers.append({"goal": "reality confirmed"} | {sc: str(int(conf[sc])) for sc in scenarios})
+        footers.append({"goal": f"reality reversed {REVERSED_MARK}"} | {sc: str(int(rev[sc])) for sc in scenarios})
     rows = [[str(i)] + [str(v) for v in r] for i, r in zip(table.index, table.itertuples(index=False))]
-    rows.append(["", *[footer[c] for c in table.columns]])
+    rows += [["", *[f.get(c, "") for c in table.columns]] for f in footers]
     header = ["target", *table.columns]
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
     line = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()  # noqa: E731
@@ -66,3 +93,22 @@ def to_markdown(card: pd.DataFrame, columns: list[str] | None = None) -> str:
     """The scorecard as a Markdown table (cells as in :func:`to_text_rows`)."""
     header, rows = to_text_rows(card, columns)
     return markdown_table(pd.DataFrame(rows, columns=header))
+
+
+MARKDOWN_COLUMNS = ["scenario", "target", "value", "comparator", "threshold", "unit", "passed",
+                    "margin", "year_reached", "basis", "actual_value", "reality"]
+
+
+def scorecard_markdown(card: pd.DataFrame, actual: pd.DataFrame) -> str:
+    """``scorecard.md``: the scorecard table (with the published outcome and whether it
+    confirmed or reversed each verdict), then the published outcomes
+    (:func:`sim.history.actual_outcomes`) with their sources or why there is none."""
+    outcomes = pd.DataFrame({
+        "target": actual["target"], "observed series": actual["series"].replace("", "—"),
+        "actual": actual["value"].astype(float),
+        "met": actual["passed"].map({True: "yes", False: "no"}).fillna(""),
+        "status": actual["status"],
+        "source / reason": [r.source if r.status == "published" else r.reason
+                            for r in actual.itertuples(index=False)]})
+    return (to_markdown(card, [c for c in MARKDOWN_COLUMNS if c in card.columns])
+            + "\n## Published outcomes (actual)\n\n" + markdown_table(outcomes))

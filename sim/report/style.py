@@ -182,17 +182,50 @@ def new_figure(nrows: int = 1, ncols: int = 1, figsize: Sequence[float] = FIGSIZ
 
 
 def add_caption(fig, labels: Labels, lang: str, source: Mapping | str | None,
-                scenario_ids: Sequence[str], scenarios_meta: Mapping | None) -> None:
-    """Caption line: source and the scenarios shown, bottom left, small type."""
+                scenario_ids: Sequence[str], scenarios_meta: Mapping | None,
+                data_files: Sequence[str] = ()) -> None:
+    """Caption line: source, the scenarios shown and, when observed points are drawn, the
+    data files they come from (``data_files``), bottom left, small type."""
     def line(one):
         src = pick(source, one) if source else labels.t("default_source", one)
         names = labels.t("list_sep", one).join(
             scenario_name(s, scenarios_meta, one) for s in scenario_ids)
         colon = labels.t("colon", one)
+        data = (labels.t("gap", one) + labels.t("data_source", one, files=labels.t(
+            "list_sep", one).join(data_files))) if data_files else ""
         return (f"{labels.t('source', one)}{colon}{src}{labels.t('gap', one)}"
-                f"{labels.t('scenarios', one)}{colon}{names}")
+                f"{labels.t('scenarios', one)}{colon}{names}{data}")
     fig.text(0.01, 0.01, compose(lang, line), fontsize=CAPTION_SIZE, color="#444444",
              ha="left", va="bottom", gid="caption", wrap=True)
+
+
+#: Observed (published) data: hollow markers, never a line (not to be read as a model run).
+DATA_STYLE = dict(marker="o", ms=10, ls="none", mfc="white", mec="#222222", mew=2.2, zorder=6)
+#: The line between history (the model follows data) and projection (scenarios diverge).
+PROJECTION_LINE = dict(color="#777777", lw=2.0, ls=(0, (5, 2, 1, 2)), zorder=1)
+
+
+def projection_start(scenarios_meta: Mapping | None) -> float | None:
+    """First year of the projection: the earliest ``projection_start`` of the scenarios'
+    metadata (set by a run seen from a vantage year: its levers start the year after),
+    else the earliest ``policy_start`` (None when no scenario sets either)."""
+    metas = [m for m in (scenarios_meta or {}).values() if isinstance(m, Mapping)]
+    for key in ("projection_start", "policy_start"):
+        starts = [float(m[key]) for m in metas if m.get(key) is not None]
+        if starts:
+            return min(starts)
+    return None
+
+
+def mark_projection(ax, start: float | None, labels: Labels, lang: str) -> None:
+    """A dash-dot line half a year before ``start`` (between the last history year's point
+    and the first projected one; gid ``projection_start``), explained in the legend
+    ("history | projection from 2016") rather than by text over the data."""
+    if start is None:
+        return
+    ax.axvline(float(start) - 0.5, gid="projection_start", **PROJECTION_LINE,
+               label=compose(lang, lambda one: labels.t("projection_from", one,
+                                                        year=f"{float(start):g}")))
 
 
 def mark_horizons(ax, horizons: Iterable[float] = DEFAULT_HORIZONS, emphasise=None) -> None:

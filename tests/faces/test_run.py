@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+
+from sim.history import REALITY_COLUMNS
 import xarray as xr
 
 import sim
@@ -50,7 +52,7 @@ def test_scorecard_matches_closed_form_growth(first_run):
     assert card.loc[("plan", "gdp_growth_2020"), "value"] == pytest.approx(plan, rel=1e-4)
     # energy intensity falls at 2 %/yr continuously in the baseline
     assert card.loc[("baseline", "energy_intensity_2020"), "value"] == pytest.approx(100 * math.expm1(-0.02), rel=1e-4)
-    assert list(card.reset_index().columns) == SCORECARD_COLUMNS
+    assert list(card.reset_index().columns) == SCORECARD_COLUMNS + REALITY_COLUMNS
     assert len(card) == 3 * 6
 
 
@@ -92,7 +94,11 @@ def test_results_folder_contents(first_run):
     np.testing.assert_allclose(ds["GDP real"].sel(scenario="plan").values, csv["GDP real"].values)
     ds.close()
     md = (first_run / "scorecard.md").read_text(encoding="utf-8")
-    assert md.count("\n") == 2 + 18
+    table, outcomes = md.split("## Published outcomes (actual)")
+    assert table.strip().count("\n") == 2 + 18 - 1          # header, rule, 18 rows
+    assert "actual_value" in table.splitlines()[0] and "reality" in table.splitlines()[0]
+    assert outcomes.strip().count("\n") == 2 + 6 - 1        # one row per target
+    assert (first_run / "actual.csv").is_file()
 
 
 def test_manifest_contents(first_run):

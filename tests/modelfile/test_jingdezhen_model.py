@@ -20,9 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 MODEL = ROOT / "models" / "jingdezhen.mdl"
 LEVERS = ROOT / "scenarios" / "levers.yaml"
 SCENARIOS = ROOT / "scenarios"
-DATA = Path("/work/shared/data/history_to_2015.csv")
-if not DATA.exists():  # CI lays shared/ beside the clone
-    DATA = ROOT.parent / "shared" / "data" / "history_to_2015.csv"
+DATA = ROOT / "data" / "history_to_2015.csv"
 
 TOLERANCE = 0.10  # relative error allowed per data point (issue 3)
 YEARS = list(range(2010, 2031))

@@ -320,14 +320,14 @@ def test_gdp_by_sector_stacks_to_gdp(results):
 
 def test_history_figure_draws_every_data_point_in_model_units(results):
     data = pd.DataFrame({
-        "indicator": ["industry_structure_secondary_share"] * 3 + ["gdp", "gdp", "other"],
+        "indicator": ["secondary_share"] * 3 + ["gdp", "gdp", "other"],
         "year": [2010, 2011, 2011, 2010, 2015, 2012],
         "value": [60.78, 62.0, 61.5, 461.5, 700.0, 1.0],
     })
     fig = plots.plot_model_vs_history(data, results, scenarios_meta=META, lang="en")
     points = {ln.get_gid(): np.asarray(ln.get_ydata()) for ln in lines_by_prefix(fig, "data:")}
     # % data -> Dmnl model unit (x0.01) -> % display (x100): unchanged; duplicates kept
-    assert np.allclose(points["data:industry_structure_secondary_share"], [60.78, 62.0, 61.5])
+    assert np.allclose(points["data:secondary_share"], [60.78, 62.0, 61.5])
     assert np.allclose(points["data:gdp"], [461.5, 700.0])
     assert len(lines_by_prefix(fig, "scenario:")) == 2 * len(results)
 
@@ -528,14 +528,14 @@ def test_crossing_times_are_shown_as_the_first_yearly_value_that_meets_the_goal(
                          labels, "zh") == labels.t("missed", "zh")
 
 
-def test_history_file_found_through_the_environment(tmp_path, monkeypatch):
+def test_history_points_are_the_reconciled_series_of_the_data_folder():
+    from sim.history import comparable_series
     from sim.report.history import find_history
-    csv = tmp_path / "h.csv"
-    csv.write_text("indicator,year,value,unit,source_url,note\ngdp,2010,461.5,亿元,x,\n",
-                   encoding="utf-8")
-    monkeypatch.setenv("JDZ_HISTORY", str(csv))
-    data = find_history()
-    assert list(data["value"]) == [461.5]
+    points = find_history()
+    gdp = points[points["indicator"] == "gdp"].set_index("year")
+    assert gdp.at[2020, "value"] == pytest.approx(957.1364) and gdp.at[2020, "unit"] == "亿元"
+    assert len(points) == int(comparable_series().notna().sum().sum())   # one point per value
+    assert set(default_labels().history) <= set(points["indicator"])
 
 
 def test_compare_figure_writes_the_requested_format(tmp_path, results):
