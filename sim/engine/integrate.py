@@ -693,6 +693,11 @@ def model_context(handle: LoadedModel) -> ModelContext:
     return ctx
 
 
+def forget_model_contexts() -> None:
+    """Drop every model context kept by :func:`model_context` (benchmarks of a first call)."""
+    _CONTEXTS.clear()
+
+
 def pysd_derivative(m, sv: "StateVector", t: float, y: np.ndarray) -> np.ndarray:
     """PySD's own derivative of an initialised model at time ``t`` and state ``y``."""
     sv.set(np.asarray(y, float))
