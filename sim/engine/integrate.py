@@ -1049,8 +1049,12 @@ def simulate(model, params: dict | None = None, *, method: str = "RK45", rtol: f
         return f
 
     def negative_fn(i):
+        # zero, up to 1e-14 of the stock's initial size: a stock that stays exactly at zero
+        # (SciPy counts g = 0 -> 0 as a crossing) or at rounding noise is not "negative"
+        eps = 1e-14 * max(1.0, abs(float(y0[i])))
+
         def f(t, y):
-            return y[i]
+            return y[i] + eps
         f.terminal = True
         f.direction = -1
         return f

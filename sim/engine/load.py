@@ -203,8 +203,9 @@ def load_model(path: str | os.PathLike) -> LoadedModel:
                          f".mdl or an XMILE file ({', '.join(sorted(XMILE_SUFFIXES))})")
     sha = file_sha256(src)
     cached = _LOADED.get((src, sha))
-    if cached is not None and all(file_sha256(src.parent / rel) == h for rel, h in cached[1]):
-        return cached[0]
+    if (cached is not None and all(file_sha256(src.parent / rel) == h for rel, h in cached[1])
+            and cached[0].py_file.is_file() and file_sha256(cached[0].py_file) == cached[2]):
+        return cached[0]  # same model, data files and translation (else: checked again below)
     digest = sha
     for rel in data_files(src):  # a changed data file needs a new translation too
         digest = hashlib.sha256(f"{digest}{rel}{file_sha256(src.parent / rel)}".encode()).hexdigest()
@@ -231,7 +232,8 @@ def load_model(path: str | os.PathLike) -> LoadedModel:
         raise ModelError(f"{path}: the translated model does not import: "
                          f"{type(err).__name__}: {err}") from err
     loaded = LoadedModel(path=src, sha256=sha, py_file=py_file, doc=template.doc)
-    _LOADED[(src, sha)] = (loaded, [(rel, file_sha256(src.parent / rel)) for rel in data_files(src)])
+    _LOADED[(src, sha)] = (loaded, [(rel, file_sha256(src.parent / rel)) for rel in data_files(src)],
+                           file_sha256(py_file))
     return loaded
 
 
