@@ -5,10 +5,14 @@
     python -m sim validate
     python -m sim compare A B
     python -m sim figures RESULTS_DIR [--lang zh|en|both]
+    python -m sim brief [RESULTS_DIR] [--lang zh|en|both] [--search DIR] [--ensemble DIR]
+    python -m sim slides RESULTS_DIR [--lang zh|en]
     python -m sim calibrate SPEC [--out DIR]
     python -m sim optimize [--from plan] [--goals ID ...] [--horizon 2020] [--start YEAR] [--doc FILE]
     python -m sim docs [MODEL]
     python -m sim units [MODEL]
+    python -m sim trace [--out docs]
+    python -m sim contributions [--scenario plan] [--against baseline] [--method auto|exact|permutations]
     python -m sim ensemble --scenario S --n N [--method lhs|sobol|mc] [--seed K] [--scheduler tcp://host:port] [--out DIR]
 
 Every user mistake (a bad option value, a bad file, an output location that exists or
@@ -174,7 +178,7 @@ def cmd_validate(args) -> int:
     if problems:
         print(f"{len(problems)} problem(s) found", file=sys.stderr)
         return 2
-    print("all scenario and target files are valid")
+    print("all scenario, target and measure files are valid")
     return 0
 
 
@@ -194,6 +198,38 @@ def cmd_figures(args) -> int:
 
     paths = plots.regenerate(args.results_dir, lang=args.lang)
     print(f"wrote {len(paths)} figure files under {args.results_dir}")
+    return 0
+
+
+def _latest_results(kind: str = "main") -> Path:
+    """The newest results folder of the main job under results/ (names start with a UTC time)."""
+    from sim.errors import SimError
+    from sim.run import DEFAULT_RESULTS_ROOT
+
+    root = Path(DEFAULT_RESULTS_ROOT)
+    found = sorted((p for p in root.glob(f"*-{kind}*") if (p / "scorecard.csv").is_file()
+                    and (p / "timeseries").is_dir()), key=lambda p: p.name) if root.is_dir() else []
+    if not found:
+        raise SimError(f"{root}: no results folder of python -m sim run found; give RESULTS_DIR "
+                       "or run `make run` first")
+    return found[-1]
+
+
+def cmd_brief(args) -> int:
+    from sim.report.brief import write_brief
+
+    folder = Path(args.results_dir) if args.results_dir else _latest_results()
+    for lang in ("zh", "en") if args.lang == "both" else (args.lang,):
+        for p in write_brief(folder, lang, search_dir=args.search, ensemble_dir=args.ensemble,
+                             pdf=not args.no_pdf):
+            print(p)
+    return 0
+
+
+def cmd_slides(args) -> int:
+    from sim.report.slides import write_slides
+
+    print(write_slides(args.results_dir, args.lang, search_dir=args.search, ensemble_dir=args.ensemble))
     return 0
 
 
@@ -227,6 +263,29 @@ def cmd_docs(args) -> int:
     from sim.modelfile import doc as modeldoc
 
     for p in modeldoc.main_docs(args.model):
+        print(p)
+    return 0
+
+
+def cmd_contributions(args) -> int:
+    from sim import run
+    from sim.analysis.contributions import contributions
+    from sim.analysis.whatif import Workspace
+
+    ws = Workspace(args.scenarios, args.model)
+    contrib = contributions(args.scenario, args.against, levers=args.levers or None, goals=args.goals or None,
+                            method=args.method, permutations=args.permutations, seed=args.seed, workspace=ws)
+    out = run.write_contributions(contrib, args.out, scenarios_meta=ws.meta(), figure_goals=args.figure_goals,
+                                  model=args.model)
+    print((out / "contributions.md").read_text(encoding="utf-8"))
+    print(f"results: {out}")
+    return 0
+
+
+def cmd_trace(args) -> int:
+    from sim.analysis import trace
+
+    for p in trace.write_docs(args.scenarios, args.model, args.out):
         print(p)
     return 0
 
@@ -353,6 +412,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lang", choices=["zh", "en", "both"], default="both")
     p.set_defaults(func=cmd_figures)
 
+    def judgement_args(q):
+        q.add_argument("--search", help="policy-search results folder (default: the run's own, else the "
+                                        "newest sibling made with the same model, else docs/policy_search.md)")
+        q.add_argument("--ensemble", help="ensemble results folder (default: the run's own, else the newest "
+                                          "sibling made with the same model)")
+
+    p = sub.add_parser("brief", help="policy brief (HTML and PDF) from a results folder")
+    p.add_argument("results_dir", nargs="?", help="results folder of python -m sim run (default: the newest)")
+    p.add_argument("--lang", choices=["zh", "en", "both"], default="both")
+    p.add_argument("--no-pdf", action="store_true", help="HTML only")
+    judgement_args(p)
+    p.set_defaults(func=cmd_brief)
+
+    p = sub.add_parser("slides", help="16:9 slide deck (.pptx) from a results folder")
+    p.add_argument("results_dir")
+    p.add_argument("--lang", choices=["zh", "en"], default="zh")
+    judgement_args(p)
+    p.set_defaults(func=cmd_slides)
+
     p = sub.add_parser("calibrate", help="fit parameters to historical data")
     p.add_argument("spec", help="calibration spec (YAML)")
     p.add_argument("--out", help="results folder to create (must not exist)")
@@ -372,6 +450,25 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("docs", help="regenerate the model's equation table, diagrams, sketch")
     p.add_argument("model", nargs="?", default=DEFAULT_MODEL)
     p.set_defaults(func=cmd_docs)
+
+    p = sub.add_parser("contributions", help="each lever's and clause's contribution to each goal")
+    scenario_args(p)
+    p.add_argument("--scenario", default="plan", help="scenario to decompose (default plan)")
+    p.add_argument("--against", help="scenario to measure from (default: its parent)")
+    p.add_argument("--levers", nargs="+", metavar="NAME", help="only these changed levers (others stay at the parent's)")
+    p.add_argument("--goals", nargs="+", metavar="ID", help="target ids (default all)")
+    p.add_argument("--figure-goals", nargs="+", metavar="ID", help="goals drawn (default: the missed ones, up to 6)")
+    p.add_argument("--method", choices=["auto", "exact", "permutations"], default="auto",
+                   help="exact Shapley values (2^n runs) or sampled orderings (default: exact up to 12 levers)")
+    p.add_argument("--permutations", type=int, default=128, help="orderings for the sampled method (default 128)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", help="results folder to create (must not exist)")
+    p.set_defaults(func=cmd_contributions)
+
+    p = sub.add_parser("trace", help="traceability tables: clause → measure → lever → variables → targets")
+    scenario_args(p)
+    p.add_argument("--out", default="docs", help="folder for traceability_zh.md and traceability_en.md (default docs)")
+    p.set_defaults(func=cmd_trace)
 
     p = sub.add_parser("units", help="check units consistency of a model")
     p.add_argument("model", nargs="?", default=DEFAULT_MODEL)

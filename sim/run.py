@@ -18,7 +18,7 @@ import dataclasses
 import importlib
 import json
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -133,13 +133,15 @@ def run_scenarios(study: Study, ids: list[str], simulate: Callable, engine: dict
 def run_all(scenario_dir=DEFAULT_SCENARIO_DIR, model=DEFAULT_MODEL, out=None, scenarios=None,
             name: str = "main", *, targets=None, registry=None, results_root=DEFAULT_RESULTS_ROOT,
             simulate: Callable | None = None, load_model: Callable | None = None,
-            engine: Mapping | None = None, figures: bool = True) -> Path:
+            engine: Mapping | None = None, figures: bool = True, documents: bool | None = None) -> Path:
     """Validate everything, run each scenario, judge the targets, write a new results folder.
 
     ``out``: the folder to create (an existing one is an error); default
     ``<results_root>/<UTC timestamp>-<name>``. ``scenarios``: ids to run (default all).
     ``engine``: solver settings passed to ``simulate`` (default RK45, rtol 1e-6).
     ``simulate``/``load_model`` default to :func:`sim.simulate` / :func:`sim.load_model`.
+    ``documents``: write the policy brief and the slides (:func:`write_documents`; default:
+    when figures are written).
     Raises :class:`~sim.policy.scenario.ValidationError` (every problem) before running anything.
     Returns the results folder.
     """
@@ -152,6 +154,7 @@ def run_all(scenario_dir=DEFAULT_SCENARIO_DIR, model=DEFAULT_MODEL, out=None, sc
     if simulate is None:
         from sim.engine.integrate import simulate
     engine = {**ENGINE_DEFAULTS, **(engine or {})}
+    documents = figures if documents is None else documents
     ids = study.select(scenarios)
     results, event_times, params, sset = run_scenarios(study, ids, simulate, engine)
     target_set: TargetSet = study.targets
@@ -175,8 +178,8 @@ def run_all(scenario_dir=DEFAULT_SCENARIO_DIR, model=DEFAULT_MODEL, out=None, sc
         except Exception as err:  # noqa: BLE001 - recorded in the manifest, then raised
             figure_note, figure_error = f"failed: {type(err).__name__}: {err}", err
 
-    write_manifest(
-        out_dir, "run", name=name,
+    record = dict(
+        name=name,
         model={"path": str(model), "sha256": getattr(study.loaded, "sha256", None) or sha256(model),
                "time_span": list(study.time_span)},
         files={"scenarios": {str(sc.path): sha256(sc.path) for sc in study.scenarios.values()},
@@ -193,10 +196,53 @@ def run_all(scenario_dir=DEFAULT_SCENARIO_DIR, model=DEFAULT_MODEL, out=None, sc
         model_defaults=study.defaults,
         targets=[{"id": t.id, **dataclasses.asdict(t)} for t in target_set],
         figures=figure_note)
-    out_dir = finish_results_dir(out_dir, explicit=out is not None)
+    write_manifest(out_dir, "run", **record)
     if figure_error is not None:
+        finish_results_dir(out_dir, explicit=out is not None)
         raise figure_error
+    if documents:   # the brief reads the manifest: written first, then again with the documents
+        write_manifest(out_dir, "run", **record, documents=write_documents(out_dir))
+    out_dir = finish_results_dir(out_dir, explicit=out is not None)
     return out_dir
+
+
+# --------------------------------------------------------------------------- brief and slides
+#: Languages of the policy brief and the slides the main job writes.
+DOCUMENT_LANGS = ("zh", "en")
+
+
+def _documents_of(out_dir: Path, lang: str) -> list[str]:
+    """Brief (HTML + PDF) of one language, and for Chinese the slides; the file names."""
+    from sim.report.brief import write_brief
+    from sim.report.brief_data import read_run
+    from sim.report.slides import write_slides
+
+    run = read_run(out_dir, lang=lang)
+    names = [p.name for p in write_brief(out_dir, lang, run=run)]
+    if lang == "zh":
+        names.append(write_slides(out_dir, lang, run=run).name)
+    return names
+
+
+def write_documents(out_dir: Path, langs: Iterable[str] = DOCUMENT_LANGS, workers: int = 2) -> str:
+    """The policy brief (HTML + PDF) in each language and the slides (``slides_zh.pptx``) of a
+    results folder, one process per language; returns a note for the manifest. A failure is
+    recorded, not raised: the run's results stand without their documents (``python -m sim
+    brief`` redoes them)."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    langs = list(langs)
+    try:
+        if workers > 1 and len(langs) > 1:
+            with ProcessPoolExecutor(min(workers, len(langs))) as pool:
+                written = [n for names in pool.map(_documents_of, [out_dir] * len(langs), langs) for n in names]
+        else:
+            written = [n for lang in langs for n in _documents_of(out_dir, lang)]
+        return "written: " + ", ".join(written)
+    except Exception as err:  # noqa: BLE001 - recorded in the manifest and warned about
+        note = f"failed: {type(err).__name__}: {err}"
+        warnings.warn(f"{out_dir}: brief and slides {note}", stacklevel=2)
+        return note
 
 
 # --------------------------------------------------------------------------- compare
@@ -271,3 +317,49 @@ def compare(a: str, b: str, scenario_dir=DEFAULT_SCENARIO_DIR, model=DEFAULT_MOD
                 drawer(out_dir / f"compare_{a}_{b}_{lang}.png", results, a, b, list(target_set), meta, lang=lang)
     return table, finish_results_dir(out_dir, explicit=True)
 
+
+# --------------------------------------------------------------------------- contributions
+def write_contributions(contrib, out=None, *, results_root=DEFAULT_RESULTS_ROOT, scenarios_meta=None,
+                        figure_goals=None, langs=("zh", "en"), model=None) -> Path:
+    """A NEW results folder with the contribution tables, the tornado figures and a manifest.
+
+    ``contrib``: a :class:`sim.analysis.contributions.Contributions`. Writes
+    ``contributions_by_lever.csv``, ``contributions_by_clause.csv``, ``goals.csv``,
+    ``contributions.md`` and ``figures/contributions_<lang>.{png,svg,pdf}``.
+    """
+    from sim.report.contributions import write_tornado
+
+    out_dir = make_results_dir(out, results_root, f"contributions-{contrib.scenario}")
+    contrib.by_lever.to_csv(out_dir / "contributions_by_lever.csv", index=False)
+    contrib.by_clause.to_csv(out_dir / "contributions_by_clause.csv", index=False)
+    contrib.goals.to_csv(out_dir / "goals.csv", index=False)
+    (out_dir / "contributions.md").write_text(contributions_markdown(contrib), encoding="utf-8")
+    for lang in langs:
+        write_tornado(out_dir / "figures" / f"contributions_{lang}", contrib.by_lever, contrib.goals,
+                      scenario=contrib.scenario, parent=contrib.parent, scenarios_meta=scenarios_meta,
+                      targets=figure_goals, lang=lang)
+    write_manifest(out_dir, "contributions", name=f"contributions-{contrib.scenario}",
+                   model={"path": str(model), "sha256": sha256(model)} if model is not None else None,
+                   scenario=contrib.scenario, parent=contrib.parent, method=contrib.method,
+                   levers=contrib.levers, clauses=contrib.clauses, info=contrib.info)
+    return out_dir
+
+
+def contributions_markdown(contrib, top: int = 3) -> str:
+    """Per goal: the total change, the interaction left by one-at-a-time runs, and the
+    ``top`` levers by |Shapley value|; then the per-clause sums."""
+    lines = [f"# Contributions of {contrib.scenario} against {contrib.parent} ({contrib.method} Shapley values)", "",
+             "| goal | unit | " + contrib.parent + " | " + contrib.scenario + " | total change | "
+             "interaction (one at a time) | met | top levers (Shapley) |", "|---|---|---|---|---|---|---|---|"]
+    for g in contrib.goals.itertuples():
+        top_levers = "; ".join(f"{r.lever} {r.shapley:+.3g}" for r in contrib.top(g.target, top).itertuples())
+        lines.append(f"| {g.target} | {g.unit} | {g.parent:.4g} | {g.scenario:.4g} | {g.total:+.3g} | "
+                     f"{g.interaction:+.2g} | {'yes' if g.passed else 'no'} | {top_levers} |")
+    lines += ["", "## By clause (sum of its levers' Shapley values)", ""]
+    wide = contrib.by_clause.pivot(index="target", columns="clause", values="shapley")
+    wide = wide.reindex(index=list(contrib.goals.target), columns=list(dict.fromkeys(contrib.by_clause.clause)))
+    lines.append("| goal | " + " | ".join(wide.columns) + " |")
+    lines.append("|---|" + "|".join("---" for _ in wide.columns) + "|")
+    for tid, row in wide.iterrows():
+        lines.append(f"| {tid} | " + " | ".join(f"{v:+.3g}" for v in row) + " |")
+    return "\n".join(lines) + "\n"

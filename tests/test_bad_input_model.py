@@ -112,6 +112,16 @@ def test_subscript_name_with_a_quote_is_refused(tmp_path):
         sim.load_model(path)
 
 
+def test_macro_name_with_a_quote_is_refused(tmp_path):
+    """PySD pastes a used macro's name between single quotes; the old code accepted it."""
+    macro = ':MACRO: "ev\'il x"(input)\n"ev\'il x" = input\n\t~\tDmnl\n\t~\t|\n\n:END OF MACRO:\n'
+    text = _decay_text().replace("{UTF-8}\n", "{UTF-8}\n" + macro, 1)
+    path = _write(tmp_path, "macro.mdl", text)
+    with pytest.raises(sim.ModelError, match=r"macro\.mdl: macro .*ev\\'il_x.* contains '\"'; names "
+                                             r"may not contain quotes"):
+        sim.load_model(path)
+
+
 def test_file_name_is_not_pasted_into_code(tmp_path):
     """Control (passes on the old code too): quotes in the file name stay out of the code."""
     path = tmp_path / 'a"b\'c); x.mdl'
@@ -195,3 +205,14 @@ def test_check_generated_refuses_what_pysd_never_writes(tmp_path, body, why):
     py = _write(tmp_path, "gen.py", body)
     with pytest.raises(sim.ModelError, match=why):
         untrusted.check_generated(py, "m.mdl")
+
+
+def test_variables_named_like_modules_or_builtins_still_load(tmp_path):
+    """Control (passes on the old code too): the generated-code check does not refuse a
+    model whose variables are called ``os``, ``sys`` or ``open``."""
+    extra = ("sys = 2\n\t~\tYear\n\t~\ts\n\t|\n\nos = 2\n\t~\tYear\n\t~\to\n\t|\n\n"
+             "open = 1\n\t~\tDmnl\n\t~\to\n\t|\n\ndecay time = sys + os")
+    path = _write(tmp_path, "names_ok.mdl", _decay_text().replace("decay time = 4", extra))
+    out = sim.simulate(path, return_columns=["stock", "open"])
+    assert out["open"].iloc[-1] == 1.0
+    assert out["stock"].iloc[-1] == pytest.approx(100 * 2.718281828459045 ** (-5), rel=1e-4)

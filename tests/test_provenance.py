@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 import sim
-from sim.provenance import COMMON_KEYS, jsonable, make_results_dir, new_results_dir, write_manifest
+from sim.provenance import (COMMON_KEYS, final_path, jsonable, make_results_dir, new_results_dir,
+                            write_manifest)
 
 
 def test_manifest_has_the_common_keys_and_lists_itself(tmp_path):
@@ -24,7 +25,9 @@ def test_manifest_has_the_common_keys_and_lists_itself(tmp_path):
     m = json.loads(path.read_text(encoding="utf-8"))
     assert list(m)[:8] == ["schema", "kind", "name", "created_utc", "sim_version", "git", "versions", "model"]
     assert set(COMMON_KEYS) <= set(m) and list(m)[-1] == "outputs"
-    assert m["kind"] == "calibration" and m["name"] == folder.name and m["sim_version"] == sim.__version__
+    # the folder is the staging folder; the manifest carries the final name
+    assert m["kind"] == "calibration" and m["name"] == final_path(folder).name
+    assert m["name"].endswith("-demo_run") and m["sim_version"] == sim.__version__
     assert m["outputs"] == ["manifest.json", "sub/a.csv"]
     assert m["value"] is None and m["count"] == 3 and m["figures"] == ["f.png"]
     assert list(m["files"]["spec"].values()) == [hashlib.sha256(b"name: demo\n").hexdigest()]

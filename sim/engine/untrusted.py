@@ -176,6 +176,9 @@ def _vensim_abstract(copy: Path, shown: str, source: str):
                 parsed.append(el.parse())
             except Exception as err:
                 var = _lhs(el.equation)
+                if not el.equation.strip():
+                    raise ModelError(f"{shown}: could not translate: an empty equation (a '~' or "
+                                     "'|' too many, or units and comment without a name)") from None
                 raise ModelError(f"{shown}: {_line_of(source, var)}could not translate variable "
                                  f"{var!r}: PySD cannot parse the equation {el.equation[:80]!r}") from err
         section.elements = parsed
@@ -262,7 +265,7 @@ def translate(copy: Path, shown: str) -> Path:
 _FORBIDDEN_NAMES = {"__import__", "eval", "exec", "compile", "open", "getattr", "setattr",
                     "delattr", "globals", "locals", "vars", "breakpoint", "input",
                     "__builtins__", "__loader__", "__spec__", "memoryview", "exit", "quit",
-                    "help", "os", "sys", "subprocess", "shutil", "pickle", "importlib"}
+                    "help"}  # built-ins only: PySD renames a model variable that shadows one
 _ALLOWED_IMPORTS = ("pathlib", "numpy", "xarray", "scipy", "pysd", "pandas")
 
 

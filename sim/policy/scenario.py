@@ -38,7 +38,7 @@ from sim.errors import SimError, suggest
 from sim.policy import yamlfile
 
 #: Files in a scenario folder that are not scenarios.
-NON_SCENARIO_FILES = frozenset({"levers.yaml", "targets.yaml", "uncertainties.yaml"})
+NON_SCENARIO_FILES = frozenset({"levers.yaml", "targets.yaml", "uncertainties.yaml", "measures.yaml"})
 #: The only scenario allowed to have no ``extends``.
 ROOT_SCENARIO = "baseline"
 #: Keys a scenario file may have (``levers`` may be empty or absent).

@@ -18,6 +18,7 @@ from sim.defaults import DEFAULT_MODEL, DEFAULT_SCENARIO_DIR
 from sim.errors import SimError, suggest
 from sim.policy.scenario import (Problem, Scenario, ScenarioSet, ValidationError, check_registry_against_model,
                                  load_registry, read_scenarios, validate_scenarios)
+from sim.policy.measures import DEFAULT_FILE as MEASURES_FILE, read_measures
 from sim.policy.targets import TargetSet, events_needed, read_targets
 
 
@@ -157,6 +158,10 @@ def validate_study(scenario_dir=DEFAULT_SCENARIO_DIR, model=DEFAULT_MODEL, targe
                                    facts["time_span"] if facts else None)
     target_set, target_problems = read_targets(targets_path, facts["variables"] if facts else None)
     problems += target_problems
+    measures_path = scenario_dir / MEASURES_FILE
+    if measures_path.is_file():  # optional: a scenario folder may have no measures register
+        problems += read_measures(measures_path, list(levers) if registry_ok else None,
+                                  facts["variables"] if facts else None)[1]
     return problems, Study(levers, scenarios, target_set, loaded, facts, scenario_dir, targets_path,
                            registry_path)
 

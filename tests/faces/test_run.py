@@ -17,6 +17,7 @@ from sim.history import REALITY_COLUMNS
 import xarray as xr
 
 import sim
+from sim.provenance import final_path
 from sim.run import compare, new_results_dir, run_all, validate_all
 from sim.policy.scenario import ValidationError
 from sim.policy.targets import SCORECARD_COLUMNS, load_targets
@@ -34,7 +35,7 @@ def first_run(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setitem(sys.modules, "sim.plots", NO_PLOTS)
         with pytest.warns(UserWarning, match="write_figure_set"):
-            out = run_all(SCEN, TINY, results_root=root, name="tiny")
+            out = run_all(SCEN, TINY, results_root=root, name="tiny", documents=False)
     return out
 
 
@@ -226,9 +227,11 @@ def test_figure_writer_gets_results_scorecard_targets_and_meta(tmp_path, monkeyp
 
     plots.write_figure_set = write_figure_set
     monkeypatch.setitem(sys.modules, "sim.plots", plots)
-    out = run_all(SCEN, TINY, results_root=tmp_path, scenarios=["baseline", "plan"])
+    out = run_all(SCEN, TINY, results_root=tmp_path, scenarios=["baseline", "plan"], documents=False)
     (folder, ids, n, target_ids, meta, lang), = calls
-    assert folder == out / "figures" and ids == ["baseline", "plan"] and n == 12
+    # figures are drawn into the staging folder, renamed to the final name at the end
+    assert final_path(folder.parent) / "figures" == out / "figures" and (out / "figures" / "f.png").is_file()
+    assert ids == ["baseline", "plan"] and n == 12
     assert target_ids == [t.id for t in load_targets(SCEN / "targets.yaml")]
     assert meta == ["baseline", "fast", "plan"] and lang == "both"
     m = json.loads((out / "manifest.json").read_text())

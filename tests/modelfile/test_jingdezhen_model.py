@@ -348,7 +348,7 @@ def test_every_constant_has_units_and_a_source(mdl):
 
 
 def test_lever_registry_matches_the_model(mdl, levers):
-    assert 12 <= len(levers) <= 20
+    assert 12 <= len(levers) <= 32
     for lever in levers:
         element = mdl[lever["name"]]
         assert element.kind == "constant", lever["name"]
