@@ -21,6 +21,7 @@ import sim
 from .chain_model import write_chain_model
 from .ensemble_speed import bench_ensemble, ensemble_lines
 from .explorer_speed import bench_explorer, explorer_lines
+from .jingdezhen import bench_jingdezhen, jingdezhen_lines
 from .measure import REFERENCE, euler_to_match, run_engine, timed
 from .report import (COLUMNS, format_cells, load_average, machine_description,
                      markdown_table, text_table)
@@ -30,9 +31,9 @@ CORPUS = ROOT / "tests" / "models" / "corpus"
 MIN_CHAIN_STOCKS = 50
 
 
-def half_years(final_time: float) -> np.ndarray:
-    """Output times 0.5, 1.5, ... (years): away from whole-year switching instants."""
-    return np.arange(0.5, final_time, 1.0)
+def half_years(initial_time: float, final_time: float) -> np.ndarray:
+    """Output times initial + 0.5, + 1.5, ... (years): away from whole-year switching instants."""
+    return np.arange(initial_time + 0.5, final_time, 1.0)
 
 
 def state_count(pysd_model) -> int:
@@ -55,10 +56,11 @@ def bench_model(path: Path, rtols: list[float], budget_s: float) -> tuple[list[d
         pysd_model.initialize()
     horizon = float(pysd_model.components.final_time()) - float(pysd_model.components.initial_time())
     model_step = float(pysd_model.components.time_step())
-    times = half_years(float(pysd_model.components.final_time()))
+    times = half_years(float(pysd_model.components.initial_time()), float(pysd_model.components.final_time()))
     stocks, states = len(handle.stocks()), state_count(pysd_model)
 
-    sim.simulate(handle, times=times)  # warm-up: imports, caches
+    warm = sim.simulate(handle, times=times)  # warm-up: imports, caches, the model's context
+    label = path.stem if warm.attrs.get("rhs") == "flat" else f"{path.stem} (PySD eval)"
     ref_wall, ref_cpu, reference = timed(lambda: sim.simulate(handle, times=times, **REFERENCE))
     calibration: dict = {}
     rows, engine_runs = [], []
@@ -69,7 +71,7 @@ def bench_model(path: Path, rtols: list[float], budget_s: float) -> tuple[list[d
                                model_step, budget_s, calibration)
         mark = "~" if euler.extrapolated else ""
         rows.append(dict(
-            model=path.stem, stocks=stocks, states=states, rtol=rtol,
+            model=label, stocks=stocks, states=states, rtol=rtol,
             engine_gap=eng.gap, engine_wall=eng.wall_s, nfev=eng.nfev,
             us_per_eval=eng.us_per_eval, euler_dt=fraction(euler.dt), euler_steps=euler.steps,
             euler_gap=euler.gap, pysd_wall=f"{mark}{euler.wall_s:.2f}",
@@ -84,7 +86,7 @@ def bench_model(path: Path, rtols: list[float], budget_s: float) -> tuple[list[d
     marginal = (ref_cpu - loose.cpu_s) / (ref_nfev - loose.nfev) if ref_nfev > loose.nfev else float("nan")
     half_step = model_step / 2
     pysd_cpu_per_step = calibration[half_step][1] / (horizon / half_step)
-    costs = dict(model=path.stem, states=states,
+    costs = dict(model=label, states=states,
                  fixed_ms=1e3 * (loose.cpu_s - marginal * loose.nfev),
                  marginal_us=1e6 * marginal, pysd_step_us=1e6 * pysd_cpu_per_step,
                  ref_nfev=ref_nfev)
@@ -134,7 +136,9 @@ was measured in one process on the machine described at the end.
   engine matches closed forms and that PySD's Euler converges to it like the step.
 - **Engine**: `sim.simulate(loaded_model, rtol=…)` with the default method RK45 and
   default `atol`; wall time is the best of 3 calls and includes everything a call does
-  (a fresh PySD model object, initialisation, integration, output collection). *RHS
+  after the model's first (binding the constants, initialisation, integration, output
+  collection); the right-hand side is the generated flat function of
+  `sim/engine/flat.py` except where the table below says PySD's evaluation is used. *RHS
   evals* is `df.attrs["nfev"]`; *us/eval* is total engine wall time / RHS evals.
 - **PySD**: `model.run(time_step=dt)` on an already-loaded PySD model (translation
   excluded). *Euler dt* is the largest power-of-two step whose gap is at most the
@@ -157,7 +161,7 @@ was measured in one process on the machine described at the end.
 
 CPU time. *Marginal per RHS eval* is (CPU of the reference run − CPU of the loosest run)
 / (difference in RHS evaluations); *fixed per call* is the rest of the loosest run
-(fresh PySD model object, initialisation, output collection). *PySD per Euler step* is
+(binding constants, initialisation, output collection). *PySD per Euler step* is
 the CPU time of PySD's run at TIME STEP/2 divided by its steps.
 
 {markdown_table(["model", "states", "fixed per call (ms)", "marginal per RHS eval (us)",
@@ -200,7 +204,8 @@ def main(argv: list[str] | None = None) -> int:
     print("\n".join(f"{k}: {v}" for k, v in machine.items()), flush=True)
     rows, costs = [], []
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
-        paths = sorted(CORPUS.glob("*.mdl")) + [write_chain_model(tmp, args.chain_stocks)]
+        paths = (sorted(CORPUS.glob("*.mdl")) + [write_chain_model(tmp, args.chain_stocks)]
+                 + [ROOT / "models" / "jingdezhen.mdl"])
         if args.models:
             paths = [p for p in paths if any(w in p.stem for w in args.models)]
         for path in paths:
@@ -214,6 +219,8 @@ def main(argv: list[str] | None = None) -> int:
     for c in costs:
         print(f"{c['model']}: fixed {c['fixed_ms']:.0f} ms/call, marginal {c['marginal_us']:.0f} "
               f"us/RHS eval, PySD {c['pysd_step_us']:.0f} us/Euler step (CPU)")
+    jdz = jingdezhen_lines(bench_jingdezhen())
+    print("\n" + "\n".join(jdz))
     ensemble = None if args.no_ensemble else ensemble_lines(bench_ensemble())
     if ensemble:
         print("\n" + "\n".join(ensemble))
@@ -223,8 +230,9 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_write:
         write_markdown(args.output, machine, rows, costs, sorted(args.rtol, reverse=True),
                        args.budget, load_average())
-        if ensemble:
-            with args.output.open("a", encoding="utf-8") as fh:
+        with args.output.open("a", encoding="utf-8") as fh:
+            fh.write("\n" + "\n".join(jdz))
+            if ensemble:
                 fh.write("\n" + "\n".join(ensemble))
         if explorer:
             with args.output.open("a", encoding="utf-8") as fh:

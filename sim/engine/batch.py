@@ -38,10 +38,13 @@ from pysd.py_backend.lookups import HardcodedLookups
 from pysd.py_backend import statefuls as pysd_statefuls
 from scipy.integrate import solve_ivp
 
-from sim.engine.integrate import (MAX_EVALS, METHODS, SMALL, StateVector, Switches, check_settings,
-                                  default_atol, eval_budget, inside_segment, install_switches,
-                                  nonnegative_stocks, prepare_params, resolve_names, stateful_names,
-                                  time_comparison_points)
+from sim.engine.integrate import (CONTROL_NAMES, MAX_EVALS, METHODS, SMALL, StateVector, Switches,
+                                  check_settings, default_atol, dynamic_elements, eval_budget,
+                                  inside_segment, install_switches, model_context, model_warnings,
+                                  nonnegative_stocks, output_times_between, periodic_switch_points,
+                                  prepare_params, resolve_names, stateful_names,
+                                  time_comparison_points, tiny_state_warnings)
+from sim.engine.flat import Unsupported
 from sim.errors import ModelError, ParameterError, SimulationError
 from sim.engine.load import LoadedModel, as_loaded
 
@@ -79,6 +82,17 @@ _ORIGINAL_ZIDZ, _ORIGINAL_XIDZ = pysd_functions.zidz, pysd_functions.xidz
 # TREND and FORECAST call ZIDZ from PySD's statefuls module; the array-aware version
 # behaves exactly like PySD's for numbers and xarray objects, so it can stand in there.
 pysd_statefuls.zidz = _zidz
+
+
+def _modulo(x, m):
+    """Vensim MODULO that also takes arrays over the samples (PySD's tests ``m`` as a
+    number); the result has the sign of ``m``, as PySD's."""
+    if isinstance(m, np.ndarray) and m.ndim or isinstance(x, np.ndarray) and x.ndim:
+        return np.mod(x, m)
+    return _ORIGINAL_MODULO(x, m)
+
+
+_ORIGINAL_MODULO = pysd_functions.modulo
 
 
 def _float(x):
@@ -161,7 +175,7 @@ class _BatchState(StateVector):
     """State vector whose elements carry a trailing sample dimension of size ``n``."""
 
     def __init__(self, model, n: int):
-        for el in model._dynamicstateful_elements:
+        for el in dynamic_elements(model):
             if getattr(el, "shape_info", None):
                 raise ModelError(f"{el.py_name}: batch runs support models without "
                                  "subscripts only; run such a model sample by sample")
@@ -208,7 +222,8 @@ def simulate_batch(model, samples: dict[str, np.ndarray], params: dict | None = 
         raise ParameterError(f"unknown method {method!r}; expected one of {', '.join(METHODS)}")
     check_settings(rtol, atol, max_evals)
     handle: LoadedModel = as_loaded(model)
-    m = handle.fresh()
+    ctx = model_context(handle)
+    m = ctx.template  # names only; a fresh PySD model is made below if PySD evaluates
     path = handle.path
     if not samples:
         raise ParameterError("simulate_batch needs at least one sampled constant")
@@ -226,13 +241,23 @@ def simulate_batch(model, samples: dict[str, np.ndarray], params: dict | None = 
     if overlap:
         raise ParameterError(f"{sorted(overlap)} given both as shared params and as samples")
 
+    reason = ctx.flat_reason
+    if ctx.flat is not None and any(k in CONTROL_NAMES for k in [*shared, *resolved.values()]):
+        reason = "a parameter changes a control variable"
+    elif ctx.flat is not None:
+        try:
+            return _simulate_batch_flat(ctx, handle, arrays, tables, resolved, shared, n, method,
+                                        rtol, atol, times, return_columns, max_evals)
+        except Unsupported as err:
+            reason = str(err)
+    m = handle.fresh()
     t0, out_times, switches = install_switches(m, times)
     tf = float(out_times[-1])
     module = m.components._components
     if hasattr(module, "if_then_else"):
         module.if_then_else = _where
     module.float = _float  # shadows the builtin inside the translated module only
-    for fname, fn in (("zidz", _zidz), ("xidz", _xidz)):
+    for fname, fn in (("zidz", _zidz), ("xidz", _xidz), ("modulo", _modulo)):
         if hasattr(module, fname):
             setattr(module, fname, fn)
     for name, values in arrays.items():
@@ -251,6 +276,10 @@ def simulate_batch(model, samples: dict[str, np.ndarray], params: dict | None = 
         if isinstance(el, HardcodedLookups) and el.is_float and el.interp == "interpolate":
             _batch_lookup(el, m, switches)
     switches.note(time_comparison_points(m, handle.py_file))
+    periodic, cap = periodic_switch_points(m, handle.py_file, t0, tf)
+    switches.note(periodic)
+    max_step = np.inf if cap is None else cap
+    notes = model_warnings(m, handle.py_file)
     for value in shared.values():
         if isinstance(value, pd.Series):
             switches.note(np.asarray(value.index, dtype=float))
@@ -265,7 +294,7 @@ def simulate_batch(model, samples: dict[str, np.ndarray], params: dict | None = 
 
     def set_time_state(t, y):
         sv.set(y)
-        m.time._time = t
+        m.time._time = float(t)  # xarray refuses to broadcast NumPy scalars
         m.clean_caches()
 
     def rhs(t, y):
@@ -305,7 +334,8 @@ def simulate_batch(model, samples: dict[str, np.ndarray], params: dict | None = 
             t_eval = np.unique(np.append(np.clip(out_times[inside], a, b), b))
             segment_end[0] = b
             with np.errstate(all="ignore"):
-                sol = solve_ivp(rhs, (a, b), y, method=method, rtol=rtol, atol=atol, t_eval=t_eval)
+                sol = solve_ivp(rhs, (a, b), y, method=method, rtol=rtol, atol=atol, t_eval=t_eval,
+                                max_step=max_step)
             segment_end[0] = None
             if sol.status == -1:
                 raise SimulationError(f"{path}: solver {method} failed between {a:g} and {b:g}: "
@@ -321,12 +351,16 @@ def simulate_batch(model, samples: dict[str, np.ndarray], params: dict | None = 
             break
 
     for i, name in nonnegative_stocks(m, sv, names):
-        neg = np.flatnonzero(states[:, i] < -atol)
+        neg = np.flatnonzero(states[:, i] < 0)
         if neg.size:
             k = i - sv.offsets[np.searchsorted(sv.offsets, i, "right") - 1]
             raise SimulationError(f"{path}: stock {name!r} goes negative by time "
                                   f"{out_times[neg[0]]:g} in sample {k}; its units field marks it "
                                   "non-negative", time=float(out_times[neg[0]]), variable=name)
+
+    notes += tiny_state_warnings(states, atol, lambda i: sv.label(i, names))
+    for note in notes:
+        warnings.warn(f"{path.name}: {note}", stacklevel=2)
 
     # ---- outputs: every captured variable, evaluated for all samples at once ----
     capture = list(m.capture_elements["step"]) + list(m.capture_elements["run"])
@@ -341,5 +375,119 @@ def simulate_batch(model, samples: dict[str, np.ndarray], params: dict | None = 
     ds = xr.Dataset({rev.get(py, py): (("sample", "time"), arr) for py, arr in data.items()},
                     coords={"sample": np.arange(n), "time": out_times})
     ds.attrs.update(nfev=nfev[0], method=method, rtol=rtol, atol=atol,
-                    breakpoints=sorted(switches.breakpoints), model=str(path))
+                    breakpoints=sorted(switches.breakpoints), model=str(path), warnings=notes,
+                    rhs="pysd", rhs_reason=reason)
+    return ds
+
+
+def _simulate_batch_flat(ctx, handle, arrays, tables, resolved, shared, n, method, rtol, atol,
+                         times, return_columns, max_evals) -> xr.Dataset:
+    """simulate_batch through the vectorised flat right-hand side (sim.engine.flat): the
+    state is an (n_states, N) array, flattened state-major as PySD's path does."""
+    path = handle.path
+    tpl = ctx.template
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out_times = output_times_between(ctx.t0, ctx.tf, ctx.saveper, times)
+    t0, tf = ctx.t0, float(out_times[-1])
+    switches = Switches(t0, tf)
+    P = dict(shared)
+    for name, values in arrays.items():
+        if name in tables:
+            years, table = tables[name]
+            P[resolved[name]] = (years, table)
+            switches.note(years)
+        else:
+            P[resolved[name]] = np.asarray(values, dtype=float)
+    bound = ctx.flat.bind(P, switches, t0, tf, vector=True, n=n)
+    switches.note(bound.points)
+    for value in shared.values():
+        if isinstance(value, pd.Series):
+            switches.note(np.asarray(value.index, dtype=float))
+    max_step = np.inf if bound.step_cap is None else bound.step_cap
+    notes = list(ctx.notes)
+    ns = bound.y0.shape[0]
+    y0 = bound.y0.ravel()
+    atol = default_atol(y0, rtol) if atol is None else atol
+    nfev = [0]
+    segment_end = [None]
+    sv, names = ctx.sv, ctx.names
+
+    spend = eval_budget(path, method, max_evals, t0, tf)
+
+    def rhs(t, y):
+        nfev[0] += 1
+        spend(t)
+        t = inside_segment(t, segment_end[0])
+        d = bound.rhs(t, y.reshape(ns, n)).ravel()
+        if not np.all(np.isfinite(d)):
+            i = int(np.flatnonzero(~np.isfinite(d))[0])
+            var = sv.label(i // n, names)
+            raise SimulationError(f"{path}: the derivative of {var!r} is {d[i]} at time {t:g} "
+                                  f"(in sample {i % n})", time=t, variable=var)
+        return d
+
+    with np.errstate(all="ignore"):
+        for t in np.linspace(t0, tf, 9):
+            try:
+                rhs(t, y0)
+            except SimulationError:
+                pass
+    for _attempt in range(4):
+        known = set(switches.breakpoints)
+        edges = np.array(sorted({t0, tf, *known}))
+        states = np.empty((out_times.size, y0.size))
+        filled = np.zeros(out_times.size, bool)
+        y = y0.copy()
+        nfev[0] = 0
+        for a, b in zip(edges[:-1], edges[1:]):
+            if b - a <= SMALL * max(1.0, abs(b)):
+                continue
+            switches.segment_mid = 0.5 * (a + b)
+            inside = (out_times >= a - SMALL) & (out_times <= b + SMALL) & ~filled
+            t_eval = np.unique(np.append(np.clip(out_times[inside], a, b), b))
+            segment_end[0] = b
+            with np.errstate(all="ignore"):
+                sol = solve_ivp(rhs, (a, b), y, method=method, rtol=rtol, atol=atol, t_eval=t_eval,
+                                max_step=max_step)
+            segment_end[0] = None
+            if sol.status == -1:
+                raise SimulationError(f"{path}: solver {method} failed between {a:g} and {b:g}: "
+                                      f"{sol.message}", time=a)
+            if inside.any():
+                pos = np.searchsorted(sol.t, np.clip(out_times[inside], a, b))
+                states[inside] = sol.y.T[np.minimum(pos, sol.t.size - 1)]
+                filled |= inside
+            y = sol.y[:, -1]
+        switches.segment_mid = None
+        if switches.breakpoints <= known:
+            break
+    for i, name in ctx.nonneg:
+        block = states[:, i * n:(i + 1) * n]
+        bad = np.argwhere(block < 0)
+        if bad.size:
+            j, k = bad[0]
+            raise SimulationError(f"{path}: stock {name!r} goes negative by time "
+                                  f"{out_times[j]:g} in sample {k}; its units field marks it "
+                                  "non-negative", time=float(out_times[j]), variable=name)
+    notes += tiny_state_warnings(states, atol, lambda i: sv.label(i // n, names))
+    for note in notes:
+        warnings.warn(f"{path.name}: {note}", stacklevel=3)
+    if return_columns is None:
+        cols = ctx.columns
+    else:
+        names_ = [return_columns] if isinstance(return_columns, str) else list(return_columns)
+        res = resolve_names(names_, tpl._namespace, "return column", path)
+        cols = [(ctx.real_names.get(py, py), py) for py in res.values()]
+    data = {c: np.empty((n, out_times.size)) for c, _ in cols}
+    with np.errstate(all="ignore"):
+        for j, (t, yt) in enumerate(zip(out_times, states)):
+            vals = bound.values(float(t), yt.reshape(ns, n))
+            for c, py in cols:
+                data[c][:, j] = np.broadcast_to(np.asarray(vals[py], dtype=float), (n,))
+    ds = xr.Dataset({c: (("sample", "time"), arr) for c, arr in data.items()},
+                    coords={"sample": np.arange(n), "time": out_times})
+    ds.attrs.update(nfev=nfev[0], method=method, rtol=rtol, atol=atol,
+                    breakpoints=sorted(switches.breakpoints), model=str(path), warnings=notes,
+                    rhs="flat", rhs_reason=None)
     return ds

@@ -4,6 +4,11 @@ PySD translates a ``.mdl`` file into a Python module; translation takes seconds,
 translated module is cached under a key made of the model file's SHA-256 and the PySD
 version. Editing the model file changes the key and triggers a new translation.
 
+Data files the model reads (``GET XLS ...``, ``GET DIRECT ...``: any quoted name in the
+model text that is a file inside the model's folder) are copied next to the translation,
+at the same relative path, and their hashes are part of the key. Names that lead out of
+the model's folder are not followed.
+
 The cache lives in ``$SIM_CACHE_DIR`` if set, else ``$XDG_CACHE_HOME/jdz-sim`` or
 ``~/.cache/jdz-sim``. Each translation is written to a temporary folder and renamed into
 place, so parallel test workers never read a half-written module.
@@ -129,6 +134,28 @@ class LoadedModel:
         return tuple(float("nan") if v is None else float(v) for v in lim)  # type: ignore[return-value]
 
 
+_QUOTED = re.compile(r"'([^'\n]{1,255})'")
+
+
+def data_files(src: Path) -> list[Path]:
+    """Files inside the model's folder named in quotes in the model text (the data files of
+    GET XLS/GET DIRECT ... functions), as paths relative to that folder, sorted."""
+    text = src.read_text(encoding="utf-8", errors="replace")
+    folder = src.parent.resolve()
+    out = set()
+    for name in _QUOTED.findall(text):
+        name = name.strip()
+        if not name or name.startswith("?"):
+            continue
+        try:
+            candidate = (folder / name).resolve()
+        except (OSError, ValueError):
+            continue
+        if candidate != src and candidate.is_file() and candidate.is_relative_to(folder):
+            out.add(candidate.relative_to(folder))
+    return sorted(out)
+
+
 def safe_stem(src: Path) -> str:
     """The file name PySD sees: ASCII letters, digits and ``_`` only (it is pasted into
     the generated Python), never empty."""
@@ -144,6 +171,9 @@ def _translate(src: Path, dest_dir: Path, shown: str | None = None) -> Path:
     try:
         copy = tmp / (safe_stem(src) + src.suffix.lower())
         shutil.copyfile(src, copy)
+        for rel in data_files(src):
+            (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(src.parent / rel, tmp / rel)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             untrusted.translate(copy, shown or str(src))
@@ -172,7 +202,14 @@ def load_model(path: str | os.PathLike) -> LoadedModel:
         raise ModelError(f"{path}: unknown model format {suffix!r}; expected a Vensim "
                          f".mdl or an XMILE file ({', '.join(sorted(XMILE_SUFFIXES))})")
     sha = file_sha256(src)
-    key = f"{safe_stem(src)}-{sha[:16]}-pysd{pysd.__version__}-{untrusted.RULES_VERSION}"
+    cached = _LOADED.get((src, sha))
+    if (cached is not None and all(file_sha256(src.parent / rel) == h for rel, h in cached[1])
+            and cached[0].py_file.is_file() and file_sha256(cached[0].py_file) == cached[2]):
+        return cached[0]  # same model, data files and translation (else: checked again below)
+    digest = sha
+    for rel in data_files(src):  # a changed data file needs a new translation too
+        digest = hashlib.sha256(f"{digest}{rel}{file_sha256(src.parent / rel)}".encode()).hexdigest()
+    key = f"{safe_stem(src)}-{digest[:16]}-pysd{pysd.__version__}-{untrusted.RULES_VERSION}"
     target = cache_dir() / key
     py_file = target / (safe_stem(src) + ".py")
     if not py_file.is_file():
@@ -194,7 +231,15 @@ def load_model(path: str | os.PathLike) -> LoadedModel:
     except Exception as err:
         raise ModelError(f"{path}: the translated model does not import: "
                          f"{type(err).__name__}: {err}") from err
-    return LoadedModel(path=src, sha256=sha, py_file=py_file, doc=template.doc)
+    loaded = LoadedModel(path=src, sha256=sha, py_file=py_file, doc=template.doc)
+    _LOADED[(src, sha)] = (loaded, [(rel, file_sha256(src.parent / rel)) for rel in data_files(src)],
+                           file_sha256(py_file))
+    return loaded
+
+
+# (model path, sha256) -> (LoadedModel, [(data file, sha256)]): a model file loaded once per
+# process is not imported again (PySD's import of a large model takes about a second)
+_LOADED: dict = {}
 
 
 def as_loaded(model) -> LoadedModel:

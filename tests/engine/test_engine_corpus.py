@@ -53,6 +53,14 @@ CONVERGENCE = {
     "subscripted_stocks.mdl": "first order",
     "computed_initial.mdl": "first order",
     "state_event.mdl": "jump at a state crossing",
+    "subscripted_delays.mdl": "first order",
+    "delay_n.mdl": "first order",
+    "periodic_switch.mdl": "first order",
+    "macro.mdl": "first order",
+    # PySD lowers this DELAY3 to order 1 at TIME STEP 1/16 (3 x 1/16 > 0.1 Year) and keeps
+    # order 3 at 1/256: its Euler gaps do not fall like dt. Checked against the Erlang(3)
+    # closed form in tests/test_engine_constructs.py instead; here only the final gap.
+    "short_delay.mdl": "closed form",
 }
 
 # Constructs the issue asks the corpus to cover: a pattern in the .mdl text each.
@@ -70,6 +78,11 @@ CONSTRUCTS = {
     "TREND": r"\bTREND\s*\(",
     "subscripted stock": r"^\w[\w ]*\[\w+\]\s*=\s*INTEG",
     "computed initial value": r"INTEG\s*\([^|]*,\s*[a-z][^|]*\)|\bINITIAL\s*\(",
+    "DELAY N": r"\bDELAY N\s*\(",
+    "SMOOTH N": r"\bSMOOTH N\s*\(",
+    "subscripted delays": r"^\w[\w ]*\[\w+, *\w+\]\s*=\s*(SMOOTH|DELAY|TREND)",
+    "macro": r"^:MACRO:",
+    "periodic switch": r"MODULO\s*\(\s*Time",
 }
 
 
@@ -139,7 +152,7 @@ def test_euler_converges_to_engine_in_proportion_to_step(name):
         for coarse, fine in zip(g[:-1], g[1:]):
             if fine > NOISE:
                 assert 2 <= coarse / fine <= 8, f"{name}: gaps {g} do not fall like dt"
-    else:
+    elif CONVERGENCE[name] == "jump at a state crossing":
         assert 4 <= g[0] / g[-1] <= 64, f"{name}: gaps {g} do not fall roughly like dt"
 
 
