@@ -173,6 +173,9 @@ _NP_FUNCS = {
     "arccos": ("_np_arccos", "_np_arccos"), "arctan": ("_np_arctan", "_np_arctan"),
     "floor": ("_np_floor", "_np_floor"), "ceil": ("_np_ceil", "_np_ceil"), "sign": ("_np_sign", "_np_sign"),
     "power": ("_np_power", "_np_power"), "round": ("_np_round", "_np_round"),
+    # Vensim's AND/OR/NOT as PySD writes them
+    "logical_and": ("_np_logical_and", "_np_logical_and"), "logical_or": ("_np_logical_or", "_np_logical_or"),
+    "logical_not": ("_np_logical_not", "_np_logical_not"),
 }
 _NP_CONSTANTS = {"pi": math.pi, "e": math.e, "inf": math.inf, "nan": math.nan}
 # functions imported by the translated module from pysd.py_backend.functions
