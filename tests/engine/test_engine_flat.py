@@ -62,7 +62,10 @@ def test_flat_outputs_equal_pysd_path_on_jingdezhen_with_series_params():
     assert list(flat.columns) == list(slow.columns)
     a, b = flat.to_numpy(float), slow.to_numpy(float)
     scale = np.abs(b).max(axis=0)
-    assert np.all(np.abs(a - b) <= 1e-6 * scale + 1e-9)  # 'fiscal balance' is ~1e-14
+    # Relative to each column's scale, but at least one model unit: a column that is a small
+    # difference of large stocks (vacancies = MAX(0, demand - employment), ~0.01 of terms
+    # ~30 Person10K) carries the absolute error of its operands (3e-7 at rtol 1e-9 here).
+    assert np.all(np.abs(a - b) <= 1e-6 * np.maximum(scale, 1.0))
 
 
 def test_generated_code_rejects_anything_but_whitelisted_syntax():
