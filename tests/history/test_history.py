@@ -146,3 +146,11 @@ def test_the_history_room_imports_only_errors_and_policy():
             for n in names:
                 if n.startswith("sim"):
                     assert n.startswith(allowed), f"{path.name} imports {n}"
+
+
+def test_the_plan_document_copy_is_unchanged():
+    """The plan text the measures register quotes is the delivered document, byte for byte."""
+    expected = _checksums()["plan/plan_zh.txt"]
+    path = DATA_DIR / "plan" / "plan_zh.txt"
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == expected["sha256"]
+    assert "城市转型发展工作意见" in path.read_text(encoding="utf-8")
