@@ -190,9 +190,10 @@ def helpers() -> dict:
          "_s_interp": _s_interp, "_series": _series, "_s_exp": _s_exp, "_s_pow": _s_pow,
          "_where": _where, "_integer": _integer, "_interp": _interp, "_np_array": np.array,
          "_np_empty": np.empty, "_float": float, "_nan": math.nan}
-    for name, (scalar, _vector) in _NP_FUNCS.items():
-        if scalar.startswith("_np_"):
-            h[scalar] = getattr(np, name)
+    for name, (scalar, vector) in _NP_FUNCS.items():
+        for helper in (scalar, vector):      # e.g. exp: scalar _s_exp, vector _np_exp
+            if helper.startswith("_np_"):
+                h[helper] = getattr(np, name)
     return h
 
 
