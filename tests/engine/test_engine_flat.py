@@ -51,21 +51,20 @@ def test_flat_outputs_equal_pysd_path_on_jingdezhen_with_series_params():
     ctx = model_context(handle)
     params = {"replacement investment share": pd.Series([0.42, 0.6], index=[2015.999, 2016.0]),
               "innovation spending": 2 * float(ctx.template["innovation spending"])}
-    flat = sim.simulate(handle, params=params, rtol=1e-9, atol=1e-9)
+    # rtol 1e-11: at 1e-9 the solver's own error on this kinked model (MAX/MIN in the labour
+    # market) reaches 1e-6 of small stocks on either path, which would hide a path difference
+    flat = sim.simulate(handle, params=params, rtol=1e-11, atol=1e-11)
     assert flat.attrs["rhs"] == "flat"
     saved, ctx.flat = ctx.flat, None
     try:
-        slow = sim.simulate(handle, params=params, rtol=1e-9, atol=1e-9)
+        slow = sim.simulate(handle, params=params, rtol=1e-11, atol=1e-11)
     finally:
         ctx.flat = saved
     assert slow.attrs["rhs"] == "pysd"
     assert list(flat.columns) == list(slow.columns)
     a, b = flat.to_numpy(float), slow.to_numpy(float)
     scale = np.abs(b).max(axis=0)
-    # Relative to each column's scale, but at least one model unit: a column that is a small
-    # difference of large stocks (vacancies = MAX(0, demand - employment), ~0.01 of terms
-    # ~30 Person10K) carries the absolute error of its operands (3e-7 at rtol 1e-9 here).
-    assert np.all(np.abs(a - b) <= 1e-6 * np.maximum(scale, 1.0))
+    assert np.all(np.abs(a - b) <= 1e-6 * scale + 1e-9)  # 'fiscal balance' is ~1e-14
 
 
 def test_generated_code_rejects_anything_but_whitelisted_syntax():
