@@ -99,7 +99,7 @@ RUN_FORMATS = ("png", "svg")
 
 
 def _write_figures(out_dir: Path, results, card, targets, meta, lang="both", formats=RUN_FORMATS,
-                   workers=None, progress=None) -> str:
+                   workers=None, progress=None, target_runs=None) -> str:
     try:
         plots = importlib.import_module(f"{__package__}.plots")
     except ImportError as err:
@@ -111,8 +111,9 @@ def _write_figures(out_dir: Path, results, card, targets, meta, lang="both", for
         note = "skipped: sim.plots has no write_figure_set"
         warnings.warn(note, stacklevel=3)
         return note
+    extra = {"target_runs": target_runs} if target_runs else {}
     files = writer(out_dir / "figures", results, card, targets, meta, lang=lang,
-                   formats=tuple(formats), workers=workers, progress=progress)
+                   formats=tuple(formats), workers=workers, progress=progress, **extra)
     return "written" if files is None else f"written: {len(files)} files ({lang}; {', '.join(formats)})"
 
 
@@ -177,6 +178,19 @@ def judge_from_vantages(study: Study, ids: list[str], simulate: Callable, engine
     card = card.sort_values(["scenario", "target"], kind="stable",
                             key=lambda col: col.map(rank if col.name == "scenario" else order))
     return runs, events, params, sset, card.reset_index(drop=True)
+
+
+def _target_runs(study: Study, runs: Mapping, latest, meta: Mapping) -> dict:
+    """{target id: (runs, scenarios' meta)} for targets judged from an earlier vantage than
+    ``latest``: their figures draw the runs their verdicts rest on, with the projection
+    starting the year after that vantage."""
+    out = {}
+    for vantage, targets in vantages(study).items():
+        if vantage is None or vantage == latest:
+            continue
+        seen = {sid: {**m, "projection_start": float(vantage) + 1} for sid, m in meta.items()}
+        out.update({t.id: (runs[vantage], seen) for t in targets})
+    return out
 
 
 def _latest(runs: Mapping) -> float | None:
@@ -258,8 +272,12 @@ def run_all(scenario_dir=DEFAULT_SCENARIO_DIR, model=DEFAULT_MODEL, out=None, sc
     figure_note, figure_error = "skipped: figures=False", None
     if figures:
         try:
-            figure_note = _write_figures(out_dir, results, card, target_set, sset.meta(),
-                                         lang, formats, workers, progress)
+            meta = sset.meta()
+            if latest is not None:   # the figures' runs are seen from the latest vantage
+                meta = {sid: {**m, "projection_start": float(latest) + 1} for sid, m in meta.items()}
+            figure_note = _write_figures(out_dir, results, card, target_set, meta,
+                                         lang, formats, workers, progress,
+                                         _target_runs(study, runs, latest, sset.meta()))
         except Exception as err:  # noqa: BLE001 - recorded in the manifest, then raised
             figure_note, figure_error = f"failed: {type(err).__name__}: {err}", err
 

@@ -29,8 +29,13 @@ from sim.report.style import DEFAULT_HORIZONS, DPI, FORMATS, save, scenario_colo
 LANG_SETS = {"zh": ("zh",), "en": ("en",), "both": ("zh", "en")}
 
 
-def _figures(results, scorecard, targets, scenarios_meta, history, common) -> list[tuple]:
-    """(file stem, function drawing the figure for one language) for the whole set."""
+def _figures(results, scorecard, targets, scenarios_meta, history, common,
+             target_runs=None) -> list[tuple]:
+    """(file stem, function drawing the figure for one language) for the whole set.
+
+    ``target_runs``: {target id: (results, scenarios_meta)} for targets judged on other runs
+    than ``results`` (a horizon seen from its own vantage year); the others use ``results``."""
+    target_runs = target_runs or {}
     labels = common["labels"]
     observed = comparable_series() if history is not None else None
     items: list[tuple[str, Callable]] = [
@@ -40,8 +45,9 @@ def _figures(results, scorecard, targets, scenarios_meta, history, common) -> li
         for year in sorted({float(t.year) for t in targets})
     ]
     for t in targets:
-        items.append((f"target_{t.id}", lambda lang, t=t: plot_target_indicator(
-            results, t, scorecard, scenarios_meta, lang=lang, observed=observed, **common)))
+        runs, meta = target_runs.get(t.id, (results, scenarios_meta))
+        items.append((f"target_{t.id}", lambda lang, t=t, runs=runs, meta=meta: plot_target_indicator(
+            runs, t, scorecard, meta, lang=lang, observed=observed, **common)))
     items.append(("gdp_by_sector", lambda lang: plot_gdp_by_sector(
         results, scenarios_meta=scenarios_meta, lang=lang, **common)))
     for key, theme in THEMES.items():
@@ -59,7 +65,8 @@ def write_figure_set(out_dir, results: Mapping[str, pd.DataFrame], scorecard: pd
                      history: pd.DataFrame | str | None = "auto", source=None,
                      formats: Sequence[str] = FORMATS, dpi: int = DPI,
                      workers: int | None = 1,
-                     progress: Callable[[str], None] | None = None) -> list[Path]:
+                     progress: Callable[[str], None] | None = None,
+                     target_runs: Mapping | None = None) -> list[Path]:
     """Write every figure of a run; return the files written.
 
     ``results``: {scenario id: DataFrame indexed by year, columns = model variables};
@@ -71,7 +78,9 @@ def write_figure_set(out_dir, results: Mapping[str, pd.DataFrame], scorecard: pd
     data file when it is found (:func:`sim.report.history.find_history`), ``None`` skips
     the figure. Figures whose variables are missing from the results are skipped with a
     warning. ``workers``: processes drawing figures (None: one per CPU; forked, Linux; the
-    files are the same as with one); ``progress``: called with a short line as they finish.
+    files are the same as with one); ``progress``: called with a short line as they finish;
+    ``target_runs``: {target id: (results, scenarios_meta)} where a target is judged on other
+    runs than ``results`` (its horizon's vantage), so its figure shows the runs its verdict rests on.
     """
     check_lang(lang)
     bad = [f for f in formats if f not in FORMATS]
@@ -90,7 +99,7 @@ def write_figure_set(out_dir, results: Mapping[str, pd.DataFrame], scorecard: pd
         "labels": default_labels(),
     }
     jobs = [(stem, one, draw) for stem, draw in
-            _figures(results, scorecard, targets, scenarios_meta, history, common)
+            _figures(results, scorecard, targets, scenarios_meta, history, common, target_runs)
             for one in LANG_SETS[lang]]
     return _write_jobs(jobs, out_dir, tuple(formats), dpi, workers, progress)
 

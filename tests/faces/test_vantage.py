@@ -119,3 +119,32 @@ def test_a_vantage_calibration_gives_that_vantages_runs_its_constants(tmp_path):
     card = pd.read_csv(out / "scorecard.csv").set_index(["scenario", "target"])
     # seen from 2015 the baseline grows at the 2015 calibration's 0.05 + 0.01 (transfer 5)
     assert card.loc[("baseline", "gdp_growth_2020"), "value"] == pytest.approx(100 * math.expm1(0.06), rel=1e-4)
+
+
+def test_each_target_figure_draws_the_runs_its_verdict_rests_on(tmp_path):
+    """A 2020 goal's figure shows the runs seen from 2015 (where its verdict comes from), with
+    the projection from 2016; the other figures the runs seen from 2020, projection from 2021."""
+    model = tiny_with_vantage(tmp_path)
+    calls = {}
+    recorder = types.ModuleType("sim.plots")
+
+    def write_figure_set(out_dir, results, card, targets, meta, **kw):
+        calls.update(results=results, meta=meta, **kw)
+        return []
+
+    recorder.write_figure_set = write_figure_set
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setitem(sys.modules, "sim.plots", recorder)
+        out = run_all(SCEN, model, results_root=tmp_path / "results", name="tiny", documents=False)
+    card = pd.read_csv(out / "scorecard.csv").set_index(["scenario", "target"])
+    runs = calls["target_runs"]
+    assert set(runs) == {t for t in card.index.get_level_values("target") if t.endswith("_2020")}
+    early, meta = runs["gdp_growth_2020"]
+    assert {m["projection_start"] for m in meta.values()} == {2016.0}
+    assert {m["projection_start"] for m in calls["meta"].values()} == {2021.0}
+    # the figure's 2020 value is the one the scorecard judged (plan: levers from 2016)
+    g = early["plan"]["GDP real"]
+    measured = 100 * math.expm1(math.log(g.loc[2020.0] / g.loc[2015.0]) / 5)
+    assert measured == pytest.approx(card.loc[("plan", "gdp_growth_2020"), "value"], rel=1e-9)
+    late = calls["results"]["plan"]["GDP real"]
+    assert late.loc[2020.0] < g.loc[2020.0] / 1.1       # the 2020-vantage runs differ
