@@ -197,6 +197,44 @@ class _BatchState(StateVector):
             el._state = y[a:b].reshape(shape)
 
 
+def integrate_segments(rhs, y0, t0, tf, out_times, switches: Switches, segment_end: list,
+                       nfev: list, *, method, rtol, atol, max_step, path) -> np.ndarray:
+    """Integrate ``rhs`` from ``t0`` to ``tf`` segment by segment between the known switching
+    times, repeating (up to four times) when a new switching time shows up; the states at
+    ``out_times`` (times × states). ``segment_end`` and ``nfev`` are the right-hand side's
+    one-element cells (the current segment's end; the evaluation count, reset per attempt)."""
+    for _attempt in range(4):
+        known = set(switches.breakpoints)
+        edges = np.array(sorted({t0, tf, *known}))
+        states = np.empty((out_times.size, y0.size))
+        filled = np.zeros(out_times.size, bool)
+        y = y0.copy()
+        nfev[0] = 0
+        for a, b in zip(edges[:-1], edges[1:]):
+            if b - a <= SMALL * max(1.0, abs(b)):
+                continue
+            switches.segment_mid = 0.5 * (a + b)
+            inside = (out_times >= a - SMALL) & (out_times <= b + SMALL) & ~filled
+            t_eval = np.unique(np.append(np.clip(out_times[inside], a, b), b))
+            segment_end[0] = b
+            with np.errstate(all="ignore"):
+                sol = solve_ivp(rhs, (a, b), y, method=method, rtol=rtol, atol=atol, t_eval=t_eval,
+                                max_step=max_step)
+            segment_end[0] = None
+            if sol.status == -1:
+                raise SimulationError(f"{path}: solver {method} failed between {a:g} and {b:g}: "
+                                      f"{sol.message}", time=a)
+            if inside.any():
+                pos = np.searchsorted(sol.t, np.clip(out_times[inside], a, b))
+                states[inside] = sol.y.T[np.minimum(pos, sol.t.size - 1)]
+                filled |= inside
+            y = sol.y[:, -1]
+        switches.segment_mid = None
+        if switches.breakpoints <= known:
+            break
+    return states
+
+
 def simulate_batch(model, samples: dict[str, np.ndarray], params: dict | None = None, *,
                    method: str = "RK45", rtol: float = 1e-6, atol: float | None = None,
                    times=None, return_columns=None, max_evals: int = MAX_EVALS) -> xr.Dataset:
@@ -318,37 +356,8 @@ def simulate_batch(model, samples: dict[str, np.ndarray], params: dict | None = 
             except SimulationError:
                 pass
 
-    for _attempt in range(4):
-        known = set(switches.breakpoints)
-        edges = np.array(sorted({t0, tf, *known}))
-        states = np.empty((out_times.size, sv.n))
-        filled = np.zeros(out_times.size, bool)
-        ends = []
-        y = y0.copy()
-        nfev[0] = 0
-        for a, b in zip(edges[:-1], edges[1:]):
-            if b - a <= SMALL * max(1.0, abs(b)):
-                continue
-            switches.segment_mid = 0.5 * (a + b)
-            inside = (out_times >= a - SMALL) & (out_times <= b + SMALL) & ~filled
-            t_eval = np.unique(np.append(np.clip(out_times[inside], a, b), b))
-            segment_end[0] = b
-            with np.errstate(all="ignore"):
-                sol = solve_ivp(rhs, (a, b), y, method=method, rtol=rtol, atol=atol, t_eval=t_eval,
-                                max_step=max_step)
-            segment_end[0] = None
-            if sol.status == -1:
-                raise SimulationError(f"{path}: solver {method} failed between {a:g} and {b:g}: "
-                                      f"{sol.message}", time=a)
-            if inside.any():
-                pos = np.searchsorted(sol.t, np.clip(out_times[inside], a, b))
-                states[inside] = sol.y.T[np.minimum(pos, sol.t.size - 1)]
-                filled |= inside
-            y = sol.y[:, -1]
-            ends.append((b, y))
-        switches.segment_mid = None
-        if switches.breakpoints <= known:
-            break
+    states = integrate_segments(rhs, y0, t0, tf, out_times, switches, segment_end, nfev,
+                                method=method, rtol=rtol, atol=atol, max_step=max_step, path=path)
 
     for i, name in nonnegative_stocks(m, sv, names):
         neg = np.flatnonzero(states[:, i] < 0)
@@ -433,35 +442,8 @@ def _simulate_batch_flat(ctx, handle, arrays, tables, resolved, shared, n, metho
                 rhs(t, y0)
             except SimulationError:
                 pass
-    for _attempt in range(4):
-        known = set(switches.breakpoints)
-        edges = np.array(sorted({t0, tf, *known}))
-        states = np.empty((out_times.size, y0.size))
-        filled = np.zeros(out_times.size, bool)
-        y = y0.copy()
-        nfev[0] = 0
-        for a, b in zip(edges[:-1], edges[1:]):
-            if b - a <= SMALL * max(1.0, abs(b)):
-                continue
-            switches.segment_mid = 0.5 * (a + b)
-            inside = (out_times >= a - SMALL) & (out_times <= b + SMALL) & ~filled
-            t_eval = np.unique(np.append(np.clip(out_times[inside], a, b), b))
-            segment_end[0] = b
-            with np.errstate(all="ignore"):
-                sol = solve_ivp(rhs, (a, b), y, method=method, rtol=rtol, atol=atol, t_eval=t_eval,
-                                max_step=max_step)
-            segment_end[0] = None
-            if sol.status == -1:
-                raise SimulationError(f"{path}: solver {method} failed between {a:g} and {b:g}: "
-                                      f"{sol.message}", time=a)
-            if inside.any():
-                pos = np.searchsorted(sol.t, np.clip(out_times[inside], a, b))
-                states[inside] = sol.y.T[np.minimum(pos, sol.t.size - 1)]
-                filled |= inside
-            y = sol.y[:, -1]
-        switches.segment_mid = None
-        if switches.breakpoints <= known:
-            break
+    states = integrate_segments(rhs, y0, t0, tf, out_times, switches, segment_end, nfev,
+                                method=method, rtol=rtol, atol=atol, max_step=max_step, path=path)
     for i, name in ctx.nonneg:
         block = states[:, i * n:(i + 1) * n]
         bad = np.argwhere(block < 0)
