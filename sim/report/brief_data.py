@@ -141,8 +141,14 @@ class RunData:
         return sorted({float(t["year"]) for t in self.targets})
 
     def cell(self, sid: str, tid: str):
-        rows = self.card[(self.card["scenario"] == sid) & (self.card["target"] == tid)]
-        return None if rows.empty else rows.iloc[0]
+        """The scorecard row of scenario ``sid`` and target ``tid`` (a Series), or None."""
+        index = self.cache.get("cells")
+        if index is None:   # built once: the brief asks for cells some 2,000 times
+            index = self.cache["cells"] = {}
+            for i, key in enumerate(zip(self.card["scenario"], self.card["target"])):
+                index.setdefault(key, i)
+        i = index.get((sid, tid))
+        return None if i is None else self.card.iloc[i]
 
     def passed(self, sid: str, tid: str) -> bool | None:
         row = self.cell(sid, tid)
