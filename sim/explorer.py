@@ -329,6 +329,26 @@ class Explorer:
         """The explorer line's y data in panel ``variable`` (display units)."""
         return np.asarray(self.lines[variable].get_ydata(), dtype=float)
 
+    # ------------------------------------------------------------------ goals
+    def goals(self, lang: str | None = None) -> pd.DataFrame:
+        """The scorecard, one row per goal (index: target id, in the targets file's order):
+        ``goal`` (name and year), ``aim`` (the goal in words, as on the dashboards), then
+        per scenario its measured ``value`` (in the goal's unit) and ``met``; the
+        explorer's setting is the scenario ``"explorer"``. Labels in ``lang`` (default:
+        the explorer's)."""
+        lang = lang or self.lang
+        wide = self.card.pivot(index="target", columns="scenario", values="value")
+        met = self.card.pivot(index="target", columns="scenario", values="passed").astype(bool)
+        ids = list(dict.fromkeys(self.card["scenario"]))
+        order = [t.id for t in self.ws.targets]
+        out = pd.DataFrame({"goal": [f"{t.name.get(lang, t.id)} ({t.year:g})" for t in self.ws.targets],
+                            "aim": [goal_text(as_figure_target(t), self.labels, lang) for t in self.ws.targets]},
+                           index=pd.Index(order, name="target"))
+        for sid in ids:
+            out[sid] = wide.loc[order, sid]
+            out[f"{sid} met"] = met.loc[order, sid]
+        return out
+
     # ------------------------------------------------------------------ saving
     def setting(self) -> dict[str, float]:
         """The sliders that differ from the base scenario (``{lever: value}``, registry units)."""
