@@ -32,10 +32,10 @@ from matplotlib.patches import Rectangle
 from sim.report.indicators import number, scorecard_row
 from sim.report.labels import Labels, compose, default_labels, pick
 from sim.report.measures import FigureTarget, as_figure_target, finite, whole_year
-from sim.report.thresholds import goal_text
 from sim.report.style import (CAPTION_BAND, CAPTION_LINES, FIGSIZE, STATUS_COLOURS, add_caption,
                               house_style, new_figure,
                               scenario_colours, scenario_name, wrap_text)
+from sim.report.thresholds import goal_text
 
 STATUS_MARKS = {True: "✓", False: "×", None: "–"}
 #: Margin shown with fewer digits as it grows: (smallest |margin|, format), first match.

@@ -19,11 +19,11 @@ import numpy as np
 
 from sim.policy.goal_measures import indicator_array, measure_array, measure_paths, meets_array
 from sim.report.indicators import target_title
-from sim.report.thresholds import threshold_label
 from sim.report.labels import Labels, compose, default_labels
 from sim.report.measures import as_figure_target
 from sim.report.style import (DEFAULT_HORIZONS, PANEL_TITLE_SIZE, add_caption, house_style, mark_horizons,
                     new_figure, panel_title, save, scenario_colours, scenario_name)
+from sim.report.thresholds import threshold_label
 
 #: Words of the fan chart not in sim/labels.yaml.
 #: Quantiles of a fan chart: the 90 % and 50 % bands and the median.

@@ -10,10 +10,10 @@ from sim.history import breaks_of, series_info
 from sim.report.labels import Labels, compose, default_labels, pick
 from sim.report.measures import (FigureTarget, MissingDataError, as_figure_target, finite, measure_path,
                        observed_path, whole_year)
-from sim.report.thresholds import threshold_label
 from sim.report.style import (DATA_STYLE, DEFAULT_HORIZONS, add_caption, house_style, mark_horizons,
                               mark_projection, new_figure, projection_start, scenario_colours,
                               scenario_linestyles, scenario_name, wrap_text)
+from sim.report.thresholds import threshold_label
 
 WINDOW_SHADE = "#F0F0F0"
 #: Where observed points come from, for the caption (every row there names its source).

@@ -32,7 +32,7 @@ COMPARATOR_SIGNS = {">=": "≥", ">": ">", "<=": "≤", "<": "<"}
 #: Typographic characters → their ASCII spelling (for ``plain=True``).
 PLAIN = str.maketrans({"≥": ">=", "≤": "<=", "\u2212": "-", "×": "x", "\u00a0": " "})
 #: Units of a pure ratio (shown as a multiple: ``1.29倍`` / ``1.29×``).
-RATIO_UNITS = ("Dmnl", "", None)
+RATIO_UNITS = ("Dmnl", "")
 #: Zero threshold on a change: (measure, comparator) → ``text:`` key of the word.
 ZERO_WORDS = {
     ("ratio_change", ">"): "threshold_rising", ("ratio_change", ">="): "threshold_not_falling",
@@ -49,6 +49,12 @@ def field(target, name: str, default=None):
     return getattr(target, name, default)
 
 
+def unit_of(target) -> str:
+    """The target's unit string; ``""`` when absent (None, or NaN as read from a CSV cell)."""
+    unit = field(target, "unit")
+    return unit if isinstance(unit, str) else ""
+
+
 def number_text(value: float) -> str:
     """A threshold as written in the targets file (``14``, ``1.29``, ``−6.7``; typographic minus)."""
     return f"{float(value):g}".replace("-", "\u2212")
@@ -62,8 +68,8 @@ def _both(lang: str, build, plain: bool = False) -> str:
 def unit_words(target_or_unit, lang: str, labels: Labels | None = None) -> str:
     """The unit of a target (or a unit string) as displayed: ``%/年``, ``CNY 100 M/yr``;
     ``""`` for a pure ratio (``Dmnl``)."""
-    unit = target_or_unit if isinstance(target_or_unit, str) or target_or_unit is None \
-        else field(target_or_unit, "unit")
+    unit = target_or_unit if isinstance(target_or_unit, str) else \
+        "" if target_or_unit is None or isinstance(target_or_unit, float) else unit_of(target_or_unit)
     return (labels or default_labels()).target_unit_text(unit, lang)
 
 
@@ -71,7 +77,7 @@ def quantity_words(text: str, target, lang: str, labels: Labels | None = None) -
     """``text`` (a number already formatted) with the target's unit: ``14 %/年``; a pure
     ratio as a multiple (``1.29倍``, ``1.29×``), a change of a ratio bare (``0.3``)."""
     labels = labels or default_labels()
-    if field(target, "unit") in RATIO_UNITS:
+    if unit_of(target) in RATIO_UNITS:
         if field(target, "measure") == "ratio_change":
             return text
         return f"{text}{labels.t('times_unit', lang)}"

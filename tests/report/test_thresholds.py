@@ -78,6 +78,8 @@ def test_number_form_units_and_values(targets):
     assert unit_words(targets["gdp_total_2020"], "zh") == "亿元/年"
     assert unit_words("Dmnl", "en") == "" and unit_words("%/yr", "zh") == "%/年"
     assert quantity_words("1.40", targets["gdp_per_capita_rank_2030"], "zh") == "1.40倍"
+    csv_row = pd.Series({"comparator": ">=", "threshold": 2.0, "unit": float("nan"), "measure": "value_in_year"})
+    assert threshold_words(csv_row, "en") == "≥ 2×" and unit_words(float("nan"), "en") == ""  # empty CSV cell
 
 
 def test_figure_legend_puts_words_first_and_the_line_s_number_after(targets):
