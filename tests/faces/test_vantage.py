@@ -70,7 +70,7 @@ def vantage_run(tmp_path_factory):
     model = tiny_with_vantage(folder)
     with pytest.MonkeyPatch.context() as mp:
         mp.setitem(sys.modules, "sim.plots", NO_PLOTS)
-        with pytest.warns(UserWarning, match="write_figure_set"):
+        with pytest.warns(UserWarning, match="figure_tasks"):
             out = run_all(SCEN, model, results_root=folder / "results", name="tiny")
     return out
 
@@ -128,11 +128,12 @@ def test_each_target_figure_draws_the_runs_its_verdict_rests_on(tmp_path):
     calls = {}
     recorder = types.ModuleType("sim.plots")
 
-    def write_figure_set(out_dir, results, card, targets, meta, **kw):
+    def figure_tasks(out_dir, results, card, targets, meta, **kw):
         calls.update(results=results, meta=meta, **kw)
         return []
 
-    recorder.write_figure_set = write_figure_set
+    recorder.figure_tasks = figure_tasks
+    recorder.figure_files = lambda done: []
     with pytest.MonkeyPatch.context() as mp:
         mp.setitem(sys.modules, "sim.plots", recorder)
         out = run_all(SCEN, model, results_root=tmp_path / "results", name="tiny", documents=False)
