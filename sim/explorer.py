@@ -45,7 +45,7 @@ from sim.errors import suggest
 from sim.report.fonts import register_cjk_font
 from sim.report.tables import format_cell, html_table
 from sim.plots import default_labels, scenario_colours
-from sim.report.dashboard import goal_text
+from sim.report.thresholds import goal_text
 from sim.report.measures import as_figure_target
 from sim.analysis.whatif import Workspace
 
@@ -310,7 +310,7 @@ class Explorer:
         rows, styles, titles = [], [], []
         for t in self.ws.targets:
             row = [f"{t.name.get(self.lang, t.id)} ({t.year:g})",
-                   goal_text(as_figure_target(t), self.labels, self.lang)]
+                   goal_text(as_figure_target(t), self.lang, nbsp=True, labels=self.labels)]
             style, title = [None, None], [None, None]
             for s in ids:
                 ok = bool(passed.loc[t.id, s])
