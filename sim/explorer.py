@@ -60,7 +60,7 @@ from sim.provenance import sha256, write_manifest
 from sim.report.fonts import register_cjk_font
 from sim.report.tables import format_cell, html_table
 from sim.plots import default_labels, plot_dashboard, save, scenario_colours
-from sim.report.dashboard import goal_text
+from sim.report.thresholds import goal_text
 from sim.report.measures import as_figure_target
 from sim.analysis.whatif import Workspace
 
@@ -342,7 +342,7 @@ class Explorer:
         ids = list(dict.fromkeys(self.card["scenario"]))
         order = [t.id for t in self.ws.targets]
         out = pd.DataFrame({"goal": [f"{t.name.get(lang, t.id)} ({t.year:g})" for t in self.ws.targets],
-                            "aim": [goal_text(as_figure_target(t), self.labels, lang) for t in self.ws.targets]},
+                            "aim": [goal_text(as_figure_target(t), lang, labels=self.labels) for t in self.ws.targets]},
                            index=pd.Index(order, name="target"))
         for sid in ids:
             out[sid] = wide.loc[order, sid]
@@ -429,7 +429,7 @@ class Explorer:
         rows, styles, titles = [], [], []
         for t in self.ws.targets:
             row = [f"{t.name.get(self.lang, t.id)} ({t.year:g})",
-                   goal_text(as_figure_target(t), self.labels, self.lang)]
+                   goal_text(as_figure_target(t), self.lang, nbsp=True, labels=self.labels)]
             style, title = [None, None], [None, None]
             for s in ids:
                 ok = bool(passed.loc[t.id, s])

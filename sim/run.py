@@ -269,7 +269,7 @@ def run_all(scenario_dir=DEFAULT_SCENARIO_DIR, model=DEFAULT_MODEL, out=None, sc
     card.to_csv(out_dir / "scorecard.csv", index=False)
     actual.to_csv(out_dir / "actual.csv", index=False)
     (out_dir / "scorecard.md").write_text(scorecard_markdown(card, actual), encoding="utf-8")
-    write_workbook(out_dir / "results.xlsx", series, card, model_units)
+    write_workbook(out_dir / "results.xlsx", series, card, model_units, actual)
     if progress:
         progress(f"wrote time series ({len(columns)} variables), scorecard and results.xlsx")
 

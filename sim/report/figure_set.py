@@ -17,6 +17,7 @@ import pandas as pd
 
 from sim.errors import ResultsFolderError
 from sim.history import comparable_series
+from sim.provenance import check_output, new_results_dir
 from sim.report.dashboard import horizon_stem, plot_dashboard
 from sim.report.history import find_history, plot_model_vs_history
 from sim.report.indicators import plot_target_indicator
@@ -223,12 +224,16 @@ def regenerate(results_dir, lang: str = "both", *, out_dir=None, targets_path=No
                history: pd.DataFrame | str | None = "auto",
                formats: Sequence[str] = FORMATS, dpi: int = DPI, workers: int | None = None,
                progress: Callable[[str], None] | None = None) -> list[Path]:
-    """Rebuild the figures of a results folder (default into ``<results_dir>/figures``).
+    """Rebuild the figures of a results folder; return the files written.
 
-    Reads ``manifest.json`` (keys ``scenarios``: {id: {"name": …}} and ``targets``),
-    ``timeseries/<id>.csv`` (index column ``time``) and ``scorecard.csv``.
+    ``out_dir``: a folder that must not exist yet; default ``<results_dir>/figures``, or,
+    when that exists (the run drew its figures), a new ``<results_dir>/<UTC time>-figures``:
+    figures already written are never overwritten. Reads ``manifest.json`` (keys
+    ``scenarios``: {id: {"name": …}} and ``targets``), ``timeseries/<id>.csv`` (index column
+    ``time``) and ``scorecard.csv``.
     """
     check_lang(lang)
+    check_output(out_dir, "out_dir", kind="figure folder")
     results_dir = Path(results_dir)
     manifest_path = results_dir / "manifest.json"
     if not manifest_path.is_file():
@@ -253,6 +258,10 @@ def regenerate(results_dir, lang: str = "both", *, out_dir=None, targets_path=No
         results[sid] = df
     card = pd.read_csv(results_dir / "scorecard.csv")
     targets = _manifest_targets(manifest, results_dir, targets_path)
-    return write_figure_set(out_dir or results_dir / "figures", results, card, targets, meta,
+    if out_dir is None:
+        out_dir = results_dir / "figures"
+        if out_dir.exists():
+            out_dir = new_results_dir(results_dir, "figures")
+    return write_figure_set(out_dir, results, card, targets, meta,
                             lang=lang, history=history, formats=formats, dpi=dpi,
                             workers=workers, progress=progress)

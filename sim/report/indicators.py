@@ -13,8 +13,8 @@ from sim.report.measures import (FigureTarget, MissingDataError, as_figure_targe
 from sim.report.style import (DATA_STYLE, DEFAULT_HORIZONS, add_caption, house_style, mark_horizons,
                               mark_projection, new_figure, projection_start, scenario_colours,
                               scenario_linestyles, scenario_name, wrap_text)
+from sim.report.thresholds import threshold_label
 
-COMPARATOR_SIGNS = {">=": "≥", ">": ">", "<=": "≤", "<": "<"}
 WINDOW_SHADE = "#F0F0F0"
 #: Where observed points come from, for the caption (every row there names its source).
 DATA_FILES = ("data/history_*.csv",)
@@ -33,20 +33,6 @@ def target_title(target: FigureTarget, labels: Labels, lang: str) -> str:
     return compose(lang, lambda one: labels.t(
         "with_year", one, text=pick(target.name, one, default=target.id),
         year=f"{target.year:g}"))
-
-
-def threshold_text(target: FigureTarget, value: float, unit: str, labels: Labels,
-                   lang: str) -> str:
-    """``目标 ≥ 14 %/年``: the comparator, value and unit of a threshold; where the label
-    table words the goal (``goals:``), the words first: ``Target: GDP per capita gains on
-    Jiangxi's (> 0)``."""
-    sign = COMPARATOR_SIGNS.get(target.comparator, target.comparator)
-    formula = f"{sign} {number(value)} {unit}".strip()
-    words = labels.goal_words(target.id, lang)
-    if words:
-        return f"{labels.t('threshold', lang)}{labels.t('colon', lang)}{words}（{formula}）" \
-            if lang == "zh" else f"{labels.t('threshold', lang)}: {words} ({formula})"
-    return f"{labels.t('threshold', lang)} {formula}"
 
 
 #: Legend entries wrap at this width (em of the legend type), so the plot keeps its width.
@@ -154,8 +140,8 @@ def plot_target_indicator(results: Mapping[str, pd.DataFrame], target,
         mark_projection(ax, projection_start(scenarios_meta), labels, lang)
         ax.axhline(target.threshold, color="#222222", lw=2.5, ls=(0, (6, 3)), zorder=2,
                    gid="threshold",
-                   label=compose(lang, lambda one: wrap_text(threshold_text(
-                       target, target.threshold, unit(one), labels, one), LEGEND_EM)))
+                   label=compose(lang, lambda one: wrap_text(threshold_label(target, one, labels),
+                                                             LEGEND_EM)))
         y_limits(ax, target)
         mark_horizons(ax, horizons, emphasise=target.year)
         ax.set_title(target_title(target, labels, lang), loc="left")

@@ -458,6 +458,14 @@ def test_regenerate_from_a_results_folder(tmp_path, results, card):
     names = {p.name for p in out}
     assert {"target_gdp_growth_2020.png", "dashboard_2020.png", "model_vs_history.png"} <= names
     assert all(p.parent == folder / "figures" / "en" for p in out)
+    # again: the figures already there stay as they were; the new ones go to a new folder
+    before = {p: p.read_bytes() for p in out}
+    again = plots.regenerate(folder, "en", formats=("png",), dpi=20, history=data)
+    assert all(p.read_bytes() == b for p, b in before.items())
+    new, = {p.parent.parent for p in again}
+    assert new.parent == folder and new.name.endswith("-figures") and len(again) == len(out)
+    with pytest.raises(FileExistsError, match="out_dir .*never overwritten"):
+        plots.regenerate(folder, "en", formats=("png",), out_dir=new, history=data)
 
 
 def test_regenerate_names_unknown_targets(tmp_path, results, card):
