@@ -5,7 +5,8 @@
 - ``timeseries/<scenario>.csv`` and ``timeseries.nc`` (xarray, scipy engine: netCDF3):
   every model variable but the constants (unless ``constants=True``), units in
   ``timeseries_units.csv``,
-- ``results.xlsx``: the scorecard and one sheet per scenario (units in the second header row),
+- ``results.xlsx``: the scorecard, the published outcomes (``actual``) and one sheet per
+  scenario (units in the second header row),
 - ``scorecard.csv`` and ``scorecard.md`` (columns: :data:`sim.policy.targets.SCORECARD_COLUMNS`
   then :data:`sim.history.REALITY_COLUMNS`: the published outcome of each target and whether
   it confirmed or reversed the scenario's verdict), ``actual.csv`` (one row per target,
