@@ -103,8 +103,8 @@ TEXT = {
     "target": {"en": "Target", "zh": "目标"}, "goal": {"en": "Goal", "zh": "目标值"},
     "year": {"en": "Year", "zh": "年份"},
     "explorer": {"en": "Your setting", "zh": "滑块设置"},
-    "status": {"en": "{n_met}/{n} goals met · run {run:.2f} s, redraw {draw:.2f} s (rtol {rtol:g})",
-               "zh": "达成 {n_met}/{n} 项目标 · 运行 {run:.2f} 秒，重绘 {draw:.2f} 秒（rtol {rtol:g}）"},
+    "status": {"en": "{n_met}/{n} goals met · answered in {total:.2f} s",
+               "zh": "达成 {n_met}/{n} 项目标 · 用时 {total:.2f} 秒"},
 }
 
 
@@ -228,7 +228,7 @@ class Explorer:
                         "cpu": time.process_time() - cpu0}
         mine = self.card[self.card["scenario"] == EXPLORER_ID]
         self.status.value = self._text("status", n_met=int(mine["passed"].sum()), n=len(mine),
-                                       run=self.timings["run"], draw=self.timings["redraw"], rtol=self.rtol)
+                                       total=self.timings["run"] + self.timings["redraw"])
         return results, self.card
 
     # ------------------------------------------------------------------ drawing
