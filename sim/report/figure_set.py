@@ -17,6 +17,8 @@ import pandas as pd
 
 from sim.errors import ResultsFolderError
 from sim.history import comparable_series
+from sim.policy.vantage import vantage_views
+from sim.provenance import check_output, new_results_dir
 from sim.report.dashboard import horizon_stem, plot_dashboard
 from sim.report.history import find_history, plot_model_vs_history
 from sim.report.indicators import plot_target_indicator
@@ -223,12 +225,16 @@ def regenerate(results_dir, lang: str = "both", *, out_dir=None, targets_path=No
                history: pd.DataFrame | str | None = "auto",
                formats: Sequence[str] = FORMATS, dpi: int = DPI, workers: int | None = None,
                progress: Callable[[str], None] | None = None) -> list[Path]:
-    """Rebuild the figures of a results folder (default into ``<results_dir>/figures``).
+    """Rebuild the figures of a results folder; return the files written.
 
-    Reads ``manifest.json`` (keys ``scenarios``: {id: {"name": …}} and ``targets``),
-    ``timeseries/<id>.csv`` (index column ``time``) and ``scorecard.csv``.
+    ``out_dir``: a folder that must not exist yet; default ``<results_dir>/figures``, or,
+    when that exists (the run drew its figures), a new ``<results_dir>/<UTC time>-figures``:
+    figures already written are never overwritten. Reads ``manifest.json`` (keys
+    ``scenarios``: {id: {"name": …}} and ``targets``), ``timeseries/<id>.csv`` (index column
+    ``time``) and ``scorecard.csv``.
     """
     check_lang(lang)
+    check_output(out_dir, "out_dir", kind="figure folder")
     results_dir = Path(results_dir)
     manifest_path = results_dir / "manifest.json"
     if not manifest_path.is_file():
@@ -242,17 +248,35 @@ def regenerate(results_dir, lang: str = "both", *, out_dir=None, targets_path=No
     meta = manifest.get("scenarios") if isinstance(manifest, Mapping) else None
     if not isinstance(meta, Mapping) or not meta:
         raise ValueError(f"{manifest_path}: key 'scenarios' must map scenario ids to metadata")
+    # the vantages the goals were judged from (main job); a folder without them: one run set
+    recorded = manifest.get("vantages") if isinstance(manifest.get("vantages"), Mapping) else {}
+    folders = {None if key == "none" else float(key): (v.get("timeseries") or "timeseries/", v.get("targets") or [])
+               for key, v in recorded.items() if isinstance(v, Mapping)} or {None: ("timeseries/", [])}
+    runs = {vantage: _read_runs(results_dir, sub, meta, manifest_path) for vantage, (sub, _) in folders.items()}
+    results, meta, target_runs = vantage_views(runs, {v: ids for v, (_, ids) in folders.items()}, meta)
+    card = pd.read_csv(results_dir / "scorecard.csv")
+    targets = _manifest_targets(manifest, results_dir, targets_path)
+    if out_dir is None:
+        out_dir = results_dir / "figures"
+        if out_dir.exists():
+            out_dir = new_results_dir(results_dir, "figures")
+    return write_figure_set(out_dir, results, card, targets, meta,
+                            lang=lang, history=history, formats=formats, dpi=dpi,
+                            workers=workers, progress=progress, target_runs=target_runs or None)
+
+
+def _read_runs(results_dir: Path, sub: str, meta: Mapping, manifest_path: Path) -> dict:
+    """{scenario id: DataFrame} from ``<results_dir>/<sub>/<id>.csv`` (index column ``time``)."""
+    folder = (results_dir / sub).resolve()
+    if results_dir.resolve() not in folder.parents:
+        raise ResultsFolderError(f"{manifest_path}: time series folder {sub!r} is outside the results folder")
     results = {}
     for sid in meta:
-        csv = results_dir / "timeseries" / f"{sid}.csv"
+        csv = folder / f"{sid}.csv"
         if not csv.is_file():
             raise ResultsFolderError(f"{csv}: time series of scenario {sid!r} (listed in "
                                     f"{manifest_path} key 'scenarios') is missing")
         df = pd.read_csv(csv, index_col=0)
         df.index = df.index.astype(float)
         results[sid] = df
-    card = pd.read_csv(results_dir / "scorecard.csv")
-    targets = _manifest_targets(manifest, results_dir, targets_path)
-    return write_figure_set(out_dir or results_dir / "figures", results, card, targets, meta,
-                            lang=lang, history=history, formats=formats, dpi=dpi,
-                            workers=workers, progress=progress)
+    return results

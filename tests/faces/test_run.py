@@ -312,10 +312,15 @@ def test_exports_workbook_units_and_no_constants(first_run):
     constants = set(load_model(TINY).constants())
     units = pd.read_csv(first_run / "timeseries_units.csv").set_index("variable")["unit"]
     wb = load_workbook(first_run / "results.xlsx", read_only=True)
-    assert wb.sheetnames == ["scorecard", "baseline", "plan", "fast"]
+    assert wb.sheetnames == ["scorecard", "actual", "baseline", "plan", "fast"]
     card = pd.read_csv(first_run / "scorecard.csv")
     rows = list(wb["scorecard"].values)
     assert list(rows[0]) == list(card.columns) and len(rows) == 1 + len(card)
+    actual = pd.read_csv(first_run / "actual.csv", keep_default_na=False)
+    rows = list(wb["actual"].values)                                   # the same table as actual.csv
+    assert list(rows[0]) == list(actual.columns) and len(rows) == 1 + len(actual) > 1
+    assert [r[0] for r in rows[1:]] == list(actual["target"])
+    assert [r[list(actual.columns).index("status")] for r in rows[1:]] == list(actual["status"])
     for sid in ("baseline", "plan", "fast"):
         csv = pd.read_csv(first_run / "timeseries" / f"{sid}.csv", index_col="time")
         assert constants and not constants & set(csv.columns)        # constants left out
