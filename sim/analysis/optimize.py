@@ -8,6 +8,15 @@ the starting scenario (``plan`` by default), exactly as a scenario file would se
 (:mod:`sim.policy.scenario`: a step of width ``STEP_WIDTH_YEARS`` at the start year). Every other
 lever keeps the starting scenario's path.
 
+Vantage: the goals are judged as the main run judges them (scenarios/README.md, "Two
+vantage points"): from their horizon's base year. Every run of the search, and the
+verification run, is the starting scenario seen from that year
+(:func:`sim.policy.vantage.seen_from`: the constants of the calibration made then, the
+observed history to that year, every lever change after it), so the 2020 goals are
+searched from 2015 (levers from 2016) and the 2030 goals from the real 2020 (levers from
+2021). Goals asked from different years are refused together (search one horizon at a
+time); the default start is the scenario's policy start, no earlier than the vantage + 1.
+
 Cost (dimensionless, "normalised effort")::
 
     cost(x) = sum_i cost_i * |x_i - b_i| / (high_i - low_i)
@@ -72,7 +81,8 @@ from sim.errors import SimError, suggest
 from sim.defaults import DEFAULT_MODEL, DEFAULT_SCENARIO_DIR, ENGINE_DEFAULTS
 from sim.policy.scenario import (Lever, Problem, ValidationError, points_before, policy_start_of,
                                  read_scenarios, resolve, validate_scenarios)
-from sim.policy.study import Study, read_study
+from sim.policy.study import Study, read_study, target_events
+from sim.policy.vantage import seen_from, vantage_calibration, vantage_groups
 from sim.policy.goal_measures import indicator_array, margin_array, measure_array
 from sim.policy.targets import Target, scorecard
 
@@ -118,6 +128,9 @@ class PolicyProblem:
     scales: np.ndarray            # normalisation of each goal's margin
     times: np.ndarray             # output years of the search runs
     study: Study                  # what read_study read (scenarios, registry, targets, facts)
+    #: the year the goals are asked from (their horizon's base year, as the main run judges
+    #: them: :mod:`sim.policy.vantage`); None for a model without a vantage constant
+    vantage: float | None = None
     rtol: float = SEARCH_RTOL
     floor: float = MARGIN_FLOOR
     runs: int = 0                 # batch calls so far
@@ -202,7 +215,8 @@ def setup(from_id: str = DEFAULT_FROM, goals: Sequence[str] | None = None,
     ``goals``: target ids (``gdp_growth_2020``); default every target whose horizon year is
     ``horizon`` (default 2020, the first horizon). ``levers``: lever names; default every
     registry lever whose unit is not ``Year``. ``start``: policy start year; default the
-    starting scenario's ``policy_start``. ``progress``: a callable taking a message (str).
+    starting scenario's ``policy_start`` (seen from the goals' vantage: no earlier than the
+    year after it). ``progress``: a callable taking a message (str).
     """
     study = read_study(scenario_dir, model)
     registry: dict[str, Lever] = study.levers
@@ -228,6 +242,7 @@ def setup(from_id: str = DEFAULT_FROM, goals: Sequence[str] | None = None,
             years = sorted({t.year for t in study.targets})
             raise ValidationError([Problem(targets_file, "horizons", f"no target has the horizon year "
                                            f"{year:g}; years present: {', '.join(f'{y:g}' for y in years)}")])
+    vantage = goal_vantage(chosen, study, targets_file)
     # levers
     if levers:
         unknown = [n for n in levers if n not in registry]
@@ -249,12 +264,21 @@ def setup(from_id: str = DEFAULT_FROM, goals: Sequence[str] | None = None,
     # policy start and lever paths
     facts = study.facts
     t0, tf = facts["time_span"]
-    start = policy_start_of(from_id, scenarios) if start is None else float(start)
+    if start is not None and vantage is not None and float(start) < vantage + 1:
+        raise ValidationError([Problem(targets_file, "horizons", f"the goals are asked from {vantage:g} "
+                                       f"(their horizon's base_year): levers can act from {vantage + 1:g} "
+                                       f"on, got start {float(start):g}")])
+    if start is None:   # the scenario's policy start, seen from the vantage (no earlier than vantage + 1)
+        start = policy_start_of(from_id, scenarios)
+        if vantage is not None:
+            start = max(start if start is not None else -math.inf, vantage + 1.0)
+    start = None if start is None else float(start)
     if start is None or not t0 < start < tf:
         raise ValidationError([Problem(str(scenarios[from_id].path), "policy_start",
                                        f"the search needs a policy start year inside the model's time span "
                                        f"{t0:g}–{tf:g}, got {start!r}; pass start=")])
-    params = resolve(from_id, scenarios, registry, defaults=facts["defaults"], time_span=(t0, tf))
+    params = seen_from(resolve(from_id, scenarios, registry, defaults=facts["defaults"], time_span=(t0, tf)),
+                       facts["defaults"], _model_path(study), vantage)
     parents, x_start, baseline = {}, [], []
     for lv in chosen_levers:
         p = params.get(lv.name, facts["defaults"].get(lv.name))
@@ -275,8 +299,33 @@ def setup(from_id: str = DEFAULT_FROM, goals: Sequence[str] | None = None,
         weights=np.array([1.0 if lv.cost is None else float(lv.cost) for lv in chosen_levers]),
         assumed_weights=[lv.name for lv in chosen_levers if lv.cost is None],
         parents=parents, shared=shared, goals=chosen,
-        scales=np.array([_goal_scale(t) for t in chosen]), times=times, study=study,
+        scales=np.array([_goal_scale(t) for t in chosen]), times=times, study=study, vantage=vantage,
         rtol=rtol, floor=floor, progress=progress)
+
+
+def _model_path(study: Study):
+    return getattr(study.loaded, "path", None)
+
+
+def goal_vantage(goals: Sequence[Target], study: Study, targets_file: str = "targets.yaml") -> float | None:
+    """The one vantage the ``goals`` are judged from (their horizons' base year, as in the
+    main run: :func:`sim.policy.vantage.vantage_groups`); None for a model without a vantage
+    constant. Goals asked from different years cannot share one search: ValidationError."""
+    groups = vantage_groups(goals, study.targets.horizons, study.facts["constants"])
+    if len(groups) > 1:
+        which = "; ".join(f"{v:g}: {', '.join(t.id for t in ts)}" for v, ts in groups.items())
+        raise ValidationError([Problem(targets_file, "goals", f"the goals are asked from different years "
+                                       f"({which}); the search runs from one vantage: search one horizon "
+                                       "at a time (--horizon)")])
+    return next(iter(groups))
+
+
+def vantage_note(p: PolicyProblem) -> dict:
+    """What the search's runs knew: ``history_end_year`` (the vantage), ``levers_from`` and
+    ``constants`` (the vantage's calibration file, or the model's own)."""
+    cal = vantage_calibration(_model_path(p.study), p.vantage)
+    return {"history_end_year": p.vantage, "levers_from": p.start,
+            "constants": str(cal) if cal is not None else "the model's own"}
 
 
 # --------------------------------------------------------------------------- search
@@ -536,7 +585,8 @@ def scenario_document(result: SearchResult, sid: str | None = None) -> tuple[str
                   + (f"在杠杆范围内无法达到：{', '.join(out_of_reach)}。" if out_of_reach else ""),
             "en": f"Least-cost lever mix found by python -m sim optimize; goals met: {goals or 'none'}."
                   + (f" Out of reach within the lever ranges: {', '.join(out_of_reach)}." if out_of_reach else "")
-                  + f" Normalised cost {result.cost:.4g}."},
+                  + f" Normalised cost {result.cost:.4g}."
+                  + (f" Searched as seen from {p.vantage:g} (the goals' base year)." if p.vantage is not None else "")},
         "extends": p.from_id,
         "policy_start": int(p.start) if float(p.start).is_integer() else p.start,
         "levers": {lv.name: _round(x, lv) for lv, x in zip(p.levers, result.x)},
@@ -548,8 +598,10 @@ def scenario_document(result: SearchResult, sid: str | None = None) -> tuple[str
 
 def verify(result: SearchResult, directory: Path, sid: str | None = None) -> pd.DataFrame:
     """Write the scenario file into ``directory``, read it back, validate it against the
-    registry and run it once with :func:`sim.engine.integrate.simulate` at the default tolerance.
-    Returns the scorecard of the goals (and fills ``result.verified``)."""
+    registry and run it once with :func:`sim.engine.integrate.simulate` at the default tolerance,
+    seen from the goals' vantage as the main run sees it (:func:`sim.policy.vantage.seen_from`).
+    Returns the scorecard of the goals (and fills ``result.verified``; ``result.params``: the
+    params of that run)."""
     from sim.engine.integrate import simulate
 
     p = result.problem
@@ -564,10 +616,10 @@ def verify(result: SearchResult, directory: Path, sid: str | None = None) -> pd.
     problems += validate_scenarios(scenarios, p.study.levers, p.study.time_span)
     if problems:
         raise ValidationError(problems)
-    params = resolve(sid, scenarios, p.study.levers, defaults=p.study.defaults,
-                     time_span=p.study.time_span)
-    df = simulate(p.loaded, params=params, **ENGINE_DEFAULTS)
-    card = scorecard({sid: df}, p.goals)
+    params = seen_from(resolve(sid, scenarios, p.study.levers, defaults=p.study.defaults,
+                               time_span=p.study.time_span), p.study.defaults, _model_path(p.study), p.vantage)
+    df = simulate(p.loaded, params=params, events=target_events(p.goals), **ENGINE_DEFAULTS)
+    card = scorecard({sid: df}, p.goals, {sid: dict(df.attrs.get("events") or {})})
     card["normalised_margin"] = card["margin"].to_numpy() / p.scales
     result.verified, result.scenario_yaml, result.scenario_id, result.params = card, text, sid, params
     return card

@@ -62,15 +62,22 @@ def from_vantage(params: Mapping, defaults: Mapping[str, float], vantage: float)
     return out
 
 
+def vantage_calibration(model_path, vantage: float | None) -> Path | None:
+    """The calibration made on the data known at ``vantage``:
+    ``<model dir>/calibration/vantage_<year>/calibration.json``, or None when there is none."""
+    if vantage is None or model_path is None:
+        return None
+    path = Path(model_path).parent / "calibration" / f"vantage_{vantage:g}" / "calibration.json"
+    return path if path.is_file() else None
+
+
 def vantage_constants(model_path, vantage: float | None) -> dict[str, float]:
     """The constants fitted on the data known at ``vantage``: the fitted values of
     ``calibration/vantage_<year>/calibration.json`` beside the model file (written by
     ``make calibrate`` from ``calibration/jingdezhen_<year>.yaml``), or none when there is
     no such calibration (the model's own constants, the latest refit, then hold)."""
-    if vantage is None or model_path is None:
-        return {}
-    path = Path(model_path).parent / "calibration" / f"vantage_{vantage:g}" / "calibration.json"
-    if not path.is_file():
+    path = vantage_calibration(model_path, vantage)
+    if path is None:
         return {}
     numbers = json.loads(path.read_text(encoding="utf-8"))
     return {name: float(p["value"]) for name, p in numbers["parameters"].items()}

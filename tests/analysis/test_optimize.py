@@ -143,3 +143,50 @@ def test_cli_writes_a_new_results_folder_with_the_report(tmp_path, capsys):
     assert f"Generated from the results folder `{out}`" in doc and "| b |" in doc
     assert cli_main(["optimize", "--scenarios", str(SCENARIOS), "--model", str(MODEL), "--from", "start",
                      "--out", str(out)]) == 2   # an existing folder is never overwritten
+
+
+# --------------------------------------------------------------------------- vantages
+VSCEN = Path(__file__).parents[1] / "models" / "scenario" / "scenarios"
+
+
+@pytest.mark.parametrize("horizon, vantage", [(2030, 2020.0), (2020, 2015.0)])
+def test_search_judges_its_goals_from_their_vantage_as_the_main_run(tmp_path, horizon, vantage):
+    """On the tiny model with a `history end year`: the 2030 goals are searched from 2020
+    (levers from 2021), the 2020 goals from 2015 with the 2015 calibration's constants; the
+    verification run's scorecard equals the main run's for the found scenario."""
+    import json
+
+    from sim.policy.study import read_study
+    from sim.run import judge_from_vantages
+    from sim.engine.integrate import simulate
+    from sim.defaults import ENGINE_DEFAULTS
+    from tests.faces.test_vantage import tiny_with_vantage
+
+    model = tiny_with_vantage(tmp_path)
+    cal = tmp_path / "calibration" / "vantage_2015"
+    cal.mkdir(parents=True)           # seen from 2015 the economy grows more slowly
+    (cal / "calibration.json").write_text(json.dumps(
+        {"parameters": {"transfer growth effect": {"value": 0.001}}}), encoding="utf-8")
+    result, folder = optimize("plan", horizon=horizon, scenario_dir=VSCEN, model=model,
+                              out=tmp_path / "run")
+    p = result.problem
+    assert p.vantage == vantage and p.start == vantage + 1
+    assert {g.year for g in p.goals} == {float(horizon)}
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["search"]["vantage"]["history_end_year"] == vantage
+    assert manifest["search"]["vantage"]["levers_from"] == vantage + 1
+    assert (manifest["search"]["vantage"]["constants"] == str(cal / "calibration.json")) == (vantage == 2015)
+    assert f"**Seen from {vantage:g}**" in (folder / "policy_search.md").read_text(encoding="utf-8")
+    # the main run on the scenario folder with the written scenario added
+    scen = tmp_path / "scenarios"
+    shutil.copytree(VSCEN, scen)
+    shutil.copy(folder / "scenario" / f"{result.scenario_id}.yaml", scen)
+    study = read_study(scen, model)
+    _, _, _, _, card = judge_from_vantages(study, [result.scenario_id], simulate, dict(ENGINE_DEFAULTS))
+    main = card.set_index("target").loc[[g.id for g in p.goals]]
+    mine = result.verified.set_index("target")
+    np.testing.assert_allclose(mine["value"].to_numpy(float), main["value"].to_numpy(float), rtol=1e-9)
+    assert list(mine["passed"]) == list(main["passed"])
+    assert mine["passed"].all()
+    # the search's own runs (batch, search tolerance) saw the same vantage
+    np.testing.assert_allclose(result.margins, mine["normalised_margin"].to_numpy(float), atol=1e-4)
