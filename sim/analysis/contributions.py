@@ -15,7 +15,14 @@ change ``f(all) - f(none)``:
 
 A clause's contribution is the sum over the levers whose home clause it is (the first
 clause of the lever's ``clause`` field in ``scenarios/levers.yaml``), so clauses add up to
-the total too. All runs use the vectorised batch path (:func:`sim.engine.batch.simulate_batch`)
+the total too.
+
+Each goal is decomposed on runs seen from its horizon's base year, as the main run judges
+it (scenarios/README.md, "Two vantage points"; :func:`sim.policy.vantage.seen_from`): the
+2020 goals on runs that know the history to 2015 (the 2015 calibration's constants, levers
+from 2016), the 2030 goals on runs from the real 2020 (levers from 2021). So the parent's
+and the scenario's values are the main run's scorecard values, and a lever whose change
+is over before a vantage contributes exactly 0 to the goals judged from it. All runs use the vectorised batch path (:func:`sim.engine.batch.simulate_batch`)
 and the goal measures on arrays of :mod:`sim.analysis.ensemble` (one implementation).
 """
 from __future__ import annotations
@@ -34,6 +41,7 @@ from sim.analysis.whatif import Workspace
 from sim.engine.batch import simulate_batch
 from sim.errors import SimError, suggest
 from sim.policy.measures import CLAUSES
+from sim.policy.vantage import seen_from, vantage_calibration, vantage_groups
 
 DEFAULT_MAX_EXACT = 12          # 2^12 = 4096 runs
 DEFAULT_PERMUTATIONS = 128      # orderings for the sampled Shapley values (antithetic pairs)
@@ -84,15 +92,18 @@ def _same(a, b) -> bool:
     return bool(np.array_equal(_at(a, years), _at(b, years)))
 
 
-def lever_paths(ws: Workspace, scenario: str, parent: str) -> tuple[dict, dict]:
-    """``(shared params, {lever: (parent path, scenario path)})`` for the changed levers.
+def lever_paths(ws: Workspace, scenario: str, parent: str, vantage: float | None = None) -> tuple[dict, dict]:
+    """``(shared params, {lever: (parent path, scenario path)})`` for the changed levers,
+    both scenarios seen from ``vantage`` (:func:`sim.policy.vantage.seen_from`; None: as
+    written).
 
     Paths are engine params (a number or a Series by year); unchanged levers go to the
-    shared params with their (common) value.
+    shared params with their (common) value, and so do the vantage's constants.
     """
     defaults = ws.facts["defaults"]
-    p_params, s_params = ws.params(parent), ws.params(scenario)
-    shared, changed = {}, {}
+    p_params, s_params = (seen_from(ws.params(sid), defaults, ws.model_path, vantage) for sid in (parent, scenario))
+    shared = {k: v for k, v in s_params.items() if k not in ws.registry}
+    changed = {}
     for name in ws.registry:
         a = p_params.get(name, defaults.get(name))
         b = s_params.get(name, defaults.get(name))
@@ -124,13 +135,19 @@ def _samples(masks: np.ndarray, levers: Sequence[str], changed: dict) -> dict:
 
 def evaluate(ws: Workspace, masks: np.ndarray, levers: Sequence[str], changed: dict, shared: dict,
              targets: Sequence, *, rtol: float = RTOL, chunk: int = CHUNK) -> np.ndarray:
-    """Goal measures (rows: masks, columns: targets) of the lever combinations ``masks``."""
+    """Goal measures (rows: masks, columns: targets) of the lever combinations ``masks``.
+    With no lever (none changed, seen from a vantage) every row is the one shared run."""
     columns = list(dict.fromkeys(v for t in targets for v in t.variables()))
     out = np.empty((masks.shape[0], len(targets)))
     for lo in range(0, masks.shape[0], chunk):
         part = masks[lo:lo + chunk]
-        ds = simulate_batch(ws.loaded, _samples(part, levers, changed), shared, rtol=rtol,
-                            return_columns=columns)
+        if levers:
+            samples, common = _samples(part, levers, changed), shared
+        else:   # the batch needs a sampled constant: one shared value, the same in every row
+            key = next(iter(shared))
+            samples = {key: np.full(part.shape[0], float(shared[key]))}
+            common = {k: v for k, v in shared.items() if k != key}
+        ds = simulate_batch(ws.loaded, samples, common, rtol=rtol, return_columns=columns)
         times = ds["time"].values
         series = {v: ds[v].values for v in columns}
         for j, t in enumerate(targets):
@@ -192,6 +209,43 @@ def shapley_sampled(values_of, n: int, orders: np.ndarray) -> tuple[np.ndarray, 
 
 
 # --------------------------------------------------------------------------- main computation
+def _decompose(ws: Workspace, names: list[str], changed: dict, shared: dict, targets: Sequence, method: str,
+               permutations: int, seed: int, rtol: float) -> dict:
+    """One vantage's decomposition: ``none``, ``full`` (G,), ``oat``, ``phi``, ``se`` (n, G), ``runs``."""
+    n = len(names)
+    count = [0]
+
+    def values_of(masks):
+        count[0] += masks.shape[0]
+        return evaluate(ws, masks, names, changed, shared, targets, rtol=rtol)
+
+    # Every run in ONE evaluation, so the one-at-a-time changes, the Shapley values and the
+    # total come from the same integrations (the batch's step grid follows its hardest
+    # sample; mixing batches would leave differences of the solver tolerance).
+    ends = np.vstack([np.zeros(n, bool), np.eye(n, dtype=bool), np.ones(n, bool)])
+    if method == "exact" or n == 0:
+        masks = _all_masks(n)              # includes the ends
+        f_all = values_of(masks)
+        bits = 1 << np.arange(n)
+        none, alone, full = f_all[0], f_all[bits], f_all[-1]
+        phi, se = shapley_exact(f_all, n), np.zeros((n, len(targets)))
+    else:
+        orders = orderings(n, permutations, seed)
+        cache: dict = {}
+
+        def cached(masks):
+            return np.array([cache[m.tobytes()] for m in masks])
+
+        chain = _chain_masks(orders, n)
+        wanted = np.unique(np.vstack([ends, chain]), axis=0)
+        for m, v in zip(wanted, values_of(wanted)):
+            cache[m.tobytes()] = v
+        f_ends = cached(ends)
+        none, alone, full = f_ends[0], f_ends[1:n + 1], f_ends[-1]
+        phi, se = shapley_sampled(cached, n, orders)
+    return {"none": none, "full": full, "oat": alone - none, "phi": phi, "se": se, "runs": count[0]}
+
+
 def home_clause(clause: str) -> str:
     """The first clause of a registry ``clause`` field (``"四、九"`` → ``"四"``)."""
     return (clause or "").replace("，", "、").replace(",", "、").split("、")[0].strip() or "—"
@@ -216,20 +270,6 @@ def contributions(scenario: str = "plan", parent: str | None = None, *, levers: 
     if parent is None or parent not in ws.scenarios:
         raise SimError(f"{ws.scenario_dir}: scenario {scenario!r} has no parent to compare with; "
                        "name one with --against" + (suggest(parent, ws.scenarios) if parent else ""))
-    shared, changed = lever_paths(ws, scenario, parent)
-    names = [n for n in ws.registry if n in changed]
-    if levers is not None:
-        wanted = list(dict.fromkeys(levers))
-        bad = [n for n in wanted if n not in changed]
-        if bad:
-            raise SimError(f"levers not changed by {scenario!r} against {parent!r}: {bad}"
-                           + suggest(bad[0], names))
-        for n in names:
-            if n not in wanted:
-                shared[n] = changed[n][0]       # held at the parent's path
-        names = [n for n in names if n in wanted]
-    if not names:
-        raise SimError(f"scenario {scenario!r} changes no lever against {parent!r}")
     targets = list(ws.targets)
     if goals is not None:
         by_id = ws.targets.by_id()
@@ -237,44 +277,51 @@ def contributions(scenario: str = "plan", parent: str | None = None, *, levers: 
         if bad:
             raise SimError(f"unknown target ids {bad}" + suggest(bad[0], by_id))
         targets = [by_id[g] for g in dict.fromkeys(goals)]
+    groups = vantage_groups(targets, ws.targets.horizons, ws.facts["constants"])
+    seen = {v: lever_paths(ws, scenario, parent, v) for v in groups}       # {vantage: (shared, changed)}
+    union = {n for _, changed in seen.values() for n in changed}
+    names = [n for n in ws.registry if n in union]
+    if levers is not None:
+        wanted = list(dict.fromkeys(levers))
+        bad = [n for n in wanted if n not in union]
+        if bad:
+            raise SimError(f"levers not changed by {scenario!r} against {parent!r}: {bad}"
+                           + suggest(bad[0], names))
+        names = [n for n in names if n in wanted]
+    if not names:
+        raise SimError(f"scenario {scenario!r} changes no lever against {parent!r}")
     n = len(names)
     if method == "auto":
         method = "exact" if n <= max_exact else "permutations"
     if method not in ("exact", "permutations"):
         raise SimError(f"unknown method {method!r}; expected exact, permutations or auto")
 
-    count = [0]
-
-    def values_of(masks):
-        count[0] += masks.shape[0]
-        return evaluate(ws, masks, names, changed, shared, targets, rtol=rtol)
-
-    # Every run in ONE evaluation, so the one-at-a-time changes, the Shapley values and the
-    # total come from the same integrations (the batch's step grid follows its hardest
-    # sample; mixing batches would leave differences of the solver tolerance).
-    ends = np.vstack([np.zeros(n, bool), np.eye(n, dtype=bool), np.ones(n, bool)])
-    if method == "exact":
-        masks = _all_masks(n)              # includes the ends
-        f_all = values_of(masks)
-        bits = 1 << np.arange(n)
-        none, alone, full = f_all[0], f_all[bits], f_all[-1]
-        phi, se = shapley_exact(f_all, n), np.zeros((n, len(targets)))
-    else:
-        orders = orderings(n, permutations, seed)
-        cache: dict = {}
-
-        def cached(masks):
-            return np.array([cache[m.tobytes()] for m in masks])
-
-        chain = _chain_masks(orders, n)
-        wanted = np.unique(np.vstack([ends, chain]), axis=0)
-        for m, v in zip(wanted, values_of(wanted)):
-            cache[m.tobytes()] = v
-        f_ends = cached(ends)
-        none, alone, full = f_ends[0], f_ends[1:n + 1], f_ends[-1]
-        phi, se = shapley_sampled(cached, n, orders)
+    G = len(targets)
+    column = {t.id: j for j, t in enumerate(targets)}
+    none, full = np.empty(G), np.empty(G)
+    oat, phi, se = np.zeros((n, G)), np.zeros((n, G)), np.zeros((n, G))
+    runs, by_vantage = 0, {}
+    for vantage, group in groups.items():
+        shared, changed = seen[vantage]
+        shared = dict(shared)
+        for name in changed:
+            if name not in names:
+                shared[name] = changed[name][0]       # held at the parent's path
+        mine = [name for name in names if name in changed]
+        cols = [column[t.id] for t in group]
+        part = _decompose(ws, mine, changed, shared, group, method, permutations, seed, rtol)
+        rows = [names.index(name) for name in mine]
+        none[cols], full[cols] = part["none"], part["full"]
+        for r, i in enumerate(rows):
+            oat[i, cols], phi[i, cols], se[i, cols] = part["oat"][r], part["phi"][r], part["se"][r]
+        runs += part["runs"]
+        if vantage is not None:
+            cal = vantage_calibration(ws.model_path, vantage)
+            by_vantage[f"{vantage:g}"] = {"history_end_year": vantage, "levers_from": vantage + 1,
+                                          "constants": str(cal) if cal is not None else "the model's own",
+                                          "targets": [t.id for t in group], "levers": mine,
+                                          "runs": part["runs"]}
     total = full - none
-    oat = alone - none
     clauses = {name: home_clause(ws.registry[name].clause) for name in names}
 
     meets = [t.meets for t in targets]
@@ -294,8 +341,9 @@ def contributions(scenario: str = "plan", parent: str | None = None, *, levers: 
     by_clause = by_clause.sort_values(["target", "clause"], key=lambda col: col.map(
         {t.id: k for k, t in enumerate(targets)} if col.name == "target" else lambda c: order.get(c, 99)),
         kind="stable").reset_index(drop=True)
-    info = {"runs": count[0], "permutations": permutations if method == "permutations" else None,
+    info = {"runs": runs, "permutations": permutations if method == "permutations" else None,
             "seed": seed if method == "permutations" else None, "rtol": rtol,
-            "shared_params": sorted(shared)}
+            "shared_params": sorted({k for shared, _ in seen.values() for k in shared}),
+            **({"vantages": by_vantage} if by_vantage else {})}
     return Contributions(scenario, parent, method, names, clauses, pd.DataFrame(goal_rows), by_lever,
                          by_clause, info)

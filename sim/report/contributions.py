@@ -125,7 +125,12 @@ def contributions_markdown(contrib, top: int = 3) -> str:
     wide = contrib.by_clause.pivot(index="target", columns="clause", values="shapley")
     wide = wide.reindex(index=list(g.target), columns=list(dict.fromkeys(contrib.by_clause.clause)))
     wide.index.name = "goal"
+    seen = (contrib.info or {}).get("vantages") or {}
+    vantage = "".join(f"- Goals {', '.join(v['targets'])}: runs seen from {year} (the observed history to "
+                      f"{year}, constants: {v['constants']}; levers act from {v['levers_from']:g}), as the "
+                      f"main run judges them.\n" for year, v in seen.items())
     return (f"# Contributions of {contrib.scenario} against {contrib.parent} ({contrib.method} Shapley values)\n\n"
+            + (vantage + "\n" if vantage else "")
             + markdown_table(goals, digits=4, formats={"total change": "+.3g", "interaction (one at a time)": "+.2g"})
             + "\n## By clause (sum of its levers' Shapley values)\n\n"
             + markdown_table(wide, digits=3, index=True))

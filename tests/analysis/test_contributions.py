@@ -67,7 +67,13 @@ def test_total_change_matches_independent_single_runs(ws, exact):
     # the plan with every other lever set back to its baseline value (from the same 2016 start)
     others = {n: ws.facts["defaults"][n] for n in ws.scenarios["plan"].levers if n not in LEVERS}
     variant = ws.variant("plan", others)
-    card = ws.scorecard({"base": ws.run("baseline", events=False), "var": ws.run(variant, events=False)})
+    # the 2020 goals are judged from 2015: single runs seen from there, as the main run sees them
+    from sim.engine.integrate import simulate
+    from sim.policy.vantage import seen_from
+
+    def run(sc):
+        return simulate(ws.loaded, params=seen_from(ws.params(sc), ws.facts["defaults"], ws.model_path, 2015))
+    card = ws.scorecard({"base": run("baseline"), "var": run(variant)})
     card = card.set_index(["scenario", "target"])
     g = exact.goals.set_index("target")
     for t in GOALS:
@@ -133,3 +139,46 @@ def test_every_lever_has_a_short_figure_label():
         label = labels.variable(name)
         assert label.model_unit == lever.unit, name
         assert label.name["zh"] != name and len(label.name["en"]) <= 40, name
+
+
+def test_each_goal_is_decomposed_on_the_runs_of_its_vantage(tmp_path):
+    """Tiny model with a `history end year` and a 2015 calibration (transfer growth effect
+    0.001): the 2020 goals are decomposed on runs seen from 2015 (levers from 2016), the
+    2030 goals on runs from 2020 (levers from 2021): the parent's and the scenario's values
+    are the main run's scorecard values, and the transfer's Shapley value on 2020 growth is
+    the analytic one."""
+    import json
+    import math
+
+    from sim.defaults import ENGINE_DEFAULTS
+    from sim.engine.integrate import simulate
+    from sim.run import judge_from_vantages
+    from tests.faces.test_vantage import SCEN, tiny_with_vantage
+
+    model = tiny_with_vantage(tmp_path)
+    cal = tmp_path / "calibration" / "vantage_2015"
+    cal.mkdir(parents=True)
+    (cal / "calibration.json").write_text(json.dumps(
+        {"parameters": {"transfer growth effect": {"value": 0.001}}}), encoding="utf-8")
+    ws = Workspace(SCEN, model)
+    c = C.contributions("plan", method="exact", workspace=ws)
+    assert set(c.info["vantages"]) == {"2015", "2020"}
+    assert c.info["vantages"]["2020"]["levers_from"] == 2021
+    assert all(t.endswith("_2020") for t in c.info["vantages"]["2015"]["targets"])
+    _, _, _, _, card = judge_from_vantages(ws.study, ["baseline", "plan"], simulate, dict(ENGINE_DEFAULTS))
+    card = card.set_index(["scenario", "target"])["value"]
+    g = c.goals.set_index("target")
+    for t in g.index:
+        assert g.parent[t] == pytest.approx(card[("baseline", t)], rel=1e-4, abs=1e-6), t
+        assert g.scenario[t] == pytest.approx(card[("plan", t)], rel=1e-4, abs=1e-6), t
+    s = c.by_lever.set_index(["target", "lever"]).shapley
+    # seen from 2015: growth 0.08 + 0.001 transfer; transfer 5 in 2015, 20 from 2016 (after a
+    # 0.001-year ramp): its integral over 2015-20 is 5 (1 - 0.0005) + 20 (4 + 0.0005)
+    plan = 100 * math.expm1((0.4 + 0.001 * (5 * 0.9995 + 20 * 4.0005)) / 5)
+    base = 100 * math.expm1(0.085)
+    assert s[("gdp_growth_2020", "transfer")] == pytest.approx(plan - base, rel=1e-4)
+    assert s[("gdp_growth_2020", "efficiency gain")] == pytest.approx(0.0, abs=1e-9)
+    # seen from 2020 the history to 2020 is shared: the lowest GDP of 2020-30 (2020's) is not moved
+    assert g.total["gdp_floor_2030"] == pytest.approx(0.0, abs=1e-6 * g.parent["gdp_floor_2030"])
+    shap = c.by_lever.groupby("target").shapley.sum()
+    assert np.allclose(shap[g.index], g.total, atol=1e-9)
