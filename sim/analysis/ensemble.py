@@ -12,6 +12,14 @@
    hardest sample of a call, so the chunk, not the machine, decides the numbers: serial,
    local processes (:class:`concurrent.futures.ProcessPoolExecutor`, the default) and a
    Dask cluster (``--scheduler``) compute the same chunks and give identical bits.
+   **Vantages**: each goal is judged on runs seen from its horizon's base year, as the main
+   run judges it (scenarios/README.md, "Two vantage points"; :func:`sim.policy.vantage.seen_from`):
+   one batch of runs per vantage on the SAME unit-hypercube points. Runs seen from 2015
+   (the 2020 goals) know the history to 2015, take the levers from 2016 and the constants
+   of the calibration made then; a ``calibrated`` uncertain parameter is drawn from that
+   calibration's interval; they stop at the last horizon judged from there (2020), so they
+   cost about half a full run. Runs seen from 2020 (the 2030 goals) share the history to
+   2020 and take the levers from 2021; they are the ensemble's ``series``.
 3. Goals: for each scenario and target of ``scenarios/targets.yaml``, the probability of
    meeting it with its binomial standard error ``sqrt(p (1 - p) / n)``; the measures are
    the scorecard's own, :mod:`sim.policy.goal_measures` (on arrays of samples × times).
@@ -44,6 +52,7 @@ from sim.errors import UsageError
 from sim.policy.study import read_study
 from sim.policy.goal_measures import indicator_array, measure_array, meets_array, year_reached_array
 from sim.policy.targets import Target, TargetSet
+from sim.policy.vantage import latest_vantage, seen_from, vantage_calibration, vantage_groups
 from sim.analysis.chunks import (DEFAULT_CHUNK, DEFAULT_WORKERS, ChunkTask, chunk_bounds,  # noqa: F401
                                  execute, resolve_scheduler, run_chunk, scheduler_address, set_blas_threads,
                                  single_blas_thread)
@@ -71,6 +80,19 @@ class Ensemble:
     scenarios_meta: dict = field(default_factory=dict)
     params: dict = field(default_factory=dict)
     info: dict = field(default_factory=dict)
+    #: {vantage year: {"targets": [ids], "times", "series", "values", "params", "calibration"}}:
+    #: the runs each goal is judged on (the latest vantage's are ``times``/``series``/...);
+    #: empty for a model without a vantage constant
+    vantages: dict = field(default_factory=dict)
+
+    def view(self, target: Target | str) -> tuple[np.ndarray, dict]:
+        """``(times, {scenario: {variable: (rows, T) array}})`` of the runs a target is judged
+        on: those seen from its vantage."""
+        tid = target if isinstance(target, str) else target.id
+        for v in self.vantages.values():
+            if tid in v["targets"] and "series" in v:
+                return v["times"], v["series"]
+        return self.times, self.series
 
     @property
     def names(self) -> list[str]:
@@ -182,39 +204,68 @@ def run_ensemble(scenarios: str | Iterable[str] = ("plan",), n: int = 1000, meth
     cols = list(dict.fromkeys([*(v for t in target_set for v in t.variables()), *columns]))
     ctl = study.loaded.control()
     n_times = int(round((ctl["final_time"] - ctl["initial_time"]) / ctl["saveper"])) + 1
-    check_memory(n, method, len(uset), len(ids), len(cols), n_times, chunk_size,
+    groups = vantage_groups(target_set, target_set.horizons, study.facts["constants"])
+    check_memory(n, method, len(uset), len(ids) * len(groups), len(cols), n_times, chunk_size,
                  1 if scheduler is not None else workers)
 
     unit = sample_unit(method, n, len(uset), seed)
     values = to_values(unit, uset.parameters)
     engine = {**ENGINE_DEFAULTS, **(engine or {})}
-    params = {sid: sset.resolve(sid, defaults=study.defaults) for sid in ids}
     model_path = str(study.loaded.path)
-    tasks = [ChunkTask(model_path, params[sid], tuple(uset.names), values[a:b], tuple(cols), engine, a, sid)
-             for sid in ids for a, b in chunk_bounds(len(values), chunk_size)]
+    latest = latest_vantage(groups)
+    t0, saveper = float(ctl["initial_time"]), float(ctl["saveper"])
+    resolved = {sid: sset.resolve(sid, defaults=study.defaults) for sid in ids}
+    plans, tasks, owner = {}, [], []
+    for vantage, group in groups.items():
+        cal = vantage_calibration(model_path, vantage)
+        u = uset if cal is None else load_uncertainties(uncertainty_file, model=study.loaded, levers=study.levers,
+                                                        calibration=cal)
+        vals = values if u is uset else to_values(unit, u.parameters)
+        # the sampled constants are drawn; the vantage's other constants are shared
+        prm = {sid: {k: v for k, v in seen_from(resolved[sid], study.defaults, model_path, vantage).items()
+                     if k not in uset.names} for sid in ids}
+        eng, use = engine, cols
+        if vantage != latest:   # only to the last horizon judged from here, only its goals' variables
+            last = max(t.year for t in group)
+            eng = {**engine, "times": np.arange(t0, last + saveper / 2, saveper)}
+            use = list(dict.fromkeys(v for t in group for v in t.variables()))
+        plans[vantage] = {"targets": [t.id for t in group], "values": vals, "params": prm,
+                          "calibration": str(u.calibration) if u.calibration_used else None,
+                          "columns": use}
+        for sid in ids:
+            for a, b in chunk_bounds(len(vals), chunk_size):
+                tasks.append(ChunkTask(model_path, prm[sid], tuple(uset.names), vals[a:b], tuple(use), eng, a, sid))
+                owner.append(vantage)
     t_run = time.perf_counter()
     results = execute(tasks, scheduler=scheduler, workers=workers, progress=progress)
     run_s = time.perf_counter() - t_run
-    times = results[0]["times"]
-    series = {}
-    for sid in ids:
-        parts = [r for r in results if r["scenario"] == sid]
-        data = np.concatenate([r["data"] for r in parts], axis=1)
-        series[sid] = {c: data[i] for i, c in enumerate(cols)}
+    for vantage, plan in plans.items():
+        mine = [r for r, v in zip(results, owner) if v == vantage]
+        use = plan.pop("columns")
+        plan["times"] = mine[0]["times"]
+        plan["series"] = {sid: dict(zip(use, np.concatenate([r["data"] for r in mine if r["scenario"] == sid],
+                                                            axis=1))) for sid in ids}
+    main = plans[latest]
+    times, series, values, params = main["times"], main["series"], main["values"], main["params"]
     info = {"chunk_size": chunk_size, "chunks": len(tasks), "workers": workers,
             "scheduler": scheduler_address(scheduler) if scheduler is not None else None,
             "executor": "dask" if scheduler is not None else ("serial" if workers <= 1 else "processes"),
             "engine": engine, "run_seconds": run_s, "total_seconds": time.perf_counter() - t_start,
             "nfev": [r["nfev"] for r in results], "study": study}
+    seen = {} if list(groups) == [None] else {
+        v: ({k: x for k, x in plan.items() if k not in ("series", "times")} if v == latest else plan)
+        for v, plan in plans.items()}
     return Ensemble(uset, method, n, seed, unit, values, times, series, target_set,
-                    {sid: sset.scenarios[sid].meta() for sid in ids}, params, info)
+                    {sid: sset.scenarios[sid].meta() for sid in ids}, params, info, seen)
 
 
 # --------------------------------------------------------------------------- analysis
 def goal_metrics(ens: Ensemble, scenario: str, target: Target) -> tuple[np.ndarray, np.ndarray]:
-    """(measure value, year first met) for every sample of one scenario and target."""
-    x = indicator_array(ens.series[scenario], target)
-    return measure_array(x, ens.times, target), year_reached_array(x, ens.times, target)
+    """(measure value, year first met) for every sample of one scenario and target, on the
+    runs seen from the target's vantage (:meth:`Ensemble.view`)."""
+    times, series = ens.view(target)
+    x = indicator_array(series[scenario], target)
+    return measure_array(x, times, target), year_reached_array(x, times, target)
 
 
 def binomial_se(p: float, n: int) -> float:
@@ -233,6 +284,7 @@ def probabilities(ens: Ensemble) -> pd.DataFrame:
     meet it). With Sobol sampling the rows are not independent draws; the binomial
     error is then only indicative."""
     rows = []
+    vantage = {tid: v for v, seen in ens.vantages.items() for tid in seen["targets"]}
     for sid in ens.series:
         for t in ens.targets:
             value, year = goal_metrics(ens, sid, t)
@@ -245,7 +297,8 @@ def probabilities(ens: Ensemble) -> pd.DataFrame:
                          "unit": t.unit, "n": int(value.size), "p": p, "se": binomial_se(p, value.size),
                          "value_p05": _q(value, 0.05), "value_p50": _q(value, 0.5),
                          "value_p95": _q(value, 0.95), "year_p50": med if math.isfinite(med) else math.nan,
-                         "undefined": int((~np.isfinite(value)).sum()), "basis": t.basis})
+                         "undefined": int((~np.isfinite(value)).sum()), "basis": t.basis,
+                         "seen_from": vantage.get(t.id, math.nan)})
     return pd.DataFrame(rows)
 
 

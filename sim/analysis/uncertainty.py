@@ -272,12 +272,15 @@ def _resolve_entry(name: str, dist, file: str, key: str, calibration: dict | Non
 
 
 def load_uncertainties(path: str | os.PathLike = DEFAULT_FILE, model=None,
-                       levers: Iterable[str] | str | os.PathLike | None = None) -> UncertaintySet:
+                       levers: Iterable[str] | str | os.PathLike | None = None,
+                       calibration: str | os.PathLike | None = None) -> UncertaintySet:
     """Read and check an uncertainty file; raise :class:`ValidationError` listing every problem.
 
     ``model``: a path or :class:`sim.engine.load.LoadedModel`; with it, names must be model
     constants and supports must lie in the Vensim ranges. ``levers``: lever names or the
     registry file (default ``levers.yaml`` beside the uncertainty file); levers are refused.
+    ``calibration``: a calibration.json used instead of the file's ``calibration`` key (the
+    calibration made at a vantage: :func:`sim.policy.vantage.vantage_calibration`).
     """
     path = Path(path)
     file = str(path)
@@ -309,6 +312,8 @@ def load_uncertainties(path: str | os.PathLike = DEFAULT_FILE, model=None,
             problems.append(Problem(file, "calibration", "expected a path to calibration.json"))
         else:
             cal_path = (path.parent / data["calibration"]).resolve()
+    if calibration is not None:
+        cal_path = Path(calibration).resolve()
     try:
         calibration = read_calibration(cal_path)
     except (OSError, ValueError) as err:

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from sim.analysis.ensemble import (DEFAULT_WORKERS, Ensemble, influence, probabilities, run_ensemble,
                                    sensitivity)
@@ -37,13 +38,20 @@ def write_results(ens: Ensemble, out=None, *, results_root=DEFAULT_RESULTS_ROOT,
     t0 = time.perf_counter()
     out_dir = make_results_dir(out, results_root, name or f"ensemble-{ens.method}")
     ens.samples_frame().to_csv(out_dir / "samples.csv")
+    for year, seen in _earlier(ens):   # runs seen from an earlier vantage: their own draws and paths
+        if seen["values"] is not ens.values:
+            pd.DataFrame(seen["values"], columns=ens.names).rename_axis("sample").to_csv(
+                out_dir / f"samples_vantage_{year:g}.csv")
+        _write_netcdf(ens, out_dir / f"ensemble_vantage_{year:g}.nc", seen)
     probs = probabilities(ens)
     probs.to_csv(out_dir / "probabilities.csv", index=False)
     text = ["# Probability of meeting each goal", "",
             f"{ens.rows} runs per scenario ({ens.method}, seed {ens.seed}); p ± se is the share "
             "of runs meeting the goal and its binomial standard error; year_p50 is the median "
-            "year first met (level goals: interpolated crossing of the annual output).", "",
-            _md(probs[["scenario", "target", "comparator", "threshold", "unit", "p", "se",
+            "year first met (level goals: interpolated crossing of the annual output)."
+            + (" Each goal is judged on runs seen from its horizon's base year (seen_from), as the "
+               "main run judges it." if ens.vantages else ""), "",
+            _md(probs[["scenario", "target", *(["seen_from"] if ens.vantages else []), "comparator", "threshold", "unit", "p", "se",
                        "value_p05", "value_p50", "value_p95", "year_p50"]])]
     (out_dir / "probabilities.md").write_text("\n".join(text), encoding="utf-8")
     _write_netcdf(ens, out_dir / "ensemble.nc")
@@ -87,21 +95,37 @@ def write_results(ens: Ensemble, out=None, *, results_root=DEFAULT_RESULTS_ROOT,
         targets=[t.id for t in ens.targets],
         year_reached="level goals: linear interpolation of the crossing between annual outputs; "
                      "window goals: first saved year meeting the goal",
+        vantages={f"{v:g}": {"history_end_year": v, "levers_from": v + 1, "targets": seen["targets"],
+                             "calibration": seen["calibration"],
+                             "files": ("ensemble.nc, samples.csv" if "series" not in seen else
+                                       f"ensemble_vantage_{v:g}.nc"
+                                       + (f", samples_vantage_{v:g}.csv" if seen["values"] is not ens.values
+                                          else ", samples.csv")),
+                             "params": {sid: {k: param_to_json(x) for k, x in p.items()}
+                                        for sid, p in seen["params"].items()}}
+                  for v, seen in ens.vantages.items()},
         sobol=sobol_note, figures=figure_note, write_seconds=time.perf_counter() - t0)
     return finish_results_dir(out_dir, explicit=out is not None)
 
 
-def _write_netcdf(ens: Ensemble, path: Path) -> None:
+def _earlier(ens: Ensemble):
+    """``(year, runs)`` of the vantages whose runs are not the ensemble's main series."""
+    return [(v, seen) for v, seen in ens.vantages.items() if "series" in seen]
+
+
+def _write_netcdf(ens: Ensemble, path: Path, seen: dict | None = None) -> None:
     import xarray as xr
 
-    ids = list(ens.series)
-    cols = list(next(iter(ens.series.values())))
-    data = {netcdf_name(c): xr.DataArray(np.stack([ens.series[s][c] for s in ids]),
+    series, values, times = ((ens.series, ens.values, ens.times) if seen is None
+                             else (seen["series"], seen["values"], seen["times"]))
+    ids = list(series)
+    cols = list(next(iter(series.values())))
+    data = {netcdf_name(c): xr.DataArray(np.stack([series[s][c] for s in ids]),
                                       dims=("scenario", "sample", "time"), attrs={"long_name": c})
             for c in cols}
-    data["parameter_values"] = xr.DataArray(ens.values, dims=("sample", "parameter"))
+    data["parameter_values"] = xr.DataArray(values, dims=("sample", "parameter"))
     ds = xr.Dataset(data, coords={"scenario": np.array(ids, dtype=object),
-                                  "sample": np.arange(ens.rows), "time": ens.times,
+                                  "sample": np.arange(ens.rows), "time": times,
                                   "parameter": np.array(ens.names, dtype=object)})
     ds.to_netcdf(path, engine="scipy")
 

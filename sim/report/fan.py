@@ -152,11 +152,12 @@ def write_fan_charts(out_dir, ens, *, lang: str = "both", formats: Sequence[str]
     source = {one: FAN_TEXT["source"][one].format(n=ens.rows, method=ens.method) for one in ("zh", "en")}
     for target in (targets or ens.targets):
         quantiles, probs = {}, {}
-        for sid, series in ens.series.items():
+        times, runs = ens.view(target)     # the runs seen from the target's vantage
+        for sid, series in runs.items():
             x = indicator_array(series, target)
-            quantiles[sid] = fan_quantiles(measure_paths(x, ens.times, target), FAN_QUANTILES)
-            probs[sid] = float(meets_array(target, measure_array(x, ens.times, target)).mean())
-        fig = plot_fan(ens.times, quantiles, target, probabilities=probs,
+            quantiles[sid] = fan_quantiles(measure_paths(x, times, target), FAN_QUANTILES)
+            probs[sid] = float(meets_array(target, measure_array(x, times, target)).mean())
+        fig = plot_fan(times, quantiles, target, probabilities=probs,
                        scenarios_meta=ens.scenarios_meta, lang=lang, source=source)
         paths += save(fig, out_dir / f"fan_{target.id}", formats=formats, dpi=dpi)
     return paths

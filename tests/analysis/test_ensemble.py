@@ -18,7 +18,7 @@ from scipy import stats
 
 import sim
 from sim.policy import targets as sim_targets
-from sim.analysis.ensemble import (chunk_bounds, influence, probabilities, run_ensemble, sensitivity,
+from sim.analysis.ensemble import (chunk_bounds, goal_metrics, influence, probabilities, run_ensemble, sensitivity,
                                    sobol_indices)
 from sim.policy.goal_measures import indicator_array, measure_array, meets_array, year_reached_array
 from sim.report.ensemble import write_results
@@ -376,3 +376,53 @@ def test_a_failing_sample_names_its_scenario_and_chunk(tmp_path):
                                                   r"derivative of 'GDP real' is inf"):
         run_ensemble(["baseline"], n=8, method="mc", seed=0, uncertainty_file=path, scenario_dir=SCEN,
                      model=TINY, workers=1, chunk_size=4)
+
+
+# ------------------------------------------------------------------ vantages
+def test_each_goal_is_judged_on_runs_from_its_vantage(tmp_path):
+    """Tiny model with a `history end year`: the 2020 goals' measures are those of single runs
+    seen from 2015 (levers from 2016, the transfer effect drawn from the 2015 calibration's
+    interval, runs to 2020 only), the 2030 goals' those of runs seen from 2020 (levers from
+    2021, drawn from the file's calibration), sample by sample."""
+    import json
+
+    from sim.policy.study import read_study
+    from sim.policy.vantage import seen_from
+    from tests.faces.test_vantage import tiny_with_vantage
+
+    model = tiny_with_vantage(tmp_path)
+    fits = {"2020": (0.002, 0.0015, 0.0025), "2015": (0.0005, 0.0004, 0.0006)}
+    for where, (value, lo, hi) in fits.items():
+        folder = tmp_path / ("report" if where == "2020" else "calibration/vantage_2015")
+        folder.mkdir(parents=True)
+        (folder / "calibration.json").write_text(json.dumps({"parameters": {"transfer growth effect": {
+            "value": value, "ci_low": lo, "ci_high": hi, "lower": 0.0, "upper": 0.01}}}), encoding="utf-8")
+    params = [dict(TINY_PARAMS[0], distribution={"kind": "calibrated", "fallback": TINY_PARAMS[0]["distribution"]},
+                   source="calibration: test"), TINY_PARAMS[1]]
+    unc = write_uncertainties(tmp_path, params, calibration="report/calibration.json")
+    ens = run_ensemble(["plan"], n=6, method="mc", seed=5, uncertainty_file=unc, scenario_dir=SCEN,
+                       model=model, engine=TIGHT, workers=1)
+    assert set(ens.vantages) == {2015.0, 2020.0}
+    early = ens.vantages[2015.0]
+    assert early["times"][-1] == 2020.0 and ens.times[-1] == 2030.0
+    effect = ens.names.index("transfer growth effect")
+    assert np.all(early["values"][:, effect] < 0.001) and np.all(ens.values[:, effect] > 0.001)
+    study = read_study(SCEN, model)
+    plan = study.scenario_set().resolve("plan", defaults=study.defaults)
+    checked = set()
+    for t in ens.targets:
+        vantage = float(study.targets.horizons[t.horizon].base_year)
+        drawn = early["values"] if vantage == 2015 else ens.values
+        value, _ = goal_metrics(ens, "plan", t)
+        for k in (0, 5):
+            run = sim.simulate(model, params={**seen_from(plan, study.defaults, model, vantage),
+                                              **dict(zip(ens.names, map(float, drawn[k])))}, **TIGHT)
+            assert value[k] == pytest.approx(sim_targets.measure(run, t), rel=1e-6, abs=1e-9), (t.id, k)
+        checked.add(vantage)
+    assert checked == {2015.0, 2020.0}
+    probs = probabilities(ens).set_index("target")
+    assert probs.loc["gdp_growth_2020", "seen_from"] == 2015 and probs.loc["gdp_floor_2030", "seen_from"] == 2020
+    out = write_results(ens, tmp_path / "out", figures=False)
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["vantages"]["2015"]["calibration"].endswith("vantage_2015/calibration.json")
+    assert (out / "ensemble_vantage_2015.nc").is_file() and (out / "samples_vantage_2015.csv").is_file()
