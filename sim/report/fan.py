@@ -157,8 +157,8 @@ def write_fan_charts(out_dir, ens, *, lang: str = "both", formats: Sequence[str]
             x = indicator_array(series, target)
             quantiles[sid] = fan_quantiles(measure_paths(x, times, target), FAN_QUANTILES)
             probs[sid] = float(meets_array(target, measure_array(x, times, target)).mean())
-        fig = plot_fan(times, quantiles, target, probabilities=probs,
-                       scenarios_meta=ens.scenarios_meta, lang=lang, source=source)
+        fig = plot_fan(times, quantiles, target, probabilities=probs, scenarios_meta=ens.scenarios_meta,
+                       lang=lang, source=source, horizons=tuple(h for h in DEFAULT_HORIZONS if h <= times[-1]))
         paths += save(fig, out_dir / f"fan_{target.id}", formats=formats, dpi=dpi)
     return paths
 
