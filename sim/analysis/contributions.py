@@ -134,9 +134,10 @@ def _samples(masks: np.ndarray, levers: Sequence[str], changed: dict) -> dict:
 
 
 def evaluate(ws: Workspace, masks: np.ndarray, levers: Sequence[str], changed: dict, shared: dict,
-             targets: Sequence, *, rtol: float = RTOL, chunk: int = CHUNK) -> np.ndarray:
+             targets: Sequence, *, rtol: float = RTOL, chunk: int = CHUNK, times=None) -> np.ndarray:
     """Goal measures (rows: masks, columns: targets) of the lever combinations ``masks``.
-    With no lever (none changed, seen from a vantage) every row is the one shared run."""
+    With no lever (none changed, seen from a vantage) every row is the one shared run.
+    ``times``: output years (default the model's; runs stop at the last)."""
     columns = list(dict.fromkeys(v for t in targets for v in t.variables()))
     out = np.empty((masks.shape[0], len(targets)))
     for lo in range(0, masks.shape[0], chunk):
@@ -147,7 +148,7 @@ def evaluate(ws: Workspace, masks: np.ndarray, levers: Sequence[str], changed: d
             key = next(iter(shared))
             samples = {key: np.full(part.shape[0], float(shared[key]))}
             common = {k: v for k, v in shared.items() if k != key}
-        ds = simulate_batch(ws.loaded, samples, common, rtol=rtol, return_columns=columns)
+        ds = simulate_batch(ws.loaded, samples, common, rtol=rtol, return_columns=columns, times=times)
         times = ds["time"].values
         series = {v: ds[v].values for v in columns}
         for j, t in enumerate(targets):
@@ -211,13 +212,18 @@ def shapley_sampled(values_of, n: int, orders: np.ndarray) -> tuple[np.ndarray, 
 # --------------------------------------------------------------------------- main computation
 def _decompose(ws: Workspace, names: list[str], changed: dict, shared: dict, targets: Sequence, method: str,
                permutations: int, seed: int, rtol: float) -> dict:
-    """One vantage's decomposition: ``none``, ``full`` (G,), ``oat``, ``phi``, ``se`` (n, G), ``runs``."""
+    """One vantage's decomposition: ``none``, ``full`` (G,), ``oat``, ``phi``, ``se`` (n, G), ``runs``.
+    The runs stop at the targets' last horizon year."""
     n = len(names)
     count = [0]
+    ctl = ws.loaded.control()
+    last = max(t.year for t in targets)
+    times = (np.arange(float(ctl["initial_time"]), last + ctl["saveper"] / 2, float(ctl["saveper"]))
+             if last < float(ctl["final_time"]) else None)
 
     def values_of(masks):
         count[0] += masks.shape[0]
-        return evaluate(ws, masks, names, changed, shared, targets, rtol=rtol)
+        return evaluate(ws, masks, names, changed, shared, targets, rtol=rtol, times=times)
 
     # Every run in ONE evaluation, so the one-at-a-time changes, the Shapley values and the
     # total come from the same integrations (the batch's step grid follows its hardest
