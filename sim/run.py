@@ -37,7 +37,8 @@ from sim.policy.scenario import Problem, ValidationError, param_to_json
 from sim.policy.study import (Study, model_facts, read_study, select_scenarios, study_paths,  # noqa: F401
                               target_events, validate_study)
 from sim.policy.targets import TargetSet, read_targets, scorecard
-from sim.policy.vantage import VANTAGE_CONSTANT, from_vantage, vantage_constants, vantage_groups  # noqa: F401
+from sim.policy.vantage import (VANTAGE_CONSTANT, from_vantage, seen_from, vantage_constants,  # noqa: F401
+                                vantage_groups, vantage_scorecard, vantages)
 from sim.history import (DATA_DIR, HISTORY_FILES, RECONCILIATION_FILE, actual_outcomes,
                          check_actuals, reality_check)
 from sim.report.exports import series_columns, units_table, write_workbook
@@ -143,8 +144,7 @@ def run_scenarios(study: Study, ids: list[str], simulate: Callable, engine: dict
         t0 = time.perf_counter()
         params[sid] = sset.resolve(sid, defaults=study.defaults)
         if vantage is not None:
-            params[sid] = {**vantage_constants(getattr(study.loaded, "path", None), vantage),
-                           **from_vantage(params[sid], study.defaults, vantage)}
+            params[sid] = seen_from(params[sid], study.defaults, getattr(study.loaded, "path", None), vantage)
         try:
             df = simulate(study.loaded, params=params[sid], events=events, **engine)
         except SimError as err:  # say which scenario failed, keep the error's type and fields
@@ -158,13 +158,6 @@ def run_scenarios(study: Study, ids: list[str], simulate: Callable, engine: dict
     return results, event_times, params, sset
 
 
-def vantages(study: Study) -> dict[float | None, list]:
-    """The study's targets grouped by the vantage they are judged from (their horizon's
-    base year; one group ``None`` for a model without a vantage constant)."""
-    horizons = study.targets.horizons if study.targets is not None else {}
-    return vantage_groups(study.targets, horizons, study.facts["constants"] if study.facts else ())
-
-
 def judge_from_vantages(study: Study, ids: list[str], simulate: Callable, engine: dict,
                         progress: Callable[[str], None] | None = None):
     """Run every scenario once per vantage and judge each target on the run seen from its
@@ -172,17 +165,12 @@ def judge_from_vantages(study: Study, ids: list[str], simulate: Callable, engine
     {vantage: {id: {...}}}, params {vantage: {id: {...}}}, the ScenarioSet, scorecard)``;
     scorecard rows in scenario order, then target-file order."""
     groups = vantages(study)
-    runs, events, params, cards, sset = {}, {}, {}, [], study.scenario_set()
+    runs, events, params, sset = {}, {}, {}, study.scenario_set()
     for vantage, targets in groups.items():
         runs[vantage], events[vantage], params[vantage], sset = run_scenarios(
             study, ids, simulate, engine, vantage=vantage, targets=targets, progress=progress)
-        cards.append(scorecard(runs[vantage], targets, events[vantage]))
-    card = pd.concat(cards, ignore_index=True)
-    order = {t.id: i for i, t in enumerate(study.targets or [])}
-    rank = {sid: i for i, sid in enumerate(ids)}
-    card = card.sort_values(["scenario", "target"], kind="stable",
-                            key=lambda col: col.map(rank if col.name == "scenario" else order))
-    return runs, events, params, sset, card.reset_index(drop=True)
+    card = vantage_scorecard(runs, groups, events, order=ids, targets=study.targets or [])
+    return runs, events, params, sset, card
 
 
 def _target_runs(study: Study, runs: Mapping, latest, meta: Mapping) -> dict:

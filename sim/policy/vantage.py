@@ -6,6 +6,12 @@ scenario shares that history, levers from 2021). The model is told by one consta
 :data:`VANTAGE_CONSTANT`; a calibration made on the data known at a vantage
 (``<model dir>/calibration/vantage_<year>/calibration.json``) gives that vantage's runs
 its fitted constants. Design and reasons: scenarios/README.md, "Two vantage points".
+
+The main job (:func:`sim.run.judge_from_vantages`) and the what-if workspace behind the
+live explorer (:class:`sim.analysis.whatif.Workspace`) share these steps: the vantage
+groups of a study (:func:`vantages`), a scenario's params as a run from a vantage sees
+them (:func:`seen_from`) and the scorecard that judges each target on the run of its own
+vantage (:func:`vantage_scorecard`).
 """
 from __future__ import annotations
 
@@ -17,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from sim.policy.scenario import STEP_WIDTH_YEARS
+from sim.policy.targets import scorecard
 
 #: The model constant saying up to which year a run knows the observed history.
 VANTAGE_CONSTANT = "history end year"
@@ -79,3 +86,38 @@ def vantage_groups(targets: Iterable | None, horizons: Mapping, model_constants:
     for t in targets:
         groups.setdefault(float(horizons[t.horizon].base_year), []).append(t)
     return groups or {None: []}
+
+
+def vantages(study) -> dict[float | None, list]:
+    """A study's targets grouped by the vantage they are judged from (their horizon's base
+    year; one group ``None`` for a model without :data:`VANTAGE_CONSTANT`).  ``study``: a
+    :class:`sim.policy.study.Study`."""
+    horizons = study.targets.horizons if study.targets is not None else {}
+    return vantage_groups(study.targets, horizons, study.facts["constants"] if study.facts else ())
+
+
+def seen_from(params: Mapping, defaults: Mapping[str, float], model_path, vantage: float | None) -> dict:
+    """A scenario's engine ``params`` as the run seen from ``vantage`` takes them: the
+    constants of the calibration made then (:func:`vantage_constants`), then the params
+    with every lever change moved after the vantage (:func:`from_vantage`). ``vantage``
+    None: the params unchanged."""
+    if vantage is None:
+        return dict(params)
+    return {**vantage_constants(model_path, vantage), **from_vantage(params, defaults, vantage)}
+
+
+def vantage_scorecard(runs: Mapping, groups: Mapping, event_times: Mapping | None = None,
+                      order: Iterable[str] | None = None, targets: Iterable | None = None) -> pd.DataFrame:
+    """Each target judged on the run of its own vantage: ``runs`` {vantage: {scenario id:
+    DataFrame}}, ``groups`` {vantage: targets} (:func:`vantages`), ``event_times``
+    {vantage: {scenario id: {...}}} (optional). Rows in scenario order (``order``, default
+    that of the runs), then target order (``targets``, default the groups' order)."""
+    cards = [scorecard(runs[v], group, (event_times or {}).get(v)) for v, group in groups.items()]
+    card = pd.concat(cards, ignore_index=True)
+    ids = list(order) if order is not None else list(dict.fromkeys(s for r in runs.values() for s in r))
+    targets = list(targets) if targets is not None else [t for group in groups.values() for t in group]
+    rank_target = {t.id: i for i, t in enumerate(targets)}
+    rank = {sid: i for i, sid in enumerate(ids)}
+    card = card.sort_values(["scenario", "target"], kind="stable",
+                            key=lambda col: col.map(rank if col.name == "scenario" else rank_target))
+    return card.reset_index(drop=True)
