@@ -327,9 +327,13 @@ class Explorer:
         return (meta.get("name") or {}).get(self.lang, sid)
 
     def _mark_goals(self, ax, var: str, scale: float) -> None:
-        """A cross at each level goal (``value_in_year``) on this variable, in display units."""
+        """A cross at each level goal (``value_in_year``) on this variable, in display units,
+        for the goals judged on the drawn runs (those of the latest vantage): an earlier
+        vantage's goal (2020, judged on the run seen from 2015) is not marked beside a line
+        that is not the one it is judged on; the scorecard holds its verdict."""
+        drawn = {t.id for t in self.vantages[self.latest]}
         for t in self.ws.targets:
-            if t.indicator == var and t.measure == "value_in_year" and t.denominator is None:
+            if t.id in drawn and t.indicator == var and t.measure == "value_in_year" and t.denominator is None:
                 ax.plot([t.year], [t.threshold / t.scale * scale], marker="x", ms=8, mew=2,
                         color="#c0392b", zorder=5)
 
