@@ -71,6 +71,7 @@ from sim.plots import default_labels, plot_dashboard, save, scenario_colours
 from sim.report.thresholds import goal_text
 from sim.report.measures import as_figure_target
 from sim.analysis.whatif import Workspace
+from sim.policy.vantage import latest_vantage
 
 #: Slider groups: {group key: levers (registry names)}; titles in GROUP_TITLES.
 LEVER_GROUPS: dict[str, tuple[str, ...]] = {
@@ -143,7 +144,7 @@ class Explorer:
         self.labels = default_labels()
         self.start_year = self.ws.policy_start(base) or self.ws.time_span[0]
         self.vantages = self.ws.vantages()          # {vantage year or None: its targets}
-        self.latest = max(self.vantages, key=lambda v: -np.inf if v is None else v)
+        self.latest = latest_vantage(self.vantages)
         # the reference scenarios run from every vantage (every column, for notebooks);
         # drawn: the runs seen from the latest vantage, as in the main job's figures
         self.reference_runs = {v: {sid: self._run(sid, vantage=v) for sid in references}

@@ -38,7 +38,7 @@ from sim.policy.study import (Study, model_facts, read_study, select_scenarios, 
                               target_events, validate_study)
 from sim.policy.targets import TargetSet, read_targets, scorecard
 from sim.policy.vantage import (VANTAGE_CONSTANT, from_vantage, seen_from, vantage_constants,  # noqa: F401
-                                vantage_groups, vantage_scorecard, vantages)
+                                vantage_groups, vantage_scorecard, vantages, latest_vantage, vantage_views)
 from sim.history import (DATA_DIR, HISTORY_FILES, RECONCILIATION_FILE, actual_outcomes,
                          check_actuals, reality_check)
 from sim.report.exports import series_columns, units_table, write_workbook
@@ -173,23 +173,6 @@ def judge_from_vantages(study: Study, ids: list[str], simulate: Callable, engine
     return runs, events, params, sset, card
 
 
-def _target_runs(study: Study, runs: Mapping, latest, meta: Mapping) -> dict:
-    """{target id: (runs, scenarios' meta)} for targets judged from an earlier vantage than
-    ``latest``: their figures draw the runs their verdicts rest on, with the projection
-    starting the year after that vantage."""
-    out = {}
-    for vantage, targets in vantages(study).items():
-        if vantage is None or vantage == latest:
-            continue
-        seen = {sid: {**m, "projection_start": float(vantage) + 1} for sid, m in meta.items()}
-        out.update({t.id: (runs[vantage], seen) for t in targets})
-    return out
-
-
-def _latest(runs: Mapping) -> float | None:
-    return max(runs, key=lambda v: -np.inf if v is None else v)
-
-
 def run_all(scenario_dir=DEFAULT_SCENARIO_DIR, model=DEFAULT_MODEL, out=None, scenarios=None,
             name: str | None = None, *, targets=None, registry=None, results_root=DEFAULT_RESULTS_ROOT,
             simulate: Callable | None = None, load_model: Callable | None = None,
@@ -227,7 +210,7 @@ def run_all(scenario_dir=DEFAULT_SCENARIO_DIR, model=DEFAULT_MODEL, out=None, sc
     ids = study.select(scenarios)
     runs, events_by_vantage, params_by_vantage, sset, card = judge_from_vantages(
         study, ids, simulate, engine, progress)
-    latest = _latest(runs)
+    latest = latest_vantage(runs)
     results, event_times = runs[latest], events_by_vantage[latest]
     # the scenarios as written (their own levers); each vantage's params are under "vantages"
     params = {sid: sset.resolve(sid, defaults=study.defaults) for sid in ids}
@@ -292,13 +275,11 @@ def run_all(scenario_dir=DEFAULT_SCENARIO_DIR, model=DEFAULT_MODEL, out=None, sc
     doc_tasks = [functools.partial(document_task, out_dir, one) for one in DOCUMENT_LANGS] if documents else []
     fig_tasks, collect, figure_note = [], None, "skipped: figures=False"
     try:
-        if figures:
-            meta = sset.meta()
-            if latest is not None:   # the figures' runs are seen from the latest vantage
-                meta = {sid: {**m, "projection_start": float(latest) + 1} for sid, m in meta.items()}
+        if figures:   # each target's figure draws the runs its verdict rests on
+            seen, meta, target_runs = vantage_views(
+                runs, {v: [t.id for t in group] for v, group in vantages(study).items()}, sset.meta())
             fig_tasks, collect, figure_note = _figure_tasks(
-                out_dir, results, card, target_set, meta, lang, formats,
-                _target_runs(study, runs, latest, sset.meta()))
+                out_dir, seen, card, target_set, meta, lang, formats, target_runs)
         tick = counter(progress, "figures", len(fig_tasks))
 
         def done(index, result):   # documents first: they take longest, the figures fill in around them
@@ -414,7 +395,7 @@ def compare(a: str, b: str, scenario_dir=DEFAULT_SCENARIO_DIR, model=DEFAULT_MOD
         if simulate is None:
             from sim.engine.integrate import simulate
         runs, _, _, _, card = judge_from_vantages(study, [a, b], simulate, {**ENGINE_DEFAULTS, **(engine or {})})
-        results = runs[_latest(runs)]
+        results = runs[latest_vantage(runs)]
         target_set, meta = study.targets, sset.meta()
     if results_dir is not None:
         card = scorecard(results, target_set, event_times)

@@ -17,6 +17,7 @@ import pandas as pd
 
 from sim.errors import ResultsFolderError
 from sim.history import comparable_series
+from sim.policy.vantage import vantage_views
 from sim.provenance import check_output, new_results_dir
 from sim.report.dashboard import horizon_stem, plot_dashboard
 from sim.report.history import find_history, plot_model_vs_history
@@ -247,15 +248,12 @@ def regenerate(results_dir, lang: str = "both", *, out_dir=None, targets_path=No
     meta = manifest.get("scenarios") if isinstance(manifest, Mapping) else None
     if not isinstance(meta, Mapping) or not meta:
         raise ValueError(f"{manifest_path}: key 'scenarios' must map scenario ids to metadata")
-    results = {}
-    for sid in meta:
-        csv = results_dir / "timeseries" / f"{sid}.csv"
-        if not csv.is_file():
-            raise ResultsFolderError(f"{csv}: time series of scenario {sid!r} (listed in "
-                                    f"{manifest_path} key 'scenarios') is missing")
-        df = pd.read_csv(csv, index_col=0)
-        df.index = df.index.astype(float)
-        results[sid] = df
+    # the vantages the goals were judged from (main job); a folder without them: one run set
+    recorded = manifest.get("vantages") if isinstance(manifest.get("vantages"), Mapping) else {}
+    folders = {None if key == "none" else float(key): (v.get("timeseries") or "timeseries/", v.get("targets") or [])
+               for key, v in recorded.items() if isinstance(v, Mapping)} or {None: ("timeseries/", [])}
+    runs = {vantage: _read_runs(results_dir, sub, meta, manifest_path) for vantage, (sub, _) in folders.items()}
+    results, meta, target_runs = vantage_views(runs, {v: ids for v, (_, ids) in folders.items()}, meta)
     card = pd.read_csv(results_dir / "scorecard.csv")
     targets = _manifest_targets(manifest, results_dir, targets_path)
     if out_dir is None:
@@ -264,4 +262,21 @@ def regenerate(results_dir, lang: str = "both", *, out_dir=None, targets_path=No
             out_dir = new_results_dir(results_dir, "figures")
     return write_figure_set(out_dir, results, card, targets, meta,
                             lang=lang, history=history, formats=formats, dpi=dpi,
-                            workers=workers, progress=progress)
+                            workers=workers, progress=progress, target_runs=target_runs or None)
+
+
+def _read_runs(results_dir: Path, sub: str, meta: Mapping, manifest_path: Path) -> dict:
+    """{scenario id: DataFrame} from ``<results_dir>/<sub>/<id>.csv`` (index column ``time``)."""
+    folder = (results_dir / sub).resolve()
+    if results_dir.resolve() not in folder.parents:
+        raise ResultsFolderError(f"{manifest_path}: time series folder {sub!r} is outside the results folder")
+    results = {}
+    for sid in meta:
+        csv = folder / f"{sid}.csv"
+        if not csv.is_file():
+            raise ResultsFolderError(f"{csv}: time series of scenario {sid!r} (listed in "
+                                    f"{manifest_path} key 'scenarios') is missing")
+        df = pd.read_csv(csv, index_col=0)
+        df.index = df.index.astype(float)
+        results[sid] = df
+    return results
