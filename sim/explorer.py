@@ -125,9 +125,9 @@ class Explorer:
 
     ``workspace``: a :class:`sim.analysis.whatif.Workspace` (default: the project's scenarios and
     model); ``base``: the scenario the sliders start from and adjust; ``references``:
-    scenarios drawn for comparison (run once); ``levers``: {group: lever names};
-    ``indicators``: model variables to draw; ``rtol``: the solver tolerance of every
-    run; ``lang``: ``"en"`` or ``"zh"`` for labels.
+    scenarios drawn and judged for comparison (run once per vantage); ``levers``: {group:
+    lever names}; ``indicators``: model variables to draw; ``rtol``: the solver tolerance
+    of every run (default: the main job's); ``lang``: ``"en"`` or ``"zh"`` for labels.
     """
 
     def __init__(self, workspace: Workspace | None = None, base: str = "plan",
