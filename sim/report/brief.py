@@ -34,6 +34,7 @@ import yaml
 from sim.provenance import final_path
 from sim.report.brief_data import RunData, read_run
 from sim.report.labels import check_lang, default_labels, pick
+from sim.report.tables import html_table
 
 TEXT_FILE = Path(__file__).resolve().parent / "brief_text.yaml"
 LANGS = ("zh", "en")
@@ -620,29 +621,6 @@ def _esc(s) -> str:
     return html.escape(str(s))
 
 
-def _html_table(b: dict) -> str:
-    n = len(b["columns"])
-    cols = "".join(f'<col style="width:{100 * w:.2f}%">' for w in column_widths(b))
-    kind = "kv" if b.get("header") is False else "grid small" if b.get("small") else "grid"
-    out = [f'<div class="table-wrap"><table class="{kind}" '
-           f'data-name="{_esc(b.get("name", ""))}"><colgroup>{cols}</colgroup>']
-    if b.get("header", True):
-        out.append("<thead><tr>" + "".join(f"<th>{_esc(c)}</th>" for c in b["columns"]) + "</tr></thead>")
-    out.append("<tbody>")
-    for row in b["rows"]:
-        if isinstance(row, dict):
-            out.append(f'<tr class="group"><td colspan="{n}">{_esc(row["group"])}</td></tr>')
-            continue
-        tds = []
-        for c in row:
-            sub = f'<span class="sub">{_esc(c["sub"])}</span>' if c.get("sub") else ""
-            cls = f' class="{c["cls"]}"' if c.get("cls") else ""
-            tds.append(f"<td{cls}>{_esc(c['text'])}{sub}</td>")
-        out.append("<tr>" + "".join(tds) + "</tr>")
-    out.append("</tbody></table></div>")
-    return "".join(out)
-
-
 def _block_text(blocks: Sequence[dict]) -> str:
     """Every character the blocks print (for the font subset)."""
     parts = []
@@ -697,7 +675,10 @@ def render_html(blocks: Sequence[dict], lang: str) -> str:
             cls = f' class="{b["cls"]}"' if b.get("cls") else ""
             body.append(f"<{k}{cls}>" + "".join(f"<li>{_esc(i)}</li>" for i in b["items"]) + f"</{k}>")
         elif k == "table":
-            body.append(_html_table(b))
+            kind = "kv" if b.get("header") is False else "grid small" if b.get("small") else "grid"
+            table = html_table(b["columns"] if b.get("header", True) else None, b["rows"],
+                               widths=column_widths(b), cls=kind, name=str(b.get("name", "")))
+            body.append(f'<div class="table-wrap">{table}</div>')
         elif k == "figure":
             data = base64.b64encode(b["png"]).decode("ascii")
             body.append(f'<figure data-name="{_esc(b.get("name", ""))}"><img alt="{_esc(b["caption"])}" '
