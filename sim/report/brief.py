@@ -720,7 +720,8 @@ NO_LINE_START = "，。、；：？！）」』”’》〉】%．,.;:!?)"
 
 
 class TextMeasure:
-    """Text widths in points with the house CJK font (FreeType, the font matplotlib draws with)."""
+    """Text widths and ascents in points with the house CJK font (FreeType, the font matplotlib
+    draws with)."""
 
     def __init__(self):
         from matplotlib.ft2font import FT2Font
@@ -730,20 +731,48 @@ class TextMeasure:
         self.font = FT2Font(str(cjk_font_path()))
         self.font.set_size(self.REF_SIZE, 72)
         self.advance: dict[str, float] = {}
+        self.top: dict[str, float] = {}
+        os2, head = self.font.get_sfnt_table("OS/2"), self.font.get_sfnt_table("head")
+        #: The font's typographic ascender per point of size (matplotlib's least line ascent).
+        self.typo_ascent = os2["sTypoAscender"] / head["unitsPerEm"]
 
     #: Advances are read once per character at this size (points) and scaled linearly.
     REF_SIZE = 100.0
     #: Kerning and hinting are ignored: widths get this much slack.
     SLACK = 1.05
 
+    def _load(self, ch: str):
+        from matplotlib.ft2font import LoadFlags
+
+        if self.font.get_char_index(ord(ch)) == 0 and not ch.isspace():
+            # not in the CJK font: matplotlib draws it from a fallback font; its height from there
+            from matplotlib.font_manager import FontProperties
+            from matplotlib.textpath import text_to_path
+
+            _, h, d = text_to_path.get_text_width_height_descent(ch, FontProperties(size=self.REF_SIZE), False)
+            top = h - d
+        else:
+            top = None
+        glyph = self.font.load_char(ord(ch), flags=LoadFlags.NO_HINTING)
+        self.advance[ch] = glyph.linearHoriAdvance / 65536.0
+        self.top[ch] = glyph.bbox[3] / 64.0 if top is None else top
+
     def width(self, text: str, size: float) -> float:
         total = 0.0
         for ch in text:
             if ch not in self.advance:
-                glyph = self.font.load_char(ord(ch))
-                self.advance[ch] = glyph.linearHoriAdvance / 65536.0
+                self._load(ch)
             total += self.advance[ch]
         return total * size / self.REF_SIZE * self.SLACK
+
+    def ascent(self, text: str, size: float) -> float:
+        """Points from the top of a one-line ``fig.text(..., va="top")`` to its baseline: the
+        tallest glyph's top or the font's typographic ascender, whichever is higher (as
+        matplotlib's text layout does)."""
+        for ch in text:
+            if ch not in self.top:
+                self._load(ch)
+        return max(max((self.top[ch] for ch in text), default=0.0) / self.REF_SIZE, self.typo_ascent) * size
 
     def wrap(self, text: str, size: float, width_pt: float) -> list[str]:
         """Greedy line breaks: between words in Latin script, between any two CJK characters."""
@@ -780,13 +809,53 @@ class TextMeasure:
         return lines
 
 
+def _text_line_artist():
+    """The class :class:`_TextLine` (built on first use: matplotlib is imported lazily here)."""
+    import matplotlib as mpl
+    from matplotlib import colors as mcolors
+    from matplotlib.artist import Artist
+
+    class _TextLine(Artist):
+        """One line of text drawn straight with the renderer's ``draw_text``: the same call, glyphs
+        and baseline as ``fig.text(x, y, s, va="top")``, without matplotlib's text layout pass
+        (which measures every string once more; the page layout has measured it already)."""
+
+        zorder = 3
+
+        def __init__(self, xy, text: str, prop, color, ascent: float):
+            super().__init__()
+            self.xy, self.s, self.prop, self.ascent = xy, text, prop, ascent
+            self.rgba = mcolors.to_rgba(color)
+
+        def draw(self, renderer):
+            if not self.get_visible():
+                return
+            fig = self.get_figure(root=True)
+            x, y = fig.transFigure.transform(self.xy)
+            y -= self.ascent * fig.dpi / 72
+            if renderer.flipy():
+                y = renderer.get_canvas_width_height()[1] - y
+            gc = renderer.new_gc()
+            gc.set_foreground(self.rgba, isRGBA=True)
+            gc.set_alpha(None)
+            gc.set_antialiased(mpl.rcParams["text.antialiased"])
+            renderer.draw_text(gc, x, y, self.s, self.prop, 0.0, ismath=False, mtext=None)
+            gc.restore()
+            self.stale = False
+
+    return _TextLine
+
+
 class _Pages:
     """A flow layout on A4 pages: blocks go top to bottom; a block that does not fit opens a page."""
 
     def __init__(self, pdf, footer: str):
         self.pdf, self.footer, self.fig, self.page = pdf, footer, None, 0
+        import matplotlib as mpl
+
         self.m = TextMeasure()
         self.width = (PAGE[0] - 2 * MARGIN) * 72
+        self._line_cls, self._props, self._rc_text_color = _text_line_artist(), {}, mpl.rcParams["text.color"]
         self.new_page()
 
     # coordinates: points from the page's top-left corner
@@ -822,12 +891,28 @@ class _Pages:
             self.new_page()
 
     def text(self, x, y, s, size, *, weight="normal", **kw):
-        """Draw ``s``; the house font has one weight, so bold is drawn as a thin outline stroke."""
+        """Draw ``s`` with its top at ``y``; the house font has one weight, so bold is drawn as a
+        thin outline stroke. Plain left-aligned lines go through :func:`_text_line_artist`'s
+        artist (no second measuring pass); the rest through ``fig.text``."""
         from matplotlib import patheffects
 
+        if weight != "bold" and kw.get("ha", "left") == "left" and "$" not in s and set(kw) <= {"color", "ha"}:
+            if s:
+                color = kw.get("color") or self._rc_text_color
+                self.fig.add_artist(self._line_cls(self._xy(x, y), s, self._prop(size), color,
+                                                   self.m.ascent(s, size)))
+            return
         if weight == "bold":
             kw["path_effects"] = [patheffects.withStroke(linewidth=size / 22, foreground=kw.get("color", "#1D242B"))]
         self.fig.text(*self._xy(x, y), s, fontsize=size, va="top", ha=kw.pop("ha", "left"), **kw)
+
+    def _prop(self, size: float):
+        """The font properties ``fig.text(fontsize=size)`` would use (one object per size)."""
+        from matplotlib.font_manager import FontProperties
+
+        if size not in self._props:
+            self._props[size] = FontProperties(size=size)
+        return self._props[size]
 
     def paragraph(self, text, size, *, indent=0.0, gap_before=0.0, gap_after=4.0, color="#1D242B",
                   bullet=None, weight="normal", keep_with=0.0):
