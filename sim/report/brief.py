@@ -745,17 +745,18 @@ class TextMeasure:
         from matplotlib.ft2font import LoadFlags
 
         if self.font.get_char_index(ord(ch)) == 0 and not ch.isspace():
-            # not in the CJK font: matplotlib draws it from a fallback font; its height from there
+            # not in the CJK font: measured as matplotlib draws it (a fallback font if the house
+            # style finds one, else the missing-glyph box); ink width as the advance is close
+            # enough for line breaks. FreeType's load_char would raise here.
             from matplotlib.font_manager import FontProperties
             from matplotlib.textpath import text_to_path
 
-            _, h, d = text_to_path.get_text_width_height_descent(ch, FontProperties(size=self.REF_SIZE), False)
-            top = h - d
-        else:
-            top = None
+            w, h, d = text_to_path.get_text_width_height_descent(ch, FontProperties(size=self.REF_SIZE), False)
+            self.advance[ch], self.top[ch] = w, h - d
+            return
         glyph = self.font.load_char(ord(ch), flags=LoadFlags.NO_HINTING)
         self.advance[ch] = glyph.linearHoriAdvance / 65536.0
-        self.top[ch] = glyph.bbox[3] / 64.0 if top is None else top
+        self.top[ch] = glyph.bbox[3] / 64.0
 
     def width(self, text: str, size: float) -> float:
         total = 0.0
@@ -1026,7 +1027,8 @@ def render_pdf(blocks: Sequence[dict], path, lang: str) -> Path:
 
     path = Path(path)
     footer = next((b["text"] for b in blocks if b["kind"] == "h1"), "")
-    with house_style(), plt.rc_context({"axes.grid": False}):
+    # zlib level 1 for the page streams: same pages, about 8 % larger, about 9 % less time
+    with house_style(), plt.rc_context({"axes.grid": False, "pdf.compression": 1}):
         with PdfPages(path, metadata={"Title": footer, "Creator": "jdz-sim brief"}) as pdf:
             pages = _Pages(pdf, footer)
             for i, b in enumerate(blocks):
