@@ -944,9 +944,11 @@ class _Pages:
                                       edgecolor="none", transform=self.fig.transFigure, zorder=0))
 
     def image(self, png: bytes, caption: str):
-        import matplotlib.image as mpimg
+        from PIL import Image
 
-        img = mpimg.imread(io.BytesIO(png), format="png")
+        # 8-bit pixels as in the PNG (matplotlib's imread gives floats, which imshow turns back
+        # into the same bytes at extra cost)
+        img = np.asarray(Image.open(io.BytesIO(png)).convert("RGBA"))
         h = self.width * img.shape[0] / img.shape[1]
         cap_lines = self.m.wrap(caption, PDF_SIZES["caption"], self.width)
         self.need(h + len(cap_lines) * PDF_SIZES["caption"] * LEADING + 8)
