@@ -22,6 +22,7 @@ from .chain_model import write_chain_model
 from .ensemble_speed import bench_ensemble, ensemble_lines
 from .explorer_speed import bench_explorer, explorer_lines
 from .jingdezhen import bench_jingdezhen, jingdezhen_lines
+from .main_job import bench_main_job, bench_png, main_job_lines
 from .measure import REFERENCE, euler_to_match, run_engine, timed
 from .report import (COLUMNS, format_cells, load_average, machine_description,
                      markdown_table, text_table)
@@ -196,6 +197,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="skip the explorer benchmark (time per slider move)")
     parser.add_argument("--no-ensemble", action="store_true",
                         help="skip the ensemble benchmark (loop of runs vs vectorised, 10,000 runs)")
+    parser.add_argument("--no-main-job", action="store_true",
+                        help="skip the main job benchmark (python -m sim run, and PNG encoding)")
     args = parser.parse_args(argv)
     if args.chain_stocks < MIN_CHAIN_STOCKS:
         parser.error(f"--chain-stocks must be at least {MIN_CHAIN_STOCKS}")
@@ -227,6 +230,9 @@ def main(argv: list[str] | None = None) -> int:
     explorer = None if args.no_explorer else explorer_lines(bench_explorer())
     if explorer:
         print("\n" + "\n".join(explorer))
+    main_job = None if args.no_main_job else main_job_lines(bench_main_job(), bench_png())
+    if main_job:
+        print("\n" + "\n".join(main_job))
     if not args.no_write:
         write_markdown(args.output, machine, rows, costs, sorted(args.rtol, reverse=True),
                        args.budget, load_average())
@@ -237,6 +243,9 @@ def main(argv: list[str] | None = None) -> int:
         if explorer:
             with args.output.open("a", encoding="utf-8") as fh:
                 fh.write("\n" + "\n".join(explorer))
+        if main_job:
+            with args.output.open("a", encoding="utf-8") as fh:
+                fh.write("\n" + "\n".join(main_job))
         print(f"\nwrote {args.output}")
     return 0
 

@@ -210,7 +210,8 @@ def cmd_figures(args) -> int:
     from sim import plots
 
     paths = plots.regenerate(args.results_dir, lang=args.lang, formats=args.formats)
-    print(f"wrote {len(paths)} figure files under {args.results_dir}")
+    where = paths[0].parent.parent if paths else args.results_dir   # <folder>/<lang>/<figure>
+    print(f"wrote {len(paths)} figure files under {where}")
     return 0
 
 

@@ -17,8 +17,19 @@ policy start), and on every move
 4. rebuilds the scorecard table (an ``ipywidgets.HTML``).
 
 The explorer's runs skip the engine's crossing-time events (``year_reached`` comes from
-the yearly values), which halves the run time. Labels (sliders, panels, table) follow
-``lang``.
+the yearly values), which halves the run time. Labels (sliders, panels, table, legend)
+follow ``lang``: a slider shows the lever's short name from the label table
+(``sim/report/labels.yaml``), the registry's full description is its tooltip.
+
+Every run is one run from 2010 at the model's default vantage (observed inputs to 2020),
+with the sliders acting from the base scenario's policy start: a quick, consistent view of
+how goals respond to levers. The main run's scorecard (``python -m sim run``) judges the
+2020 goals on runs seen from 2015 and the 2030 goals on runs seen from 2020, so its levels
+can differ (scenarios/README.md, "Two vantage points"; docs/notebooks.md).
+
+:meth:`Explorer.save` writes the current setting into a results folder: the setting as a
+scenario file, the scorecard, one house-style goal dashboard per horizon and language,
+and a manifest.
 
 A slider sets a constant from the policy start; where the base scenario gives a lever as
 a year → value table, the slider starts at the table's value in the policy-start year and
@@ -32,20 +43,24 @@ from __future__ import annotations
 import html
 import io
 import time
+import warnings
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import ipywidgets as widgets
 import numpy as np
 import pandas as pd
 import PIL.Image
+import yaml
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from sim.errors import suggest
+from sim.provenance import sha256, write_manifest
 from sim.report.fonts import register_cjk_font
 from sim.report.tables import format_cell, html_table
-from sim.plots import default_labels, scenario_colours
-from sim.report.dashboard import goal_text
+from sim.plots import default_labels, plot_dashboard, save, scenario_colours
+from sim.report.thresholds import goal_text
 from sim.report.measures import as_figure_target
 from sim.analysis.whatif import Workspace
 
@@ -66,6 +81,9 @@ GROUP_TITLES = {
     "circular": {"en": "Circular economy", "zh": "循环经济"},
     "transfers": {"en": "Transfers", "zh": "转移支付"},
 }
+#: Solver notes the explorer's deliberately loose tolerance produces and that change no
+#: drawn number (a stock of a few persons whose relative accuracy is not controlled).
+QUIET_NOTES = r".*falls below atol.*"
 #: Model variables drawn, one panel each (names as in models/jingdezhen.mdl).
 KEY_INDICATORS: tuple[str, ...] = ("GDP real", "replacement industry share", "energy intensity",
                                    "solid waste utilisation rate", "registered unemployment rate",
@@ -76,12 +94,17 @@ SLIDER_STEPS = 100          # slider resolution: (high - low) / SLIDER_STEPS
 FIGSIZE = (11.0, 5.6)       # inches
 DPI = 80                    # PNG resolution of the live figure (dots per inch)
 YEAR_TICKS = (2010, 2015, 2020, 2025, 2030)
+SETTING_ID = "explorer_setting"   # the saved setting's scenario id (and file name)
+SAVE_DPI = 150                     # saved dashboards: sharp on screen, small files
+SAVE_SOURCE = {"zh": "jdz-sim 实时探索器（单次运行，杠杆自政策起始年生效）",
+               "en": "jdz-sim live explorer (one run, levers from the policy start)"}
 TEXT = {
     "met": {"en": "met", "zh": "达成"}, "missed": {"en": "missed", "zh": "未达成"},
     "target": {"en": "Target", "zh": "目标"}, "goal": {"en": "Goal", "zh": "目标值"},
     "year": {"en": "Year", "zh": "年份"},
-    "status": {"en": "{n_met}/{n} goals met · run {run:.2f} s, redraw {draw:.2f} s (rtol {rtol:g})",
-               "zh": "达成 {n_met}/{n} 项目标 · 运行 {run:.2f} 秒，重绘 {draw:.2f} 秒（rtol {rtol:g}）"},
+    "explorer": {"en": "Your setting", "zh": "滑块设置"},
+    "status": {"en": "{n_met}/{n} goals met · answered in {total:.2f} s",
+               "zh": "达成 {n_met}/{n} 项目标 · 用时 {total:.2f} 秒"},
 }
 
 
@@ -107,7 +130,7 @@ class Explorer:
         self.groups = {g: list(names) for g, names in levers.items()}
         self.labels = default_labels()
         self.start_year = self.ws.policy_start(base) or self.ws.time_span[0]
-        self.references = {sid: self.ws.run(sid, rtol=self.rtol, events=False) for sid in references}
+        self.references = {sid: self._run(sid) for sid in references}
         # (references keep every column, so a notebook can look at any variable)
         self.reference_card = self.ws.scorecard(self.references)
         self.colours = scenario_colours(list(self.references))
@@ -121,6 +144,7 @@ class Explorer:
         self.full_redraws = 0           # draws of the whole figure (first one, range changes)
         self.columns = list(dict.fromkeys([*self.indicators, *self.ws.targets.indicators()]))
         self.results: pd.DataFrame | None = None
+        self.scenario = None            # the what-if scenario of the last move
         self.card: pd.DataFrame | None = None
         self.timings: dict[str, float] = {}
         self._busy = False
@@ -129,17 +153,23 @@ class Explorer:
         self.update()
 
     # ------------------------------------------------------------------ widgets
+    def _run(self, scenario, **kw) -> pd.DataFrame:
+        """One run at the explorer's tolerance, without crossing-time events."""
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=QUIET_NOTES, category=UserWarning)
+            return self.ws.run(scenario, rtol=self.rtol, events=False, **kw)
+
     def _text(self, key: str, **fmt) -> str:
         return TEXT[key][self.lang].format(**fmt)
 
     def _slider(self, name: str) -> widgets.FloatSlider:
         lever = self.ws.registry[name]
         value = self.ws.lever_value(self.base, name, self.start_year)
-        # Chinese: the registry's Chinese name; English: the model's name (short), the long
-        # description in the tooltip. Units as displayed elsewhere ("Dmnl" shows nothing).
-        label = lever.zh if self.lang == "zh" and lever.zh else name
+        # The lever's short name in the label table (as in the figures), the registry's
+        # long description in the tooltip. Units as displayed elsewhere ("Dmnl" shows nothing).
+        label = self.labels.name(name, self.lang)
         unit = self.labels.target_unit_text(lever.unit, self.lang)
-        tooltip = f"{name}: {lever.en}" if self.lang == "en" else f"{lever.zh}（{name}）"
+        tooltip = f"{lever.en} ({name})" if self.lang == "en" else f"{lever.zh}（{name}）"
         return widgets.FloatSlider(
             value=value, min=lever.low, max=lever.high, step=(lever.high - lever.low) / SLIDER_STEPS,
             description=f"{label}（{unit}）" if unit and self.lang == "zh" else
@@ -186,9 +216,9 @@ class Explorer:
                 self.sliders[name].value = float(value)
         finally:
             self._busy = False
-        results = self.ws.run(variant, rtol=self.rtol, events=False, return_columns=self.columns)
+        results = self._run(variant, return_columns=self.columns)
         t1 = time.perf_counter()
-        self.results = results
+        self.results, self.scenario = results, variant
         self.card = pd.concat([self.reference_card, self.ws.scorecard({EXPLORER_ID: results})],
                               ignore_index=True)
         self._redraw()
@@ -198,7 +228,7 @@ class Explorer:
                         "cpu": time.process_time() - cpu0}
         mine = self.card[self.card["scenario"] == EXPLORER_ID]
         self.status.value = self._text("status", n_met=int(mine["passed"].sum()), n=len(mine),
-                                       run=self.timings["run"], draw=self.timings["redraw"], rtol=self.rtol)
+                                       total=self.timings["run"] + self.timings["redraw"])
         return results, self.card
 
     # ------------------------------------------------------------------ drawing
@@ -237,7 +267,7 @@ class Explorer:
 
     def _scenario_name(self, sid: str) -> str:
         if sid == EXPLORER_ID:
-            return {"en": "sliders", "zh": "滑块方案"}[self.lang]
+            return self._text("explorer")
         meta = self.ws.meta().get(sid, {})
         return (meta.get("name") or {}).get(self.lang, sid)
 
@@ -299,6 +329,95 @@ class Explorer:
         """The explorer line's y data in panel ``variable`` (display units)."""
         return np.asarray(self.lines[variable].get_ydata(), dtype=float)
 
+    # ------------------------------------------------------------------ goals
+    def goals(self, lang: str | None = None) -> pd.DataFrame:
+        """The scorecard, one row per goal (index: target id, in the targets file's order):
+        ``goal`` (name and year), ``aim`` (the goal in words, as on the dashboards), then
+        per scenario its measured ``value`` (in the goal's unit) and ``met``; the
+        explorer's setting is the scenario ``"explorer"``. Labels in ``lang`` (default:
+        the explorer's)."""
+        lang = lang or self.lang
+        wide = self.card.pivot(index="target", columns="scenario", values="value")
+        met = self.card.pivot(index="target", columns="scenario", values="passed").astype(bool)
+        ids = list(dict.fromkeys(self.card["scenario"]))
+        order = [t.id for t in self.ws.targets]
+        out = pd.DataFrame({"goal": [f"{t.name.get(lang, t.id)} ({t.year:g})" for t in self.ws.targets],
+                            "aim": [goal_text(as_figure_target(t), lang, labels=self.labels) for t in self.ws.targets]},
+                           index=pd.Index(order, name="target"))
+        for sid in ids:
+            out[sid] = wide.loc[order, sid]
+            out[f"{sid} met"] = met.loc[order, sid]
+        return out
+
+    # ------------------------------------------------------------------ saving
+    def setting(self) -> dict[str, float]:
+        """The sliders that differ from the base scenario (``{lever: value}``, registry units)."""
+        return {name: value for name, value in self.values().items()
+                if not np.isclose(value, self.ws.lever_value(self.base, name, self.start_year),
+                                  rtol=0, atol=1e-12)}
+
+    def scenario_yaml(self, sid: str = SETTING_ID) -> str:
+        """The current setting as a scenario file (``scenarios/<sid>.yaml``): it extends the
+        base scenario and sets the levers that differ, from the base's policy start."""
+        moved = self.setting()
+        listing = {"zh": "、".join(f"{self.labels.name(n, 'zh')} {v:.3g}" for n, v in moved.items()) or "无",
+                   "en": ", ".join(f"{self.labels.name(n, 'en')} {v:.3g}" for n, v in moved.items()) or "none"}
+        data = {"id": sid,
+                "name": {"zh": f"{self._scenario_meta_name(self.base, 'zh')} + 滑块设置",
+                         "en": f"{self._scenario_meta_name(self.base, 'en')} + explorer setting"},
+                "description": {"zh": f"实时探索器中的设置（自{self.start_year:g}年起）：{listing['zh']}。",
+                                "en": f"Setting chosen in the live explorer (from {self.start_year:g}): "
+                                      f"{listing['en']}."},
+                "extends": self.base,
+                "levers": {n: round(float(v), 6) for n, v in moved.items()}}
+        return yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=1000)
+
+    def save(self, folder, langs: Sequence[str] = ("zh", "en"), formats: Sequence[str] = ("png",),
+             dpi: int = SAVE_DPI) -> list[Path]:
+        """Write the current setting into ``folder`` (which must exist; use a new one, e.g.
+        :func:`sim.provenance.new_results_dir`): ``scenario/explorer_setting.yaml``,
+        ``scorecard.csv`` (reference scenarios and the setting), ``levers.csv`` (every slider,
+        the base's value and the setting's), ``dashboard_<year>_<lang>.<fmt>`` per horizon
+        (house style, 16:9) and ``manifest.json``. Returns the files written."""
+        folder = Path(folder)
+        written = []
+        (folder / "scenario").mkdir(exist_ok=True)
+        yaml_path = folder / "scenario" / f"{SETTING_ID}.yaml"
+        yaml_path.write_text(self.scenario_yaml(), encoding="utf-8")
+        card = self.card.assign(scenario=self.card["scenario"].replace(EXPLORER_ID, SETTING_ID))
+        card.to_csv(folder / "scorecard.csv", index=False)
+        levers = pd.DataFrame([{"lever": n, "zh": self.labels.name(n, "zh"), "en": self.labels.name(n, "en"),
+                                "unit": self.ws.registry[n].unit, self.base: self.ws.lever_value(self.base, n, self.start_year),
+                                SETTING_ID: v} for n, v in self.values().items()])
+        levers.to_csv(folder / "levers.csv", index=False)
+        written += [yaml_path, folder / "scorecard.csv", folder / "levers.csv"]
+        ids = list(dict.fromkeys(card["scenario"]))
+        meta = {**self.ws.meta(), SETTING_ID: {"name": {"zh": self._text_in("explorer", "zh"),
+                                                        "en": self._text_in("explorer", "en")}}}
+        colours = scenario_colours(ids)
+        for year in sorted({t.year for t in self.ws.targets}):
+            for lang in langs:
+                fig = plot_dashboard(card, list(self.ws.targets), meta, lang=lang, scenario_ids=ids,
+                                     colours=colours, horizon=year, source=SAVE_SOURCE)
+                written += save(fig, folder / f"dashboard_{year:g}_{lang}", formats=formats, dpi=dpi)
+        registry_path = self.ws.study.registry_path
+        write_manifest(folder, "explorer",
+                       model={"path": str(self.ws.model_path),
+                              "sha256": getattr(self.ws.loaded, "sha256", None) or sha256(self.ws.model_path)},
+                       files={"scenarios": {str(self.ws.scenarios[s].path): sha256(self.ws.scenarios[s].path)
+                                            for s in ids if s in self.ws.scenarios},
+                              "registry": {str(registry_path): sha256(registry_path)},
+                              "targets": {str(self.ws.study.targets_path): sha256(self.ws.study.targets_path)}},
+                       base=self.base, policy_start=self.start_year, setting=self.setting(),
+                       engine={"rtol": self.rtol, "events": False})
+        return written + [folder / "manifest.json"]
+
+    def _text_in(self, key: str, lang: str) -> str:
+        return TEXT[key][lang]
+
+    def _scenario_meta_name(self, sid: str, lang: str) -> str:
+        return (self.ws.meta().get(sid, {}).get("name") or {}).get(lang, sid)
+
     # ------------------------------------------------------------------ scorecard
     def scorecard_html(self) -> str:
         """The scorecard as an HTML table: one row per target, one value column per scenario."""
@@ -310,7 +429,7 @@ class Explorer:
         rows, styles, titles = [], [], []
         for t in self.ws.targets:
             row = [f"{t.name.get(self.lang, t.id)} ({t.year:g})",
-                   goal_text(as_figure_target(t), self.labels, self.lang)]
+                   goal_text(as_figure_target(t), self.lang, nbsp=True, labels=self.labels)]
             style, title = [None, None], [None, None]
             for s in ids:
                 ok = bool(passed.loc[t.id, s])

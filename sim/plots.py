@@ -10,7 +10,7 @@ never runs the model. Implementation in :mod:`sim.report`:
 - :mod:`sim.report.figure_set`: the whole set, and rebuilding it from a results folder.
 """
 from sim.report.dashboard import plot_dashboard, plot_dashboards
-from sim.report.figure_set import compare_figure, regenerate, write_figure_set
+from sim.report.figure_set import compare_figure, figure_files, figure_tasks, regenerate, write_figure_set
 from sim.report.history import plot_model_vs_history
 from sim.report.indicators import plot_target_indicator
 from sim.report.labels import default_labels, read_labels
@@ -19,7 +19,8 @@ from sim.report.style import (FIXED_SCENARIO_COLOURS, FORMATS, STATUS_COLOURS, h
                                save, scenario_colours)
 
 __all__ = [
-    "FIXED_SCENARIO_COLOURS", "FORMATS", "STATUS_COLOURS", "THEMES", "compare_figure",
+    "FIXED_SCENARIO_COLOURS", "FORMATS", "STATUS_COLOURS", "THEMES", "compare_figure", "figure_files",
+    "figure_tasks",
     "default_labels", "house_style", "plot_dashboard", "plot_dashboards", "plot_gdp_by_sector",
     "plot_model_vs_history", "plot_target_indicator", "plot_theme", "read_labels",
     "regenerate", "save", "scenario_colours", "write_figure_set",

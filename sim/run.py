@@ -5,19 +5,22 @@
 - ``timeseries/<scenario>.csv`` and ``timeseries.nc`` (xarray, scipy engine: netCDF3):
   every model variable but the constants (unless ``constants=True``), units in
   ``timeseries_units.csv``,
-- ``results.xlsx``: the scorecard and one sheet per scenario (units in the second header row),
+- ``results.xlsx``: the scorecard, the published outcomes (``actual``) and one sheet per
+  scenario (units in the second header row),
 - ``scorecard.csv`` and ``scorecard.md`` (columns: :data:`sim.policy.targets.SCORECARD_COLUMNS`
   then :data:`sim.history.REALITY_COLUMNS`: the published outcome of each target and whether
   it confirmed or reversed the scenario's verdict), ``actual.csv`` (one row per target,
   :func:`sim.history.actual_outcomes`),
 - ``manifest.json``: file hashes, resolved parameters, versions, git commit, engine settings,
-- ``figures/`` when :mod:`sim.plots` provides ``write_figure_set``.
+- ``figures/`` when :mod:`sim.plots` provides ``figure_tasks``, and the brief and slides;
+  both are drawn in one pool of processes (:func:`sim.report.parallel.run_tasks`).
 
 Functions take paths and return data or paths; printing is the CLI's job.
 """
 from __future__ import annotations
 
 import dataclasses
+import functools
 import importlib
 import json
 import time
@@ -34,10 +37,12 @@ from sim.policy.scenario import Problem, ValidationError, param_to_json
 from sim.policy.study import (Study, model_facts, read_study, select_scenarios, study_paths,  # noqa: F401
                               target_events, validate_study)
 from sim.policy.targets import TargetSet, read_targets, scorecard
-from sim.policy.vantage import VANTAGE_CONSTANT, from_vantage, vantage_constants, vantage_groups  # noqa: F401
+from sim.policy.vantage import (VANTAGE_CONSTANT, from_vantage, vantage_constants, vantage_groups,  # noqa: F401
+                                latest_vantage, vantage_views)
 from sim.history import (DATA_DIR, HISTORY_FILES, RECONCILIATION_FILE, actual_outcomes,
                          check_actuals, reality_check)
 from sim.report.exports import series_columns, units_table, write_workbook
+from sim.report.parallel import counter, run_tasks
 from sim.report.scorecard import scorecard_markdown
 from sim.provenance import (PACKAGES, git_state, jsonable, make_results_dir, netcdf_name,  # noqa: F401
                             finish_results_dir, new_results_dir, refuse_existing, sha256, versions,
@@ -98,23 +103,24 @@ def write_netcdf(results: Mapping[str, pd.DataFrame], path: Path) -> Path:
 RUN_FORMATS = ("png", "svg")
 
 
-def _write_figures(out_dir: Path, results, card, targets, meta, lang="both", formats=RUN_FORMATS,
-                   workers=None, progress=None, target_runs=None) -> str:
+def _figure_tasks(out_dir: Path, results, card, targets, meta, lang="both", formats=RUN_FORMATS,
+                  target_runs=None) -> tuple[list, Callable | None, str]:
+    """The figure set as tasks (:func:`sim.plots.figure_tasks`), the function that turns their
+    results into files, and a note for the manifest when there are none."""
     try:
         plots = importlib.import_module(f"{__package__}.plots")
     except ImportError as err:
         note = f"skipped: sim.plots cannot be imported ({err})"
         warnings.warn(note, stacklevel=3)
-        return note
-    writer = getattr(plots, "write_figure_set", None)
-    if writer is None:
-        note = "skipped: sim.plots has no write_figure_set"
+        return [], None, note
+    make, collect = getattr(plots, "figure_tasks", None), getattr(plots, "figure_files", None)
+    if make is None or collect is None:
+        note = "skipped: sim.plots has no figure_tasks and figure_files"
         warnings.warn(note, stacklevel=3)
-        return note
+        return [], None, note
     extra = {"target_runs": target_runs} if target_runs else {}
-    files = writer(out_dir / "figures", results, card, targets, meta, lang=lang,
-                   formats=tuple(formats), workers=workers, progress=progress, **extra)
-    return "written" if files is None else f"written: {len(files)} files ({lang}; {', '.join(formats)})"
+    tasks = make(out_dir / "figures", results, card, targets, meta, lang=lang, formats=tuple(formats), **extra)
+    return tasks, collect, "written"
 
 
 def _all_levers(params: Mapping, levers: Mapping, defaults: Mapping) -> dict:
@@ -180,23 +186,6 @@ def judge_from_vantages(study: Study, ids: list[str], simulate: Callable, engine
     return runs, events, params, sset, card.reset_index(drop=True)
 
 
-def _target_runs(study: Study, runs: Mapping, latest, meta: Mapping) -> dict:
-    """{target id: (runs, scenarios' meta)} for targets judged from an earlier vantage than
-    ``latest``: their figures draw the runs their verdicts rest on, with the projection
-    starting the year after that vantage."""
-    out = {}
-    for vantage, targets in vantages(study).items():
-        if vantage is None or vantage == latest:
-            continue
-        seen = {sid: {**m, "projection_start": float(vantage) + 1} for sid, m in meta.items()}
-        out.update({t.id: (runs[vantage], seen) for t in targets})
-    return out
-
-
-def _latest(runs: Mapping) -> float | None:
-    return max(runs, key=lambda v: -np.inf if v is None else v)
-
-
 def run_all(scenario_dir=DEFAULT_SCENARIO_DIR, model=DEFAULT_MODEL, out=None, scenarios=None,
             name: str | None = None, *, targets=None, registry=None, results_root=DEFAULT_RESULTS_ROOT,
             simulate: Callable | None = None, load_model: Callable | None = None,
@@ -234,7 +223,7 @@ def run_all(scenario_dir=DEFAULT_SCENARIO_DIR, model=DEFAULT_MODEL, out=None, sc
     ids = study.select(scenarios)
     runs, events_by_vantage, params_by_vantage, sset, card = judge_from_vantages(
         study, ids, simulate, engine, progress)
-    latest = _latest(runs)
+    latest = latest_vantage(runs)
     results, event_times = runs[latest], events_by_vantage[latest]
     # the scenarios as written (their own levers); each vantage's params are under "vantages"
     params = {sid: sset.resolve(sid, defaults=study.defaults) for sid in ids}
@@ -265,21 +254,9 @@ def run_all(scenario_dir=DEFAULT_SCENARIO_DIR, model=DEFAULT_MODEL, out=None, sc
     card.to_csv(out_dir / "scorecard.csv", index=False)
     actual.to_csv(out_dir / "actual.csv", index=False)
     (out_dir / "scorecard.md").write_text(scorecard_markdown(card, actual), encoding="utf-8")
-    write_workbook(out_dir / "results.xlsx", series, card, model_units)
+    write_workbook(out_dir / "results.xlsx", series, card, model_units, actual)
     if progress:
         progress(f"wrote time series ({len(columns)} variables), scorecard and results.xlsx")
-
-    figure_note, figure_error = "skipped: figures=False", None
-    if figures:
-        try:
-            meta = sset.meta()
-            if latest is not None:   # the figures' runs are seen from the latest vantage
-                meta = {sid: {**m, "projection_start": float(latest) + 1} for sid, m in meta.items()}
-            figure_note = _write_figures(out_dir, results, card, target_set, meta,
-                                         lang, formats, workers, progress,
-                                         _target_runs(study, runs, latest, sset.meta()))
-        except Exception as err:  # noqa: BLE001 - recorded in the manifest, then raised
-            figure_note, figure_error = f"failed: {type(err).__name__}: {err}", err
 
     record = dict(
         name=name,
@@ -304,15 +281,37 @@ def run_all(scenario_dir=DEFAULT_SCENARIO_DIR, model=DEFAULT_MODEL, out=None, sc
                          "nfev": results[sid].attrs.get("nfev")} for sid in ids},
         model_defaults=study.defaults,
         targets=[{"id": t.id, **dataclasses.asdict(t)} for t in target_set],
-        figures=figure_note)
+    )
+    # the brief reads the manifest: written before the report work, again with its notes after
     write_manifest(out_dir, "run", **record)
-    if figure_error is not None:
+
+    doc_tasks = [functools.partial(document_task, out_dir, one) for one in DOCUMENT_LANGS] if documents else []
+    fig_tasks, collect, figure_note = [], None, "skipped: figures=False"
+    try:
+        if figures:   # each target's figure draws the runs its verdict rests on
+            seen, meta, target_runs = vantage_views(
+                runs, {v: [t.id for t in group] for v, group in vantages(study).items()}, sset.meta())
+            fig_tasks, collect, figure_note = _figure_tasks(
+                out_dir, seen, card, target_set, meta, lang, formats, target_runs)
+        tick = counter(progress, "figures", len(fig_tasks))
+
+        def done(index, result):   # documents first: they take longest, the figures fill in around them
+            if index >= len(doc_tasks):
+                tick()
+            elif progress:
+                progress(f"brief and slides ({DOCUMENT_LANGS[index]}): {documents_note([result])}")
+        outcome = run_tasks(doc_tasks + fig_tasks, workers, on_done=done)
+    except Exception as err:  # noqa: BLE001 - a figure failed: recorded in the manifest, then raised
+        write_manifest(out_dir, "run", **record, figures=f"failed: {type(err).__name__}: {err}",
+                       **({"documents": "not written: the figures failed"} if documents else {}))
         finish_results_dir(out_dir, explicit=out is not None)
-        raise figure_error
-    if documents:   # the brief reads the manifest: written first, then again with the documents
-        write_manifest(out_dir, "run", **record, documents=write_documents(out_dir))
-    out_dir = finish_results_dir(out_dir, explicit=out is not None)
-    return out_dir
+        raise
+    if collect is not None:
+        files = collect(outcome[len(doc_tasks):])
+        figure_note = f"written: {len(files)} files ({lang}; {', '.join(formats)})"
+    notes = {"documents": documents_note(outcome[:len(doc_tasks)])} if documents else {}
+    write_manifest(out_dir, "run", **record, figures=figure_note, **notes)
+    return finish_results_dir(out_dir, explicit=out is not None)
 
 
 # --------------------------------------------------------------------------- brief and slides
@@ -333,25 +332,31 @@ def _documents_of(out_dir: Path, lang: str) -> list[str]:
     return names
 
 
-def write_documents(out_dir: Path, langs: Iterable[str] = DOCUMENT_LANGS, workers: int = 2) -> str:
-    """The policy brief (HTML + PDF) in each language and the slides (``slides_zh.pptx``) of a
-    results folder, one process per language; returns a note for the manifest. A failure is
-    recorded, not raised: the run's results stand without their documents (``python -m sim
-    brief`` redoes them)."""
-    from concurrent.futures import ProcessPoolExecutor
-
-    langs = list(langs)
+def document_task(out_dir: Path, lang: str) -> list[str] | str:
+    """Write the documents of one language (:func:`_documents_of`): their file names, or on
+    failure a note saying why. A failure is warned about, not raised: the run's results stand
+    without their documents (``python -m sim brief`` / ``slides`` redo them)."""
     try:
-        if workers > 1 and len(langs) > 1:
-            with ProcessPoolExecutor(min(workers, len(langs))) as pool:
-                written = [n for names in pool.map(_documents_of, [out_dir] * len(langs), langs) for n in names]
-        else:
-            written = [n for lang in langs for n in _documents_of(out_dir, lang)]
-        return "written: " + ", ".join(written)
+        return _documents_of(out_dir, lang)
     except Exception as err:  # noqa: BLE001 - recorded in the manifest and warned about
-        note = f"failed: {type(err).__name__}: {err}"
+        note = f"{lang} failed: {type(err).__name__}: {err}"
         warnings.warn(f"{out_dir}: brief and slides {note}", stacklevel=2)
         return note
+
+
+def documents_note(done: Iterable[list[str] | str]) -> str:
+    """The manifest's note on the documents: ``written: <files>``, then any failures."""
+    done = list(done)
+    written = [name for d in done if isinstance(d, list) for name in d]
+    failed = [d for d in done if isinstance(d, str)]
+    return "; ".join((["written: " + ", ".join(written)] if written else []) + failed)
+
+
+def write_documents(out_dir: Path, langs: Iterable[str] = DOCUMENT_LANGS, workers: int | None = None) -> str:
+    """The policy brief (HTML + PDF) in each language and the slides (``slides_zh.pptx``) of a
+    results folder, a process per language; returns the manifest's note."""
+    tasks = [functools.partial(document_task, Path(out_dir), one) for one in langs]
+    return documents_note(run_tasks(tasks, workers))
 
 
 # --------------------------------------------------------------------------- compare
@@ -403,7 +408,7 @@ def compare(a: str, b: str, scenario_dir=DEFAULT_SCENARIO_DIR, model=DEFAULT_MOD
         if simulate is None:
             from sim.engine.integrate import simulate
         runs, _, _, _, card = judge_from_vantages(study, [a, b], simulate, {**ENGINE_DEFAULTS, **(engine or {})})
-        results = runs[_latest(runs)]
+        results = runs[latest_vantage(runs)]
         target_set, meta = study.targets, sset.meta()
     if results_dir is not None:
         card = scorecard(results, target_set, event_times)

@@ -10,6 +10,7 @@ its fitted constants. Design and reasons: scenarios/README.md, "Two vantage poin
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -79,3 +80,27 @@ def vantage_groups(targets: Iterable | None, horizons: Mapping, model_constants:
     for t in targets:
         groups.setdefault(float(horizons[t.horizon].base_year), []).append(t)
     return groups or {None: []}
+
+
+def latest_vantage(runs: Mapping):
+    """The latest vantage year among the keys of ``runs`` (None, no vantage, counts as earliest)."""
+    return max(runs, key=lambda v: -math.inf if v is None else v)
+
+
+def vantage_views(runs: Mapping, target_ids: Mapping, scenarios_meta: Mapping) -> tuple[dict, dict, dict]:
+    """What the figures draw when the goals are judged from several vantages.
+
+    ``runs``: {vantage year or None: {scenario id: DataFrame}}; ``target_ids``: {vantage:
+    ids of the targets judged from it}; ``scenarios_meta``: {id: {...}}. Returns the runs
+    seen from the latest vantage, their meta with ``projection_start`` the year after it,
+    and ``target_runs`` ({target id: (runs, meta)}) for the targets judged from an earlier
+    vantage, so each target's figure draws the runs its verdict rests on."""
+    latest = latest_vantage(runs)
+
+    def seen(vantage):
+        if vantage is None:
+            return dict(scenarios_meta)
+        return {sid: {**m, "projection_start": float(vantage) + 1} for sid, m in scenarios_meta.items()}
+    target_runs = {tid: (runs[v], seen(v)) for v, ids in target_ids.items()
+                   if v is not None and v != latest and v in runs for tid in ids}
+    return runs[latest], seen(latest), target_runs

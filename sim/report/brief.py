@@ -35,10 +35,10 @@ from sim.provenance import final_path
 from sim.report.brief_data import RunData, read_run
 from sim.report.labels import check_lang, default_labels, pick
 from sim.report.tables import html_table
+from sim.report.thresholds import quantity_words, threshold_words, unit_words
 
 TEXT_FILE = Path(__file__).resolve().parent / "brief_text.yaml"
 LANGS = ("zh", "en")
-COMPARATOR_SIGNS = {">=": "≥", ">": ">", "<=": "≤", "<": "<"}
 MARKS = {True: "✓", False: "×", None: "–"}
 REVERSED_MARK = "⚠"
 #: Figures embedded in the brief: pixel density (a 13.33 × 7.5 in figure is 1600 × 900 px).
@@ -97,31 +97,11 @@ def lever_name(run: RunData, lever: str, lang: str) -> str:
     return (run.levers.get(lever) or {}).get(lang) or lever
 
 
-def unit_text(target: dict, lang: str) -> str:
-    return default_labels().target_unit_text(target.get("unit"), lang)
-
-
-def threshold_words(target: dict, lang: str) -> str:
-    """The threshold as a reader says it: ``≥ 14 %/年``, ``上升``, ``≥ 1.29倍``, never ``Dmnl``."""
-    comp, thr, measure = target["comparator"], float(target["threshold"]), target.get("measure")
-    if thr == 0 and measure in ("ratio_change", "avg_growth"):
-        words = {">": "rising", ">=": "not_falling", "<": "falling", "<=": "not_rising"}[comp]
-        key = f"threshold_{words}" if measure == "ratio_change" else f"threshold_growth_{words}"
-        return t(key, lang)
-    sign = COMPARATOR_SIGNS.get(comp, comp)
-    thr_text = f"{thr:g}".replace("-", "−")
-    if target.get("unit") in ("Dmnl", "", None):
-        return f"{sign} {thr_text}{t('times_unit', lang)}"
-    return f"{sign} {thr_text} {unit_text(target, lang)}".strip()
-
-
 def value_words(target: dict, value, lang: str) -> str:
     """A measured value with the goal's unit (a ratio as ``1.40倍``)."""
-    if target.get("unit") in ("Dmnl", "", None):
-        if target.get("measure") == "ratio_change" or value is None or not np.isfinite(value):
-            return num(value)          # a change of a ratio, not a multiple
-        return f"{num(value)}{t('times_unit', lang)}"
-    return num(value, unit_text(target, lang))
+    if value is None or not np.isfinite(value):
+        return num(value)
+    return quantity_words(num(value), target, lang)
 
 
 def joined(items: Sequence[str], lang: str) -> str:
@@ -442,7 +422,7 @@ def contribution_blocks(run: RunData, lang: str) -> list[dict]:
         names = [f"{lever_name(run, r.lever, lang)} {num(r.shapley)}" for r in top.itertuples()]
         passed = _bool_or_none(row.get("passed"))
         rows.append([cell(goal_name(g, lang), goal_name(g, other(lang))),
-                     cell(num(row["total"]), unit_text(g, lang) or None,
+                     cell(num(row["total"]), unit_words(g, lang) or None,
                           {True: "met", False: "missed", None: None}[passed]),
                      cell("；".join(names) if lang == "zh" else "; ".join(names)),
                      cell(num(row["interaction"]))])

@@ -14,10 +14,10 @@ from typing import Mapping, Sequence
 
 import pandas as pd
 
-from sim.report.dashboard import goal_text
 from sim.report.labels import default_labels, pick
 from sim.report.measures import as_figure_target
 from sim.report.tables import format_cell, markdown_table
+from sim.report.thresholds import goal_text
 
 MARKS = {True: "✓", False: "✗"}
 #: Verdict pair -> (zh, en) text.
@@ -48,7 +48,7 @@ def human_table(table: pd.DataFrame, targets: Sequence, a: str, b: str,
     for r in table.to_dict("records"):
         t = by_id[r["target"]]
         pa, pb = bool(r[f"passed_{a}"]), bool(r[f"passed_{b}"])
-        zh_goal, en_goal = goal_text(t, labels, "zh"), goal_text(t, labels, "en")
+        zh_goal, en_goal = (goal_text(t, one, nbsp=True, labels=labels) for one in ("zh", "en"))
         rows.append({
             "目标 goal": f"{pick(t.name, 'zh')} / {pick(t.name, 'en')} ({t.year:g})",
             "目标值 threshold": zh_goal if zh_goal == en_goal else f"{zh_goal} / {en_goal}",

@@ -29,12 +29,13 @@ import numpy as np
 import pandas as pd
 from matplotlib.patches import Rectangle
 
-from sim.report.indicators import COMPARATOR_SIGNS, number, scorecard_row
+from sim.report.indicators import number, scorecard_row
 from sim.report.labels import Labels, compose, default_labels, pick
 from sim.report.measures import FigureTarget, as_figure_target, finite, whole_year
 from sim.report.style import (CAPTION_BAND, CAPTION_LINES, FIGSIZE, STATUS_COLOURS, add_caption,
                               house_style, new_figure,
                               scenario_colours, scenario_name, wrap_text)
+from sim.report.thresholds import goal_text
 
 STATUS_MARKS = {True: "✓", False: "×", None: "–"}
 #: Margin shown with fewer digits as it grows: (smallest |margin|, format), first match.
@@ -69,18 +70,6 @@ def _status(row) -> bool | None:
     return bool(row["passed"])
 
 
-def goal_text(target: FigureTarget, labels: Labels, lang: str) -> str:
-    """The goal in one language: words where the label table has them (``≥ 1.29 ×
-    Jiangxi's``), else comparator, threshold and unit (``≥ 14 %/yr``) joined by no-break
-    spaces so a wrapped label keeps them together."""
-    words = labels.goal_words(target.id, lang)
-    if words:
-        return words
-    sign = COMPARATOR_SIGNS.get(target.comparator, target.comparator)
-    unit = labels.target_unit_text(target.unit, lang)
-    return "\u00a0".join(filter(None, [sign, number(target.threshold), unit]))
-
-
 def _row_label(target: FigureTarget, labels: Labels, lang: str, with_year: bool,
                size: float) -> str:
     """``GDP average annual growth`` (both languages: Chinese, then English), wrapped."""
@@ -94,7 +83,7 @@ def _row_label(target: FigureTarget, labels: Labels, lang: str, with_year: bool,
 
 def _goal_label(target: FigureTarget, labels: Labels, lang: str, size: float) -> str:
     """The goal column's text (``≥ 14 %/yr``; words where a number says little), wrapped."""
-    return compose(lang, lambda one: wrap_text(goal_text(target, labels, one),
+    return compose(lang, lambda one: wrap_text(goal_text(target, one, nbsp=True, labels=labels),
                                                FIGSIZE[0] * 72 * GOAL_SHARE / size - 1.5))
 
 

@@ -5,8 +5,8 @@ and time series without the model's constants.
   unless asked for: they are flat lines, and the run's manifest records their values);
 - :func:`units_table`: ``variable, unit`` for the sidecar ``timeseries_units.csv`` (the
   CSV files keep one header row, so ``pandas.read_csv`` reads them as before);
-- :func:`write_workbook`: ``results.xlsx`` (openpyxl): a ``scorecard`` sheet, then one
-  sheet per scenario with the variable names in the first header row and their units in
+- :func:`write_workbook`: ``results.xlsx`` (openpyxl): a ``scorecard`` sheet, the published
+  outcomes (``actual``, as ``actual.csv``, with their sources), then one sheet per scenario with the variable names in the first header row and their units in
   the second.
 """
 from __future__ import annotations
@@ -59,22 +59,32 @@ def _cell(v):
     return v
 
 
+def _table_sheet(wb, title: str, table: pd.DataFrame, first: bool = False) -> None:
+    """A sheet holding ``table`` as is: a header row, then one row per record."""
+    ws = wb.active if first else wb.create_sheet(title)
+    ws.title = title
+    ws.append(list(map(str, table.columns)))
+    for row in table.itertuples(index=False):
+        ws.append([_cell(v) for v in row])
+    ws.freeze_panes = "A2"
+
+
 def write_workbook(path: str | Path, results: Mapping[str, pd.DataFrame], scorecard: pd.DataFrame,
-                   units: Mapping[str, str]) -> Path:
-    """The run as one workbook: ``scorecard`` first, then one sheet per scenario
-    (row 1: ``time`` and the variable names; row 2: ``Year`` and their units; then one
-    row per saved time). Non-finite numbers are empty cells. Returns the path."""
+                   units: Mapping[str, str], actual: pd.DataFrame | None = None) -> Path:
+    """The run as one workbook: ``scorecard`` first; with ``actual`` (the published
+    outcomes, :func:`sim.history.actual_outcomes`: one row per target with its value,
+    status and source) an ``actual`` sheet next; then one sheet per scenario (row 1:
+    ``time`` and the variable names; row 2: ``Year`` and their units; then one row per
+    saved time). Non-finite numbers and missing texts are empty cells. Returns the path."""
     from openpyxl import Workbook
     from openpyxl.styles import Font
 
     wb = Workbook()
-    ws = wb.active
-    ws.title = "scorecard"
-    ws.append(list(map(str, scorecard.columns)))
-    for row in scorecard.itertuples(index=False):
-        ws.append([_cell(v) for v in row])
-    ws.freeze_panes = "A2"
+    _table_sheet(wb, "scorecard", scorecard, first=True)
     taken = {"scorecard"}
+    if actual is not None:
+        _table_sheet(wb, "actual", actual)
+        taken.add("actual")
     italic = Font(italic=True, color="666666")
     for sid, frame in results.items():
         ws = wb.create_sheet(sheet_name(sid, taken))

@@ -18,11 +18,12 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from sim.policy.goal_measures import indicator_array, measure_array, measure_paths, meets_array
-from sim.report.indicators import target_title, threshold_text
+from sim.report.indicators import target_title
 from sim.report.labels import Labels, compose, default_labels
 from sim.report.measures import as_figure_target
 from sim.report.style import (DEFAULT_HORIZONS, PANEL_TITLE_SIZE, add_caption, house_style, mark_horizons,
                     new_figure, panel_title, save, scenario_colours, scenario_name)
+from sim.report.thresholds import threshold_label
 
 #: Words of the fan chart not in sim/labels.yaml.
 #: Quantiles of a fan chart: the 90 % and 50 % bands and the median.
@@ -107,8 +108,7 @@ def plot_fan(times: np.ndarray, quantiles: Mapping[str, np.ndarray], target, *,
             for sid in group:
                 _draw_fan(ax, times, quantiles[sid], colours[sid], sid, name(sid) if overlay else None)
             ax.axhline(target.threshold, color="#222222", lw=2.5, ls=(0, (6, 3)), zorder=2,
-                       gid="threshold", label=compose(lang, lambda one: threshold_text(
-                           target, target.threshold, unit(one), labels, one)))
+                       gid="threshold", label=compose(lang, lambda one: threshold_label(target, one, labels)))
             mark_horizons(ax, horizons, emphasise=target.year)
             if not overlay:
                 ax.set_title(panel_title(short_name(group[0]), ncols, MULTI_TITLE_SIZE), loc="left",

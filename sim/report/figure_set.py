@@ -1,29 +1,31 @@
 """The whole figure set of a run, in one or both languages, and rebuilding it from a folder.
 
-:func:`write_figure_set` is what the main job (``sim.run.run_all``) calls;
-:func:`regenerate` rebuilds the figures of a results folder written by it.
+:func:`write_figure_set` writes it; :func:`figure_tasks` gives the same work as tasks, which
+the main job (``sim.run.run_all``) runs in one pool with its brief and slides;
+:func:`regenerate` rebuilds the figures of a results folder written by the main job.
 """
 from __future__ import annotations
 
 import functools
 import hashlib
 import json
-import multiprocessing as mp
-import os
 import warnings
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Mapping, NamedTuple, Sequence
 
 import pandas as pd
 
 from sim.errors import ResultsFolderError
 from sim.history import comparable_series
+from sim.policy.vantage import vantage_views
+from sim.provenance import check_output, new_results_dir
 from sim.report.dashboard import horizon_stem, plot_dashboard
 from sim.report.history import find_history, plot_model_vs_history
 from sim.report.indicators import plot_target_indicator
 from sim.report.labels import check_lang, default_labels
 from sim.report.measures import MissingDataError, as_figure_target
 from sim.report.panels import THEMES, plot_gdp_by_sector, plot_theme
+from sim.report.parallel import counter, run_tasks
 from sim.report.style import DEFAULT_HORIZONS, DPI, FORMATS, save, scenario_colours
 
 LANG_SETS = {"zh": ("zh",), "en": ("en",), "both": ("zh", "en")}
@@ -60,6 +62,38 @@ def _figures(results, scorecard, targets, scenarios_meta, history, common,
     return items
 
 
+def figure_tasks(out_dir, results: Mapping[str, pd.DataFrame], scorecard: pd.DataFrame,
+                 targets, scenarios_meta: Mapping | None, lang: str = "both", *,
+                 history: pd.DataFrame | str | None = "auto", source=None,
+                 formats: Sequence[str] = FORMATS, dpi: int = DPI,
+                 target_runs: Mapping | None = None) -> list[Callable[[], FigureResult]]:
+    """The figure set as tasks: each draws one figure in one language and saves it in every
+    format, returning a :class:`FigureResult`. Run them with
+    :func:`sim.report.parallel.run_tasks` (alone, or after other work sharing the pool),
+    then :func:`figure_files`. Arguments as for :func:`write_figure_set`; bad ones raise
+    here, before anything is drawn."""
+    check_lang(lang)
+    bad = [f for f in formats if f not in FORMATS]
+    if bad or not formats:
+        raise ValueError(f"formats={list(formats)}: expected one or more of {', '.join(FORMATS)}")
+    if isinstance(history, str):
+        if history != "auto":
+            raise ValueError(f"history={history!r}: expected a DataFrame, 'auto' or None")
+        history = find_history()
+    out_dir = Path(out_dir)
+    targets = [as_figure_target(t, f"targets[{i}]") for i, t in enumerate(targets)]
+    common = {
+        "colours": scenario_colours(results),
+        "horizons": sorted({t.year for t in targets}) or list(DEFAULT_HORIZONS),
+        "source": source,
+        "labels": default_labels(),
+    }
+    return [functools.partial(_draw_and_save, stem, one, draw, out_dir, tuple(formats), dpi)
+            for stem, draw in _figures(results, scorecard, targets, scenarios_meta, history, common,
+                                       target_runs)
+            for one in LANG_SETS[lang]]
+
+
 def write_figure_set(out_dir, results: Mapping[str, pd.DataFrame], scorecard: pd.DataFrame,
                      targets, scenarios_meta: Mapping | None, lang: str = "both", *,
                      history: pd.DataFrame | str | None = "auto", source=None,
@@ -82,88 +116,41 @@ def write_figure_set(out_dir, results: Mapping[str, pd.DataFrame], scorecard: pd
     ``target_runs``: {target id: (results, scenarios_meta)} where a target is judged on other
     runs than ``results`` (its horizon's vantage), so its figure shows the runs its verdict rests on.
     """
-    check_lang(lang)
-    bad = [f for f in formats if f not in FORMATS]
-    if bad or not formats:
-        raise ValueError(f"formats={list(formats)}: expected one or more of {', '.join(FORMATS)}")
-    if isinstance(history, str):
-        if history != "auto":
-            raise ValueError(f"history={history!r}: expected a DataFrame, 'auto' or None")
-        history = find_history()
-    out_dir = Path(out_dir)
-    targets = [as_figure_target(t, f"targets[{i}]") for i, t in enumerate(targets)]
-    common = {
-        "colours": scenario_colours(results),
-        "horizons": sorted({t.year for t in targets}) or list(DEFAULT_HORIZONS),
-        "source": source,
-        "labels": default_labels(),
-    }
-    jobs = [(stem, one, draw) for stem, draw in
-            _figures(results, scorecard, targets, scenarios_meta, history, common, target_runs)
-            for one in LANG_SETS[lang]]
-    return _write_jobs(jobs, out_dir, tuple(formats), dpi, workers, progress)
+    tasks = figure_tasks(out_dir, results, scorecard, targets, scenarios_meta, lang, history=history,
+                         source=source, formats=formats, dpi=dpi, target_runs=target_runs)
+    tick = counter(progress, "figures", len(tasks))
+    return figure_files(run_tasks(tasks, workers, on_done=lambda i, r: tick()))
 
 
-#: The jobs of the figure set being written; worker processes inherit it by fork, so the
-#: drawing closures (not picklable) never cross a process boundary: a job is its index.
-_JOBS: list[tuple[str, str, Callable]] = []
+class FigureResult(NamedTuple):
+    """What a figure task did: its file stem, the files written, and why it was skipped."""
+
+    stem: str
+    files: list[str]
+    skipped: str | None
 
 
-def _run_job(index: int, out_dir: Path, formats: tuple, dpi: int) -> tuple[int, list[str], str | None]:
-    """Draw and save job ``index``: ``(index, files written, skip reason or None)``."""
-    stem, one, draw = _JOBS[index]
+def _draw_and_save(stem: str, one: str, draw: Callable, out_dir: Path, formats: tuple,
+                   dpi: int) -> FigureResult:
+    """Draw one figure in language ``one`` and save it as ``out_dir/one/stem.<fmt>``."""
     try:
         fig = draw(one)
     except MissingDataError as err:
-        return index, [], f"figure {stem!r} skipped: {err}"
-    return index, [str(p) for p in save(fig, out_dir / one / stem, formats=formats, dpi=dpi)], None
+        return FigureResult(stem, [], f"figure {stem!r} skipped: {err}")
+    return FigureResult(stem, [str(p) for p in save(fig, out_dir / one / stem, formats=formats, dpi=dpi)],
+                        None)
 
 
-def default_workers() -> int:
-    """Processes for the figure set: the CPUs this process may use (at least 1)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
-
-
-def _write_jobs(jobs, out_dir: Path, formats: tuple, dpi: int, workers: int | None,
-                progress: Callable[[str], None] | None) -> list[Path]:
-    """Run the jobs, in ``workers`` forked processes when more than one (Linux), else here.
-
-    ``progress`` gets a line now and then (``figures 12/62``). Returns the files in job
-    order. A figure without data is skipped with a warning (once, for all its languages).
-    """
-    global _JOBS
-    workers = default_workers() if workers is None else max(1, int(workers))
-    parallel = workers > 1 and len(jobs) > 1 and "fork" in mp.get_all_start_methods()
-    done: dict[int, list[str]] = {}
+def figure_files(done: Sequence[FigureResult]) -> list[Path]:
+    """The files of finished figure tasks, in task order; warns once per figure skipped for
+    want of data (once for all its languages)."""
     skipped: dict[str, str] = {}
-    step = max(1, len(jobs) // 10)
-
-    def record(result):
-        index, files, skip = result
-        done[index] = files
-        if skip:
-            skipped.setdefault(jobs[index][0], skip)
-        if progress and (len(done) % step == 0 or len(done) == len(jobs)):
-            progress(f"figures {len(done)}/{len(jobs)}")
-
-    _JOBS = jobs
-    try:
-        if parallel:
-            with mp.get_context("fork").Pool(min(workers, len(jobs))) as pool:
-                for result in pool.imap_unordered(functools.partial(
-                        _run_job, out_dir=out_dir, formats=formats, dpi=dpi), range(len(jobs))):
-                    record(result)
-        else:
-            for i in range(len(jobs)):
-                record(_run_job(i, out_dir, formats, dpi))
-    finally:
-        _JOBS = []
+    for r in done:
+        if r.skipped:
+            skipped.setdefault(r.stem, r.skipped)
     for note in skipped.values():
         warnings.warn(note, stacklevel=3)
-    return [Path(f) for i in sorted(done) for f in done[i]]
+    return [Path(f) for r in done for f in r.files]
 
 
 def compare_figure(path, results: Mapping[str, pd.DataFrame], a: str, b: str, targets,
@@ -238,12 +225,16 @@ def regenerate(results_dir, lang: str = "both", *, out_dir=None, targets_path=No
                history: pd.DataFrame | str | None = "auto",
                formats: Sequence[str] = FORMATS, dpi: int = DPI, workers: int | None = None,
                progress: Callable[[str], None] | None = None) -> list[Path]:
-    """Rebuild the figures of a results folder (default into ``<results_dir>/figures``).
+    """Rebuild the figures of a results folder; return the files written.
 
-    Reads ``manifest.json`` (keys ``scenarios``: {id: {"name": …}} and ``targets``),
-    ``timeseries/<id>.csv`` (index column ``time``) and ``scorecard.csv``.
+    ``out_dir``: a folder that must not exist yet; default ``<results_dir>/figures``, or,
+    when that exists (the run drew its figures), a new ``<results_dir>/<UTC time>-figures``:
+    figures already written are never overwritten. Reads ``manifest.json`` (keys
+    ``scenarios``: {id: {"name": …}} and ``targets``), ``timeseries/<id>.csv`` (index column
+    ``time``) and ``scorecard.csv``.
     """
     check_lang(lang)
+    check_output(out_dir, "out_dir", kind="figure folder")
     results_dir = Path(results_dir)
     manifest_path = results_dir / "manifest.json"
     if not manifest_path.is_file():
@@ -257,17 +248,35 @@ def regenerate(results_dir, lang: str = "both", *, out_dir=None, targets_path=No
     meta = manifest.get("scenarios") if isinstance(manifest, Mapping) else None
     if not isinstance(meta, Mapping) or not meta:
         raise ValueError(f"{manifest_path}: key 'scenarios' must map scenario ids to metadata")
+    # the vantages the goals were judged from (main job); a folder without them: one run set
+    recorded = manifest.get("vantages") if isinstance(manifest.get("vantages"), Mapping) else {}
+    folders = {None if key == "none" else float(key): (v.get("timeseries") or "timeseries/", v.get("targets") or [])
+               for key, v in recorded.items() if isinstance(v, Mapping)} or {None: ("timeseries/", [])}
+    runs = {vantage: _read_runs(results_dir, sub, meta, manifest_path) for vantage, (sub, _) in folders.items()}
+    results, meta, target_runs = vantage_views(runs, {v: ids for v, (_, ids) in folders.items()}, meta)
+    card = pd.read_csv(results_dir / "scorecard.csv")
+    targets = _manifest_targets(manifest, results_dir, targets_path)
+    if out_dir is None:
+        out_dir = results_dir / "figures"
+        if out_dir.exists():
+            out_dir = new_results_dir(results_dir, "figures")
+    return write_figure_set(out_dir, results, card, targets, meta,
+                            lang=lang, history=history, formats=formats, dpi=dpi,
+                            workers=workers, progress=progress, target_runs=target_runs or None)
+
+
+def _read_runs(results_dir: Path, sub: str, meta: Mapping, manifest_path: Path) -> dict:
+    """{scenario id: DataFrame} from ``<results_dir>/<sub>/<id>.csv`` (index column ``time``)."""
+    folder = (results_dir / sub).resolve()
+    if results_dir.resolve() not in folder.parents:
+        raise ResultsFolderError(f"{manifest_path}: time series folder {sub!r} is outside the results folder")
     results = {}
     for sid in meta:
-        csv = results_dir / "timeseries" / f"{sid}.csv"
+        csv = folder / f"{sid}.csv"
         if not csv.is_file():
             raise ResultsFolderError(f"{csv}: time series of scenario {sid!r} (listed in "
                                     f"{manifest_path} key 'scenarios') is missing")
         df = pd.read_csv(csv, index_col=0)
         df.index = df.index.astype(float)
         results[sid] = df
-    card = pd.read_csv(results_dir / "scorecard.csv")
-    targets = _manifest_targets(manifest, results_dir, targets_path)
-    return write_figure_set(out_dir or results_dir / "figures", results, card, targets, meta,
-                            lang=lang, history=history, formats=formats, dpi=dpi,
-                            workers=workers, progress=progress)
+    return results

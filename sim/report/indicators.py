@@ -7,14 +7,15 @@ import numpy as np
 import pandas as pd
 
 from sim.history import breaks_of, series_info
+from sim.policy.goal_measures import meets_array
 from sim.report.labels import Labels, compose, default_labels, pick
 from sim.report.measures import (FigureTarget, MissingDataError, as_figure_target, finite, measure_path,
                        observed_path, whole_year)
 from sim.report.style import (DATA_STYLE, DEFAULT_HORIZONS, add_caption, house_style, mark_horizons,
                               mark_projection, new_figure, projection_start, scenario_colours,
                               scenario_linestyles, scenario_name, wrap_text)
+from sim.report.thresholds import threshold_label
 
-COMPARATOR_SIGNS = {">=": "≥", ">": ">", "<=": "≤", "<": "<"}
 WINDOW_SHADE = "#F0F0F0"
 #: Where observed points come from, for the caption (every row there names its source).
 DATA_FILES = ("data/history_*.csv",)
@@ -33,20 +34,6 @@ def target_title(target: FigureTarget, labels: Labels, lang: str) -> str:
     return compose(lang, lambda one: labels.t(
         "with_year", one, text=pick(target.name, one, default=target.id),
         year=f"{target.year:g}"))
-
-
-def threshold_text(target: FigureTarget, value: float, unit: str, labels: Labels,
-                   lang: str) -> str:
-    """``目标 ≥ 14 %/年``: the comparator, value and unit of a threshold; where the label
-    table words the goal (``goals:``), the words first: ``Target: GDP per capita gains on
-    Jiangxi's (> 0)``."""
-    sign = COMPARATOR_SIGNS.get(target.comparator, target.comparator)
-    formula = f"{sign} {number(value)} {unit}".strip()
-    words = labels.goal_words(target.id, lang)
-    if words:
-        return f"{labels.t('threshold', lang)}{labels.t('colon', lang)}{words}（{formula}）" \
-            if lang == "zh" else f"{labels.t('threshold', lang)}: {words} ({formula})"
-    return f"{labels.t('threshold', lang)} {formula}"
 
 
 #: Legend entries wrap at this width (em of the legend type), so the plot keeps its width.
@@ -73,8 +60,28 @@ def number(value: float, fmt: str = ".4g") -> str:
     return format(float(value), fmt).replace("-", "\u2212")
 
 
-def legend_status(row, labels: Labels, lang: str, horizon: float | None = None) -> str:
-    """``met, first in 2018`` / ``missed, reached only in 2027`` / ``missed (met in 2016,
+def met_again_from(x: np.ndarray, y: np.ndarray, target, first: float) -> float | None:
+    """For a goal met at its horizon: the year from which the drawn path ``y`` (over years
+    ``x``) meets it without a break up to the horizon, when that is later than ``first``
+    (the scorecard's first year met: the path met the goal, lost it, and came back);
+    else None. The return is linearly interpolated between the last output that misses
+    and the next."""
+    keep = np.isfinite(y) & (x <= target.year + 1e-9) & (x >= first - 1e-9)
+    x, y = x[keep], y[keep]
+    miss = np.flatnonzero(~meets_array(target, y))
+    if miss.size == 0 or miss[-1] + 1 >= x.size:
+        return None
+    j = miss[-1]
+    with np.errstate(all="ignore"):
+        w = (target.threshold - y[j]) / (y[j + 1] - y[j])
+    w = float(np.clip(w, 0.0, 1.0)) if np.isfinite(w) else 1.0
+    return float(x[j] + w * (x[j + 1] - x[j]))
+
+
+def legend_status(row, labels: Labels, lang: str, horizon: float | None = None,
+                  again: float | None = None) -> str:
+    """``met, first in 2018`` / ``met, again from 2026`` (``again``: see
+    :func:`met_again_from`) / ``missed, reached only in 2027`` / ``missed (met in 2016,
     not held)`` / ``missed`` / ``""``. ``horizon``: the target's year (separates the last
     two missed cases)."""
     if row is None:
@@ -83,6 +90,8 @@ def legend_status(row, labels: Labels, lang: str, horizon: float | None = None) 
     passed = bool(row["passed"])
     if not finite(year):
         return labels.t("reached" if passed else "missed", lang)
+    if passed and again is not None:
+        return labels.t("met_again", lang, year=whole_year(again))
     if passed:
         key = "met_in"
     else:
@@ -130,12 +139,15 @@ def plot_target_indicator(results: Mapping[str, pd.DataFrame], target,
             x, y = path.index.to_numpy(float), path.to_numpy(float)
             row = scorecard_row(scorecard, sid, target.id)
             year = row["year_reached"] if row is not None else np.nan
+            again = met_again_from(x, y, target, float(year)) \
+                if finite(year) and bool(row["passed"]) else None
             label = compose(lang, lambda one: labels.t("colon", one).join(filter(None, [
                 scenario_name(sid, scenarios_meta, one),
-                legend_status(row, labels, one, target.year)])))
+                legend_status(row, labels, one, target.year, again)])))
             ax.plot(x, y, color=colours[sid], ls=styles.get(sid, "-"), label=label,
                     gid=f"scenario:{sid}")
-            year = row["year_reached"] if row is not None else np.nan
+            if again is not None:   # the ring marks where the goal is met for good
+                year = again
             if finite(year):
                 ok = np.isfinite(y)
                 ax.plot([float(year)], [float(np.interp(float(year), x[ok], y[ok]))],
@@ -154,8 +166,8 @@ def plot_target_indicator(results: Mapping[str, pd.DataFrame], target,
         mark_projection(ax, projection_start(scenarios_meta), labels, lang)
         ax.axhline(target.threshold, color="#222222", lw=2.5, ls=(0, (6, 3)), zorder=2,
                    gid="threshold",
-                   label=compose(lang, lambda one: wrap_text(threshold_text(
-                       target, target.threshold, unit(one), labels, one), LEGEND_EM)))
+                   label=compose(lang, lambda one: wrap_text(threshold_label(target, one, labels),
+                                                             LEGEND_EM)))
         y_limits(ax, target)
         mark_horizons(ax, horizons, emphasise=target.year)
         ax.set_title(target_title(target, labels, lang), loc="left")

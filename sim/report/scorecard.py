@@ -1,7 +1,10 @@
 """The scorecard as text: terminal tables, the goal matrix and Markdown.
 
 The scorecard itself (one row per scenario × target) is computed by
-:func:`sim.policy.targets.scorecard`; this module only renders it.
+:func:`sim.policy.targets.scorecard`; this module only renders it. Goals and units are
+printed in words (:mod:`sim.report.thresholds`: ``>= 14 %/yr``, ``>= 1.29x``, ``not
+growing``), never as model units (``Dmnl``, ``CNY100M/Year``); English, and plain ASCII in
+the fixed-width terminal tables.
 """
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from sim.report.tables import format_cell, markdown_table
+from sim.report.thresholds import threshold_words, unit_words
 
 
 def number(x) -> str:
@@ -20,15 +24,31 @@ def number(x) -> str:
     return format_cell(x, 4, ".1f" if big else None)
 
 
-def to_text_rows(card: pd.DataFrame, columns: list[str] | None = None) -> tuple[list[str], list[list[str]]]:
-    columns = columns or ["scenario", "target", "value", "comparator", "threshold", "unit",
-                          "passed", "margin", "year_reached", "basis"]
+#: Columns of the scorecard as text: ``goal`` is the threshold in words, ``unit`` in words.
+TEXT_COLUMNS = ["scenario", "target", "value", "goal", "unit", "passed", "margin", "year_reached",
+                "basis"]
+
+
+def in_words(card: pd.DataFrame, plain: bool = False) -> pd.DataFrame:
+    """``card`` with a ``goal`` column (the threshold in English words,
+    :func:`~sim.report.thresholds.threshold_words`; ASCII with ``plain``) and its ``unit``
+    in words (``%/yr``, ``CNY 100 M/yr``; empty for a pure ratio)."""
+    goal = [threshold_words(row, "en", plain=plain) for _, row in card.iterrows()]
+    return card.assign(goal=goal, unit=[unit_words(u, "en") for u in card["unit"]])
+
+
+def to_text_rows(card: pd.DataFrame, columns: list[str] | None = None,
+                 plain: bool = False) -> tuple[list[str], list[list[str]]]:
+    """Header and text cells of ``columns`` (default :data:`TEXT_COLUMNS`), goal and unit
+    in words (:func:`in_words`)."""
+    columns = columns or TEXT_COLUMNS
+    card = in_words(card, plain)
     return columns, [[number(v) for v in row] for row in card[columns].itertuples(index=False)]
 
 
 def format_table(card: pd.DataFrame, columns: list[str] | None = None) -> str:
-    """The scorecard as a fixed-width text table for the terminal."""
-    header, rows = to_text_rows(card, columns)
+    """The scorecard as a fixed-width text table for the terminal (ASCII goal words)."""
+    header, rows = to_text_rows(card, columns, plain=True)
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
     line = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()  # noqa: E731
     return "\n".join([line(header), line(["-" * w for w in widths])] + [line(r) for r in rows])
@@ -47,8 +67,10 @@ def _actual_cell(row) -> str:
 
 
 def goal_matrix(card: pd.DataFrame) -> pd.DataFrame:
-    """Targets × scenarios: each cell ``"✓ 61.2"`` (met) or ``"✗ 48.9"`` (missed), with the
-    measured value; rows keep the targets file's order, columns the scenarios' order.
+    """Targets × scenarios, after a ``goal`` column (the threshold in plain English words:
+    ``>= 14 %/yr``, ``> 1000 CNY 100 M/yr``, ``not growing``); each cell ``"✓ 61.2"``
+    (met) or ``"✗ 48.9"`` (missed), with the measured value; rows keep the targets file's
+    order, columns the scenarios' order.
     When the card carries the published outcomes (``actual_status``, ``reality``: see
     :func:`sim.history.reality_check`), an ``actual`` column follows ``goal`` and verdicts
     that reality reversed carry :data:`REVERSED_MARK`."""
@@ -60,8 +82,7 @@ def goal_matrix(card: pd.DataFrame) -> pd.DataFrame:
     units = card.drop_duplicates("target").set_index("target")
     if "actual_status" in card.columns:
         table.insert(0, "actual", [_actual_cell(units.loc[t]) for t in table.index])
-    table.insert(0, "goal", [f"{units.at[t, 'comparator']} {number(units.at[t, 'threshold'])} {units.at[t, 'unit']}"
-                             for t in table.index])
+    table.insert(0, "goal", [threshold_words(units.loc[t], "en", plain=True) for t in table.index])
     table.columns.name = None
     return table
 
@@ -95,8 +116,7 @@ def to_markdown(card: pd.DataFrame, columns: list[str] | None = None) -> str:
     return markdown_table(pd.DataFrame(rows, columns=header))
 
 
-MARKDOWN_COLUMNS = ["scenario", "target", "value", "comparator", "threshold", "unit", "passed",
-                    "margin", "year_reached", "basis", "actual_value", "reality"]
+MARKDOWN_COLUMNS = [*TEXT_COLUMNS, "actual_value", "reality"]
 
 
 def scorecard_markdown(card: pd.DataFrame, actual: pd.DataFrame) -> str:
@@ -110,5 +130,6 @@ def scorecard_markdown(card: pd.DataFrame, actual: pd.DataFrame) -> str:
         "status": actual["status"],
         "source / reason": [r.source if r.status == "published" else r.reason
                             for r in actual.itertuples(index=False)]})
-    return (to_markdown(card, [c for c in MARKDOWN_COLUMNS if c in card.columns])
+    present = set(in_words(card.head(0)).columns)
+    return (to_markdown(card, [c for c in MARKDOWN_COLUMNS if c in present])
             + "\n## Published outcomes (actual)\n\n" + markdown_table(outcomes))

@@ -16,8 +16,9 @@ from typing import Sequence
 from sim.provenance import final_path
 from sim.report.brief import (CELL_COLOURS, SURE, UNLIKELY, five_sentences, goal_name, goals_met_figure,
                               joined, key_targets, reversed_verdicts, scen_name, scorecard_table, search_blocks,
-                              sure_blocks, t, target_figure, threshold_words, value_words)
+                              sure_blocks, t, target_figure, value_words)
 from sim.report.brief_data import RunData, read_run
+from sim.report.thresholds import threshold_words
 
 SLIDE_EMU = (12192000, 6858000)          # PowerPoint's 16:9 (13.333 × 7.5 in), exactly
 SLIDE_W, SLIDE_H = SLIDE_EMU[0] / 914400, SLIDE_EMU[1] / 914400   # inches

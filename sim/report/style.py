@@ -14,6 +14,7 @@ import matplotlib.pyplot as plt
 from matplotlib.ticker import MaxNLocator
 
 from sim.report.fonts import font_rc
+from sim.report.png import save_png
 
 from sim.report.labels import Labels, compose, pick
 
@@ -60,10 +61,6 @@ DEFAULT_HORIZONS = (2020, 2030)
 FIGSIZE = (16 / 9 * 7.5, 7.5)  # 16:9 slide; 4000 × 2250 px at 300 dpi
 DPI = 300
 FORMATS = ("png", "svg", "pdf")
-#: Extra ``savefig`` options by format. PNG: zlib level 1 instead of Pillow's 6; at
-#: 4000 × 2250 px the encoder is most of a figure's cost, and level 1 takes about a fifth
-#: less time for files about a fifth larger (measured on the main job's figure set).
-SAVE_OPTIONS = {"png": {"pil_kwargs": {"compress_level": 1}}}
 
 HOUSE_RC = {
     "figure.figsize": FIGSIZE,
@@ -256,7 +253,10 @@ def save(fig, path_stem: Path, formats: Sequence[str] = FORMATS, dpi: int = DPI)
     with house_style():  # export settings (pdf.fonttype) are read at save time
         for fmt in formats:
             p = path_stem.with_suffix(f".{fmt}")
-            fig.savefig(p, format=fmt, dpi=dpi, **SAVE_OPTIONS.get(fmt, {}))
+            if fmt == "png":   # matplotlib's pixels, a faster encoder (sim.report.png)
+                save_png(fig, p, dpi)
+            else:
+                fig.savefig(p, format=fmt, dpi=dpi)
             out.append(p)
             # positions are in figure fractions, valid for every format: lay out once
             fig.set_layout_engine("none")

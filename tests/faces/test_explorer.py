@@ -129,3 +129,66 @@ def test_chinese_labels_on_sliders_and_table():
     assert any("\u4e00" <= c <= "\u9fff" for c in slider.description), slider.description
     assert "Dmnl" not in slider.description and "Dmnl" not in ex.table.value
     assert "目标" in ex.table.value
+
+
+def test_slider_labels_are_the_short_names_of_the_label_table_in_either_language():
+    """Labels follow lang: the label table's short lever name (as in every figure), the
+    registry's long description in the tooltip; the legend names the setting in that language."""
+    levers = {"investment": (SHARE,), "retraining": ("retraining rate",)}
+    for lang, other in (("zh", "en"), ("en", "zh")):
+        ex = Explorer(Workspace(), base="plan", references=("plan",), lang=lang, levers=levers,
+                      indicators=("GDP real",))
+        for name, slider in ex.sliders.items():
+            short = ex.labels.name(name, lang)
+            assert slider.description.startswith(short), (lang, slider.description)
+            assert ex.labels.name(name, other) not in slider.description, (lang, slider.description)
+            assert getattr(ex.ws.registry[name], lang) in slider.tooltip, (lang, slider.tooltip)
+        has_cjk = any("\u4e00" <= c <= "\u9fff" for s in ex.sliders.values() for c in s.description)
+        assert has_cjk == (lang == "zh")
+        legend = [t.get_text() for t in ex.axes[0].get_legend().get_texts()]
+        assert legend[-1] == {"zh": "滑块设置", "en": "Your setting"}[lang]
+
+
+def test_a_move_emits_no_solver_note_at_the_explorers_tolerance(explorer):
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")          # the plan's run at rtol 1e-4 used to warn about atol
+        explorer.update({SHARE: 0.6, "retraining rate": 0.4})
+
+
+def test_save_writes_a_scenario_file_that_reproduces_the_setting(explorer, tmp_path):
+    """The saved scenario file, dropped into a copy of the scenario folder, resolves to the
+    same lever paths as the explorer's run and its scorecard rows are the saved ones."""
+    import json
+    import shutil
+
+    import pandas as pd
+    from sim.explorer import SETTING_ID
+
+    setting = {SHARE: 0.75, "retraining rate": 0.9}
+    explorer.update({**{n: explorer.ws.lever_value("plan", n, 2016) for n in explorer.sliders}, **setting})
+    assert explorer.setting() == pytest.approx(setting)
+    written = explorer.save(tmp_path, langs=("zh", "en"))
+    names = {p.relative_to(tmp_path).as_posix() for p in written}
+    assert {f"scenario/{SETTING_ID}.yaml", "scorecard.csv", "levers.csv", "manifest.json",
+            "dashboard_2020_zh.png", "dashboard_2030_en.png"} <= names
+    assert all(p.is_file() and p.stat().st_size > 0 for p in written)
+
+    scen = tmp_path / "scen"
+    shutil.copytree(explorer.ws.scenario_dir, scen)
+    shutil.copy(tmp_path / "scenario" / f"{SETTING_ID}.yaml", scen)
+    ws2 = Workspace(scen, explorer.ws.model_path)
+    for name in explorer.ws.registry:             # every lever, every year: the same path
+        for year in (2012, 2015, 2016, 2020, 2030):
+            assert ws2.lever_value(SETTING_ID, name, year) == pytest.approx(
+                explorer.ws.lever_value(explorer.scenario, name, year)), (name, year)
+    for name, value in setting.items():
+        assert ws2.lever_value(SETTING_ID, name, 2015) == pytest.approx(explorer.ws.lever_value("plan", name, 2015))
+        assert ws2.lever_value(SETTING_ID, name, 2020) == pytest.approx(value)
+
+    saved = pd.read_csv(tmp_path / "scorecard.csv")
+    assert set(saved["scenario"]) == {"baseline", "plan", SETTING_ID}
+    np.testing.assert_allclose(saved[saved.scenario == SETTING_ID]["value"].to_numpy(),
+                               explorer_rows(explorer)["value"].to_numpy(), rtol=1e-12)
+    manifest = json.loads((tmp_path / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["kind"] == "explorer" and manifest["setting"] == pytest.approx(setting)

@@ -26,7 +26,7 @@ from sim.policy.targets import SCORECARD_COLUMNS, load_targets
 HERE = Path(__file__).parents[1]   # tests/, where the test models are
 SCEN = HERE / "models" / "scenario" / "scenarios"
 TINY = HERE / "models" / "scenario" / "tiny.mdl"
-NO_PLOTS = types.ModuleType("sim.plots")          # a plots module without write_figure_set
+NO_PLOTS = types.ModuleType("sim.plots")          # a plots module without figure_tasks
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +35,7 @@ def first_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("results")
     with pytest.MonkeyPatch.context() as mp:
         mp.setitem(sys.modules, "sim.plots", NO_PLOTS)
-        with pytest.warns(UserWarning, match="write_figure_set"):
+        with pytest.warns(UserWarning, match="figure_tasks"):
             out = run_all(SCEN, TINY, results_root=root, name="tiny", documents=False)
     return out
 
@@ -129,7 +129,7 @@ def test_manifest_contents(first_run):
     assert isinstance(m["git"]["dirty"], (bool, type(None)))
     created = datetime.fromisoformat(m["created_utc"])
     assert created.tzinfo is not None and abs((datetime.now(timezone.utc) - created).total_seconds()) < 600
-    assert "write_figure_set" in m["figures"]
+    assert "figure_tasks" in m["figures"]
     first = m["targets"][0]  # full definitions, so figures can be redrawn from the folder alone
     assert first["id"] == "gdp_growth_2020" and first["measure"] == "avg_growth"
     assert {"indicator", "comparator", "threshold", "unit", "basis"} <= set(first)
@@ -221,14 +221,18 @@ def test_figure_writer_gets_results_scorecard_targets_and_meta(tmp_path, monkeyp
     calls = []
     plots = types.ModuleType("sim.plots")
 
-    def write_figure_set(folder, results, card, targets, meta, lang, formats, workers, progress):
+    def figure_tasks(folder, results, card, targets, meta, lang, formats):
         calls.append((folder, sorted(results), len(card), [t.id for t in targets], sorted(meta), lang))
         assert formats == ("png", "svg")
-        folder.mkdir()
-        (folder / "f.png").write_bytes(b"png")
-        return [folder / "f.png"]
 
-    plots.write_figure_set = write_figure_set
+        def draw():   # a task runs in a worker process: it says what it wrote
+            folder.mkdir()
+            (folder / "f.png").write_bytes(b"png")
+            return [folder / "f.png"]
+        return [draw]
+
+    plots.figure_tasks = figure_tasks
+    plots.figure_files = lambda done: [f for files in done for f in files]
     monkeypatch.setitem(sys.modules, "sim.plots", plots)
     out = run_all(SCEN, TINY, results_root=tmp_path, scenarios=["baseline", "plan"], documents=False)
     (folder, ids, n, target_ids, meta, lang), = calls
@@ -308,10 +312,15 @@ def test_exports_workbook_units_and_no_constants(first_run):
     constants = set(load_model(TINY).constants())
     units = pd.read_csv(first_run / "timeseries_units.csv").set_index("variable")["unit"]
     wb = load_workbook(first_run / "results.xlsx", read_only=True)
-    assert wb.sheetnames == ["scorecard", "baseline", "plan", "fast"]
+    assert wb.sheetnames == ["scorecard", "actual", "baseline", "plan", "fast"]
     card = pd.read_csv(first_run / "scorecard.csv")
     rows = list(wb["scorecard"].values)
     assert list(rows[0]) == list(card.columns) and len(rows) == 1 + len(card)
+    actual = pd.read_csv(first_run / "actual.csv", keep_default_na=False)
+    rows = list(wb["actual"].values)                                   # the same table as actual.csv
+    assert list(rows[0]) == list(actual.columns) and len(rows) == 1 + len(actual) > 1
+    assert [r[0] for r in rows[1:]] == list(actual["target"])
+    assert [r[list(actual.columns).index("status")] for r in rows[1:]] == list(actual["status"])
     for sid in ("baseline", "plan", "fast"):
         csv = pd.read_csv(first_run / "timeseries" / f"{sid}.csv", index_col="time")
         assert constants and not constants & set(csv.columns)        # constants left out

@@ -70,7 +70,7 @@ def vantage_run(tmp_path_factory):
     model = tiny_with_vantage(folder)
     with pytest.MonkeyPatch.context() as mp:
         mp.setitem(sys.modules, "sim.plots", NO_PLOTS)
-        with pytest.warns(UserWarning, match="write_figure_set"):
+        with pytest.warns(UserWarning, match="figure_tasks"):
             out = run_all(SCEN, model, results_root=folder / "results", name="tiny")
     return out
 
@@ -128,11 +128,12 @@ def test_each_target_figure_draws_the_runs_its_verdict_rests_on(tmp_path):
     calls = {}
     recorder = types.ModuleType("sim.plots")
 
-    def write_figure_set(out_dir, results, card, targets, meta, **kw):
+    def figure_tasks(out_dir, results, card, targets, meta, **kw):
         calls.update(results=results, meta=meta, **kw)
         return []
 
-    recorder.write_figure_set = write_figure_set
+    recorder.figure_tasks = figure_tasks
+    recorder.figure_files = lambda done: []
     with pytest.MonkeyPatch.context() as mp:
         mp.setitem(sys.modules, "sim.plots", recorder)
         out = run_all(SCEN, model, results_root=tmp_path / "results", name="tiny", documents=False)
@@ -148,3 +149,42 @@ def test_each_target_figure_draws_the_runs_its_verdict_rests_on(tmp_path):
     assert measured == pytest.approx(card.loc[("plan", "gdp_growth_2020"), "value"], rel=1e-9)
     late = calls["results"]["plan"]["GDP real"]
     assert late.loc[2020.0] < g.loc[2020.0] / 1.1       # the 2020-vantage runs differ
+
+
+def test_redrawn_figures_draw_the_same_runs_as_the_main_job(tmp_path, monkeypatch):
+    """`python -m sim figures` on a main-job folder: the 2020 goals' figures get the runs
+    seen from 2015 (timeseries/vantage_2015/), projection from 2016; the rest the runs
+    seen from 2020, projection from 2021, as the main job drew them."""
+    import sim.report.figure_set as figure_set
+
+    model = tiny_with_vantage(tmp_path)
+    drawn = {}
+    recorder = types.ModuleType("sim.plots")
+
+    def figure_tasks(out_dir, results, card, targets, meta, **kw):
+        drawn["run"] = dict(results=results, meta=meta, **kw)
+        return []
+
+    recorder.figure_tasks = figure_tasks
+    recorder.figure_files = lambda done: []
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setitem(sys.modules, "sim.plots", recorder)
+        out = run_all(SCEN, model, results_root=tmp_path / "results", name="tiny", documents=False)
+    monkeypatch.setattr(figure_set, "write_figure_set",
+                        lambda out_dir, results, card, targets, meta, **kw: drawn.update(
+                            redrawn=dict(results=results, meta=meta, **kw)) or [])
+    figure_set.regenerate(out, "en", formats=("png",), history=None)
+    run, redrawn = drawn["run"], drawn["redrawn"]
+    def same_meta(a, b):   # the manifest's scenario entries carry more (params, levers): compare what the run drew with
+        return set(a) == set(b) and all({k: a[s][k] for k in b[s]} == b[s] for s in b)
+    assert same_meta(redrawn["meta"], run["meta"])
+    assert set(redrawn["target_runs"]) == set(run["target_runs"]) and run["target_runs"]
+    for tid, (runs, meta) in run["target_runs"].items():
+        again, again_meta = redrawn["target_runs"][tid]
+        assert same_meta(again_meta, meta)
+        for sid, df in runs.items():   # the CSVs hold what the run had, to the CSV's precision
+            cols = list(again[sid].columns)
+            np.testing.assert_allclose(again[sid].to_numpy(float), df[cols].to_numpy(float), rtol=1e-12)
+    for sid, df in run["results"].items():
+        cols = list(redrawn["results"][sid].columns)
+        np.testing.assert_allclose(redrawn["results"][sid].to_numpy(float), df[cols].to_numpy(float), rtol=1e-12)

@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 
 from sim.report import brief
+from sim.report.thresholds import threshold_words
 from sim.report.brief_data import read_run
 from sim.run import run_all
 
@@ -70,10 +71,10 @@ def test_first_sentence_counts_the_goals_met_and_follows_a_changed_scorecard(run
 def test_thresholds_are_words_not_model_units(run_dir):
     run = read_run(run_dir)
     by_id = {t["id"]: t for t in run.targets}
-    assert brief.threshold_words(by_id["growth_above_province_2020"], "en") == "growing"   # real growth against Jiangxi: avg_growth > 0
-    assert brief.threshold_words(by_id["growth_above_province_2020"], "zh") == "增长"
-    assert brief.threshold_words(by_id["gdp_growth_2020"], "zh") == "≥ 14 %/年"
-    assert brief.threshold_words(by_id["gdp_per_capita_rank_2030"], "zh") == "≥ 1.29倍"
+    assert threshold_words(by_id["growth_above_province_2020"], "en") == "growing"   # real growth against Jiangxi: avg_growth > 0
+    assert threshold_words(by_id["growth_above_province_2020"], "zh") == "增长"
+    assert threshold_words(by_id["gdp_growth_2020"], "zh") == "≥ 14 %/年"
+    assert threshold_words(by_id["gdp_per_capita_rank_2030"], "zh") == "≥ 1.29倍"
     table = brief.scorecard_table(run, "en")
     assert not any("Dmnl" in c["text"] for row in table["rows"] if isinstance(row, list) for c in row)
 

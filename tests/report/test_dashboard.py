@@ -15,7 +15,7 @@ import pytest  # noqa: E402
 
 from sim import plots  # noqa: E402
 from sim.policy.targets import load_targets, scorecard  # noqa: E402
-from sim.report.dashboard import goal_text  # noqa: E402
+from sim.report.thresholds import goal_text  # noqa: E402
 from sim.report.labels import default_labels  # noqa: E402
 from sim.report.measures import as_figure_target  # noqa: E402
 from sim.report.style import FIGSIZE  # noqa: E402
@@ -87,7 +87,7 @@ def test_every_project_goal_reads_in_words_or_a_unit(lang):
     """No bare "> 0" / "≤ 1" and no "Dmnl": pure-ratio goals and zero thresholds are worded."""
     labels = default_labels()
     for t in PROJECT_TARGETS:
-        text = goal_text(as_figure_target(t), labels, lang)
+        text = goal_text(as_figure_target(t), lang, labels=labels)
         assert "Dmnl" not in text
         if t.unit == "Dmnl" or t.threshold == 0:
             assert labels.goal_words(t.id, lang), f"{t.id}: add goal words in labels.yaml (goals:)"

@@ -9,6 +9,7 @@ from a results folder.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
@@ -458,6 +459,14 @@ def test_regenerate_from_a_results_folder(tmp_path, results, card):
     names = {p.name for p in out}
     assert {"target_gdp_growth_2020.png", "dashboard_2020.png", "model_vs_history.png"} <= names
     assert all(p.parent == folder / "figures" / "en" for p in out)
+    # again: the figures already there stay as they were; the new ones go to a new folder
+    before = {p: p.read_bytes() for p in out}
+    again = plots.regenerate(folder, "en", formats=("png",), dpi=20, history=data)
+    assert all(p.read_bytes() == b for p, b in before.items())
+    new, = {p.parent.parent for p in again}
+    assert new.parent == folder and new.name.endswith("-figures") and len(again) == len(out)
+    with pytest.raises(FileExistsError, match="out_dir .*never overwritten"):
+        plots.regenerate(folder, "en", formats=("png",), out_dir=new, history=data)
 
 
 def test_regenerate_names_unknown_targets(tmp_path, results, card):
@@ -529,6 +538,31 @@ def test_crossing_times_are_shown_as_the_year_they_happen_in_floored():
     assert legend_status(row, labels, "en", 2020.0) == "missed (met in 2016, not held)"
     assert legend_status(pd.Series({"year_reached": np.nan, "passed": False}),
                          labels, "zh") == labels.t("missed", "zh")
+
+
+def test_a_goal_met_lost_and_met_again_says_when_it_came_back():
+    """GDP per capita ≥ 1.29× Jiangxi: above in 2010 (before the census re-basing), far
+    below in 2020, above again by 2030. 'First met in 2010' would mislead: the legend gives
+    the year it comes back for good, and the ring sits there."""
+    from sim.report.indicators import legend_status, met_again_from
+    target = as_figure_target({"id": "rank_2030", "indicator": "r", "measure": "value_in_year",
+                               "comparator": ">=", "threshold": 1.29, "year": 2030, "start": 2010,
+                               "unit": "Dmnl"})
+    x = np.arange(2010.0, 2031.0)
+    y = np.r_[1.30, np.linspace(1.2, 1.04, 10), np.linspace(1.1, 1.34, 10)]   # 2010 | 2011-20 | 2021-30
+    again = met_again_from(x, y, target, 2010.0)
+    k = int(np.argmax((x > 2020) & (y >= 1.29)))                 # first output meeting it again
+    assert x[k - 1] < again <= x[k]
+    assert np.interp(again, x[k - 1:k + 1], y[k - 1:k + 1]) == pytest.approx(1.29)
+    row = pd.Series({"year_reached": 2010.0, "passed": True})
+    assert legend_status(row, default_labels(), "en", 2030.0, again) == f"met, again from {int(again)}"
+    assert "重新达到" in legend_status(row, default_labels(), "zh", 2030.0, again)
+    # met throughout, or met from its first crossing on: nothing to add
+    assert met_again_from(x, np.full(x.size, 1.5), target, 2010.0) is None
+    assert met_again_from(x, np.linspace(1.0, 1.5, x.size), target, 2021.6) is None   # crosses at 2021.6
+    # a dip after the horizon does not count
+    assert met_again_from(x, np.r_[np.full(20, 1.5), 1.0], dataclasses.replace(target, year=2029),
+                          2010.0) is None
 
 
 def test_history_points_are_the_reconciled_series_of_the_data_folder():
