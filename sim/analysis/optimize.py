@@ -401,10 +401,11 @@ class _Split:
         return np.concatenate([np.maximum(d, 0.0), np.maximum(-d, 0.0)])
 
 
-def _min_cost(p: PolicyProblem, u0: np.ndarray, idx: list[int]) -> tuple[np.ndarray | None, str]:
+def _min_cost(p: PolicyProblem, u0: np.ndarray, idx: list[int]) -> tuple[np.ndarray | None, str, bool]:
     """Minimise the exact cost subject to ``margin_g >= floor`` for the goals ``idx``.
 
-    Returns the cheapest feasible point SLSQP visited (None if none) and its message.
+    Returns the cheapest feasible point SLSQP visited (None if none), its message, and
+    whether it converged (False: stopped at its iteration limit or failed).
     """
     sp = _Split(p)
     best = {"u": None, "cost": math.inf}
@@ -424,7 +425,7 @@ def _min_cost(p: PolicyProblem, u0: np.ndarray, idx: list[int]) -> tuple[np.ndar
                    bounds=sp.bounds, constraints=[cons],
                    options={"maxiter": MAXITER_COST, "ftol": 1e-10})
     margins(res.x)
-    return best["u"], str(res.message)
+    return best["u"], str(res.message), bool(res.success)
 
 
 def _maximin(p: PolicyProblem, u0: np.ndarray, idx: list[int]) -> tuple[np.ndarray, float]:
@@ -495,11 +496,14 @@ def search(p: PolicyProblem) -> SearchResult:
                 status = "optimal for the goals kept (some set aside)"
                 continue
         p.say(f"minimising the cost subject to {len(idx)} goals")
-        u_cost, message = _min_cost(p, u, idx)
+        u_cost, message, converged = _min_cost(p, u, idx)
         if u_cost is None:  # SLSQP never stood on a feasible point: keep the one we had
             u_best, status = u, "feasible, cost not minimised"
         else:
             u_best = u_cost
+            if not converged:   # the cheapest point seen, not a proven minimum
+                status = ("cheapest feasible mix found" + (" for the goals kept" if dropped else "")
+                          + "; the search stopped before it could show this is the least cost")
         break
     if not idx:
         u_best, status, message = u0, "no goal reachable", "no goal can be met within the lever ranges"

@@ -47,6 +47,15 @@ def test_finds_the_hand_derived_least_cost_vertex(solved):
     assert card.loc["level_y_2020", "value"] == pytest.approx(20 / K + 2, abs=1e-3)
 
 
+def test_converged_search_says_optimal_and_a_stopped_one_does_not(solved, tmp_path, monkeypatch):
+    result, _ = solved
+    assert result.status == "optimal"
+    monkeypatch.setattr(opt, "MAXITER_COST", 1)     # SLSQP stops after one iteration
+    stopped, _ = optimize("start", scenario_dir=SCENARIOS, model=MODEL, out=tmp_path / "run", floor=0.0)
+    assert "optimal" not in stopped.status and "stopped before" in stopped.status
+    assert stopped.cost >= result.cost - 1e-9
+
+
 def test_unreachable_goal_is_reported_with_its_analytic_best_margin(solved):
     result, folder = solved
     reach = {r.target: r for r in result.reach}
