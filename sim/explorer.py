@@ -7,25 +7,31 @@ policy start), and on every move
 1. makes a what-if variant of the base scenario with the sliders' values, taking effect
    from the base scenario's ``policy_start`` as a scenario file would
    (:meth:`sim.analysis.whatif.Workspace.variant`; out-of-range values raise ValidationError),
-2. runs it (:func:`sim.simulate`, default ``rtol=1e-4``: about 0.3 s instead of 0.7 s at
-   the project's 1e-6; key indicators move by far less than a line width), returning
-   only the drawn variables and those the targets read,
-3. redraws what changed: the explorer's line in each key-indicator panel (the reference
-   scenarios as thin lines and the rest of the figure are drawn once and kept as a
-   background bitmap; the whole figure is drawn again only when a line leaves its panel's
-   y range), into a PNG shown by an ``ipywidgets.Image``, and
-4. rebuilds the scorecard table (an ``ipywidgets.HTML``).
+2. runs it once per vantage, as the main job does (:meth:`Workspace.run_from_vantages`:
+   the 2020 goals on the run seen from 2015, with the 2011–2015 calibration's constants
+   and the levers from 2016; the 2030 goals on the run seen from 2020, sharing the real
+   history to 2020, levers from 2021), with the main job's solver settings
+   (:data:`sim.defaults.ENGINE_DEFAULTS`: RK45, ``rtol=1e-6``; a run costs about as much
+   as at 1e-4, which misjudged the laid-off backlog's growth by 0.4 points a year),
+   returning only the drawn variables and those the targets read,
+3. judges each goal on the run of its vantage (:meth:`Workspace.judge`, the main job's
+   :func:`sim.policy.vantage.vantage_scorecard`): the same verdicts as ``make run``,
+4. redraws what changed: the explorer's line in each key-indicator panel, from the run
+   seen from the latest vantage with the projection marked after it, as the main job's
+   figures draw it (the reference scenarios as thin lines and the rest of the figure are
+   drawn once and kept as a background bitmap; the whole figure is drawn again only when
+   a line leaves its panel's y range), into a PNG shown by an ``ipywidgets.Image``, and
+5. rebuilds the scorecard table (an ``ipywidgets.HTML``).
 
 The explorer's runs skip the engine's crossing-time events (``year_reached`` comes from
 the yearly values), which halves the run time. Labels (sliders, panels, table, legend)
 follow ``lang``: a slider shows the lever's short name from the label table
 (``sim/report/labels.yaml``), the registry's full description is its tooltip.
 
-Every run is one run from 2010 at the model's default vantage (observed inputs to 2020),
-with the sliders acting from the base scenario's policy start: a quick, consistent view of
-how goals respond to levers. The main run's scorecard (``python -m sim run``) judges the
-2020 goals on runs seen from 2015 and the 2030 goals on runs seen from 2020, so its levels
-can differ (scenarios/README.md, "Two vantage points"; docs/notebooks.md).
+The sliders' values are therefore applied as the main job applies a scenario file's:
+from 2016 in the run the 2020 goals are judged on, from 2021 in the run of the 2030 goals
+(:meth:`Explorer.lever_timing`; scenarios/README.md, "Two vantage points"). A model
+without a vantage constant has one run per move, judged on both horizons.
 
 :meth:`Explorer.save` writes the current setting into a results folder: the setting as a
 scenario file, the scorecard, one house-style goal dashboard per horizon and language,
@@ -55,14 +61,17 @@ import yaml
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from sim.defaults import ENGINE_DEFAULTS
 from sim.errors import suggest
 from sim.provenance import sha256, write_manifest
 from sim.report.fonts import register_cjk_font
+from sim.report.style import mark_projection
 from sim.report.tables import format_cell, html_table
 from sim.plots import default_labels, plot_dashboard, save, scenario_colours
 from sim.report.thresholds import goal_text
 from sim.report.measures import as_figure_target
 from sim.analysis.whatif import Workspace
+from sim.policy.vantage import latest_vantage
 
 #: Slider groups: {group key: levers (registry names)}; titles in GROUP_TITLES.
 LEVER_GROUPS: dict[str, tuple[str, ...]] = {
@@ -81,8 +90,8 @@ GROUP_TITLES = {
     "circular": {"en": "Circular economy", "zh": "循环经济"},
     "transfers": {"en": "Transfers", "zh": "转移支付"},
 }
-#: Solver notes the explorer's deliberately loose tolerance produces and that change no
-#: drawn number (a stock of a few persons whose relative accuracy is not controlled).
+#: Solver notes a looser tolerance (``rtol=1e-4``) produces and that change no drawn
+#: number (a stock of a few persons whose relative accuracy is not controlled).
 QUIET_NOTES = r".*falls below atol.*"
 #: Model variables drawn, one panel each (names as in models/jingdezhen.mdl).
 KEY_INDICATORS: tuple[str, ...] = ("GDP real", "replacement industry share", "energy intensity",
@@ -96,8 +105,8 @@ DPI = 80                    # PNG resolution of the live figure (dots per inch)
 YEAR_TICKS = (2010, 2015, 2020, 2025, 2030)
 SETTING_ID = "explorer_setting"   # the saved setting's scenario id (and file name)
 SAVE_DPI = 150                     # saved dashboards: sharp on screen, small files
-SAVE_SOURCE = {"zh": "jdz-sim 实时探索器（单次运行，杠杆自政策起始年生效）",
-               "en": "jdz-sim live explorer (one run, levers from the policy start)"}
+SAVE_SOURCE = {"zh": "jdz-sim 实时探索器（与主运行同一口径：2020年目标自2015年视角、2030年目标自2020年视角）",
+               "en": "jdz-sim live explorer (judged as the main run: 2020 goals seen from 2015, 2030 goals from 2020)"}
 TEXT = {
     "met": {"en": "met", "zh": "达成"}, "missed": {"en": "missed", "zh": "未达成"},
     "target": {"en": "Target", "zh": "目标"}, "goal": {"en": "Goal", "zh": "目标值"},
@@ -105,6 +114,9 @@ TEXT = {
     "explorer": {"en": "Your setting", "zh": "滑块设置"},
     "status": {"en": "{n_met}/{n} goals met · answered in {total:.2f} s",
                "zh": "达成 {n_met}/{n} 项目标 · 用时 {total:.2f} 秒"},
+    "timing": {"en": "{years} goals: sliders from {start:g} (seen from {vantage:g})",
+               "zh": "{years}年目标：滑块自{start:g}年起生效（{vantage:g}年视角）"},
+    "timing_one": {"en": "{years} goals: sliders from {start:g}", "zh": "{years}年目标：滑块自{start:g}年起生效"},
 }
 
 
@@ -113,15 +125,16 @@ class Explorer:
 
     ``workspace``: a :class:`sim.analysis.whatif.Workspace` (default: the project's scenarios and
     model); ``base``: the scenario the sliders start from and adjust; ``references``:
-    scenarios drawn for comparison (run once); ``levers``: {group: lever names};
-    ``indicators``: model variables to draw; ``rtol``: the solver tolerance of every
-    run; ``lang``: ``"en"`` or ``"zh"`` for labels.
+    scenarios drawn and judged for comparison (run once per vantage); ``levers``: {group:
+    lever names}; ``indicators``: model variables to draw; ``rtol``: the solver tolerance
+    of every run (default: the main job's); ``lang``: ``"en"`` or ``"zh"`` for labels.
     """
 
     def __init__(self, workspace: Workspace | None = None, base: str = "plan",
                  references: Sequence[str] = ("baseline", "plan"),
                  levers: Mapping[str, Sequence[str]] = LEVER_GROUPS,
-                 indicators: Sequence[str] = KEY_INDICATORS, rtol: float = 1e-4, lang: str = "en"):
+                 indicators: Sequence[str] = KEY_INDICATORS, rtol: float = ENGINE_DEFAULTS["rtol"],
+                 lang: str = "en"):
         if lang not in ("en", "zh"):
             raise ValueError(f"lang must be 'en' or 'zh', got {lang!r}")
         self.ws = workspace or Workspace()
@@ -130,9 +143,14 @@ class Explorer:
         self.groups = {g: list(names) for g, names in levers.items()}
         self.labels = default_labels()
         self.start_year = self.ws.policy_start(base) or self.ws.time_span[0]
-        self.references = {sid: self._run(sid) for sid in references}
-        # (references keep every column, so a notebook can look at any variable)
-        self.reference_card = self.ws.scorecard(self.references)
+        self.vantages = self.ws.vantages()          # {vantage year or None: its targets}
+        self.latest = latest_vantage(self.vantages)
+        # the reference scenarios run from every vantage (every column, for notebooks);
+        # drawn: the runs seen from the latest vantage, as in the main job's figures
+        self.reference_runs = {v: {sid: self._run(sid, vantage=v) for sid in references}
+                               for v in self.vantages}
+        self.references = self.reference_runs[self.latest]
+        self.reference_card = self.ws.judge(self.reference_runs)
         self.colours = scenario_colours(list(self.references))
         self.sliders = {name: self._slider(name) for names in self.groups.values() for name in names}
         self.image = widgets.Image(format="png")
@@ -143,7 +161,8 @@ class Explorer:
         self._background = None
         self.full_redraws = 0           # draws of the whole figure (first one, range changes)
         self.columns = list(dict.fromkeys([*self.indicators, *self.ws.targets.indicators()]))
-        self.results: pd.DataFrame | None = None
+        self.results: pd.DataFrame | None = None      # the move's run seen from the latest vantage
+        self.runs: dict = {}                           # the move's runs {vantage: DataFrame}
         self.scenario = None            # the what-if scenario of the last move
         self.card: pd.DataFrame | None = None
         self.timings: dict[str, float] = {}
@@ -154,7 +173,8 @@ class Explorer:
 
     # ------------------------------------------------------------------ widgets
     def _run(self, scenario, **kw) -> pd.DataFrame:
-        """One run at the explorer's tolerance, without crossing-time events."""
+        """One run at the explorer's tolerance, without crossing-time events (``vantage=``:
+        seen from that year, as in the main job)."""
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=QUIET_NOTES, category=UserWarning)
             return self.ws.run(scenario, rtol=self.rtol, events=False, **kw)
@@ -187,7 +207,8 @@ class Explorer:
         for group, names in self.groups.items():
             title = widgets.HTML(f"<b>{html.escape(GROUP_TITLES.get(group, {}).get(self.lang, group))}</b>")
             boxes.append(widgets.VBox([title, *(self.sliders[n] for n in names)]))
-        return widgets.VBox([widgets.VBox(boxes), self.status, self.image, self.table])
+        timing = widgets.HTML("<i>" + html.escape(" · ".join(self.timing_text())) + "</i>")
+        return widgets.VBox([widgets.VBox(boxes), timing, self.status, self.image, self.table])
 
     def _on_slider(self, change) -> None:
         if not self._busy:
@@ -197,8 +218,10 @@ class Explorer:
     def update(self, changes: Mapping[str, float] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
         """Set some sliders (``{lever: value}``), re-run, redraw; return ``(results, scorecard)``.
 
-        The scorecard holds the reference scenarios and the explorer's run (scenario id
-        ``"explorer"``). Values are checked against the registry before any slider moves.
+        The scorecard holds the reference scenarios and the explorer's setting (scenario id
+        ``"explorer"``), each goal judged on the run of its vantage as in the main job;
+        ``results`` is the run seen from the latest vantage (the one drawn), ``self.runs``
+        holds every vantage's. Values are checked against the registry before any slider moves.
         ``self.timings`` records the wall-clock seconds spent running (``run``), redrawing
         figure and table (``redraw``), both (``total``), and this process's CPU seconds for
         the move (``cpu``; what the move costs when the machine is not shared).
@@ -216,11 +239,13 @@ class Explorer:
                 self.sliders[name].value = float(value)
         finally:
             self._busy = False
-        results = self._run(variant, return_columns=self.columns)
-        t1 = time.perf_counter()
-        self.results, self.scenario = results, variant
-        self.card = pd.concat([self.reference_card, self.ws.scorecard({EXPLORER_ID: results})],
+        runs = {v: self._run(variant, vantage=v, return_columns=self.columns) for v in self.vantages}
+        results = runs[self.latest]
+        self.runs, self.results, self.scenario = runs, results, variant
+        self.card = pd.concat([self.reference_card,
+                               self.ws.judge({v: {EXPLORER_ID: df} for v, df in runs.items()})],
                               ignore_index=True)
+        t1 = time.perf_counter()
         self._redraw()
         self.table.value = self.scorecard_html()
         t2 = time.perf_counter()
@@ -248,9 +273,9 @@ class Explorer:
             for sid, df in self.references.items():
                 ax.plot(df.index, df[var] * scale, color=self.colours[sid], lw=1.2, alpha=0.8,
                         label=self._scenario_name(sid))
+            mark_projection(ax, self.projection_start(), self.labels, self.lang)
             (lines[var],) = ax.plot([], [], color=EXPLORER_COLOUR, lw=2.2, label=self._scenario_name(EXPLORER_ID))
             self._mark_goals(ax, var, scale)
-            ax.axvline(self.start_year, color="#999999", lw=0.8, ls=":")
             ax.set_title(self.labels.name(var, self.lang), fontsize=10, **font)
             ax.set_ylabel(self.labels.unit(var, self.lang), fontsize=8, **font)
             ax.set_xticks(YEAR_TICKS, [f"{y:d}" for y in YEAR_TICKS])
@@ -265,6 +290,37 @@ class Explorer:
             ax.set_autoscale_on(False)
         return fig, axes[:n], lines
 
+    def projection_start(self) -> float:
+        """First projected year of the drawn runs: the year after the latest vantage (as in
+        the main job's figures), or the base's policy start for a model without vantages."""
+        return self.start_year if self.latest is None else float(self.latest) + 1
+
+    # ------------------------------------------------------------------ lever timing
+    def lever_timing(self) -> pd.DataFrame:
+        """When the sliders act in each run, as the main job applies a scenario file: one row
+        per vantage (index), ``years`` (the horizons judged on that run), ``levers_from``
+        (first year the sliders act: the policy start, or the year after the vantage if later)."""
+        rows = []
+        for v, targets in self.vantages.items():
+            start = self.start_year if v is None else max(self.start_year, float(v) + 1)
+            rows.append({"vantage": v, "years": "/".join(f"{y:g}" for y in sorted({t.year for t in targets})),
+                         "levers_from": start})
+        return pd.DataFrame(rows).set_index("vantage")
+
+    def timing_text(self, lang: str | None = None) -> list[str]:
+        """:meth:`lever_timing` in words, one phrase per vantage (``lang``: default the explorer's)."""
+        lang = lang or self.lang
+        return [TEXT["timing_one" if v is None else "timing"][lang].format(
+                    years=row.years, start=row.levers_from, vantage=v)
+                for v, row in self.lever_timing().iterrows()]
+
+    def applied(self, lever: str, years: Sequence[float]) -> pd.DataFrame:
+        """The setting's ``lever`` as each run applies it: rows ``years``, one column per
+        vantage (registry units; :meth:`sim.analysis.whatif.Workspace.lever_value`)."""
+        scenario = self.scenario if self.scenario is not None else self.base
+        return pd.DataFrame({v: [self.ws.lever_value(scenario, lever, y, v) for y in years]
+                             for v in self.vantages}, index=pd.Index(list(years), name="year"))
+
     def _scenario_name(self, sid: str) -> str:
         if sid == EXPLORER_ID:
             return self._text("explorer")
@@ -272,9 +328,13 @@ class Explorer:
         return (meta.get("name") or {}).get(self.lang, sid)
 
     def _mark_goals(self, ax, var: str, scale: float) -> None:
-        """A cross at each level goal (``value_in_year``) on this variable, in display units."""
+        """A cross at each level goal (``value_in_year``) on this variable, in display units,
+        for the goals judged on the drawn runs (those of the latest vantage): an earlier
+        vantage's goal (2020, judged on the run seen from 2015) is not marked beside a line
+        that is not the one it is judged on; the scorecard holds its verdict."""
+        drawn = {t.id for t in self.vantages[self.latest]}
         for t in self.ws.targets:
-            if t.indicator == var and t.measure == "value_in_year" and t.denominator is None:
+            if t.id in drawn and t.indicator == var and t.measure == "value_in_year" and t.denominator is None:
                 ax.plot([t.year], [t.threshold / t.scale * scale], marker="x", ms=8, mew=2,
                         color="#c0392b", zorder=5)
 
@@ -365,9 +425,9 @@ class Explorer:
         data = {"id": sid,
                 "name": {"zh": f"{self._scenario_meta_name(self.base, 'zh')} + 滑块设置",
                          "en": f"{self._scenario_meta_name(self.base, 'en')} + explorer setting"},
-                "description": {"zh": f"实时探索器中的设置（自{self.start_year:g}年起）：{listing['zh']}。",
-                                "en": f"Setting chosen in the live explorer (from {self.start_year:g}): "
-                                      f"{listing['en']}."},
+                "description": {"zh": f"实时探索器中的设置：{listing['zh']}（{'；'.join(self.timing_text('zh'))}）。",
+                                "en": f"Setting chosen in the live explorer: {listing['en']} "
+                                      f"({'; '.join(self.timing_text('en'))})."},
                 "extends": self.base,
                 "levers": {n: round(float(v), 6) for n, v in moved.items()}}
         return yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=1000)
@@ -409,6 +469,10 @@ class Explorer:
                               "registry": {str(registry_path): sha256(registry_path)},
                               "targets": {str(self.ws.study.targets_path): sha256(self.ws.study.targets_path)}},
                        base=self.base, policy_start=self.start_year, setting=self.setting(),
+                       vantages={("none" if v is None else f"{v:g}"): {
+                           "history_end_year": v, "levers_from": row.levers_from,
+                           "targets": [t.id for t in self.vantages[v]]}
+                           for v, row in self.lever_timing().iterrows()},
                        engine={"rtol": self.rtol, "events": False})
         return written + [folder / "manifest.json"]
 

@@ -13,6 +13,12 @@ registry's units (``scenarios/levers.yaml``) and are validated against it, so a
 misspelt lever or an out-of-range value raises :class:`sim.policy.scenario.ValidationError`
 naming the variant and the key.
 
+Runs can be *seen from a vantage* as the main job sees them (``vantage=2015``: the
+constants fitted on the data known then, every lever change moved after the vantage;
+:func:`sim.policy.vantage.seen_from`), and :meth:`Workspace.judge` judges each target on
+the run of its own vantage (:func:`sim.policy.vantage.vantage_scorecard`), as
+:func:`sim.run.judge_from_vantages` does: the same steps, not a copy.
+
 Results are :func:`sim.simulate` DataFrames (index: float years; columns: model names)
 and scorecards are :func:`sim.policy.targets.scorecard` frames.
 """
@@ -31,6 +37,7 @@ from sim.errors import suggest
 from sim.policy.scenario import Scenario, ValidationError, policy_start_of, resolve, validate_scenarios
 from sim.policy.study import read_study, target_events
 from sim.policy.targets import TargetSet, scorecard
+from sim.policy.vantage import seen_from, vantage_scorecard, vantages
 
 
 class Workspace:
@@ -92,17 +99,27 @@ class Workspace:
             raise KeyError(f"{self.scenario_dir}: unknown scenario {scenario!r}" + suggest(scenario, self.scenarios))
         return scenario, self.scenarios
 
-    def params(self, scenario: str | Scenario) -> dict:
-        """Engine params of a scenario id or variant: ``{lever: float or Series(year → value)}``."""
+    def params(self, scenario: str | Scenario, vantage: float | None = None) -> dict:
+        """Engine params of a scenario id or variant: ``{lever: float or Series(year → value)}``;
+        with ``vantage`` (a year) as the main job's run seen from that year takes them
+        (:func:`sim.policy.vantage.seen_from`)."""
         sid, scenarios = self._scenario(scenario)
-        return resolve(sid, scenarios, self.registry, defaults=self.facts["defaults"],
-                       time_span=self.time_span)
+        params = resolve(sid, scenarios, self.registry, defaults=self.facts["defaults"],
+                         time_span=self.time_span)
+        return params if vantage is None else seen_from(params, self.facts["defaults"], self.model_path, vantage)
 
-    def lever_value(self, scenario: str | Scenario, lever: str, year: float) -> float:
-        """The value lever ``lever`` takes in ``year`` (registry units) under a scenario."""
+    def vantages(self) -> dict[float | None, list]:
+        """The targets grouped by the vantage they are judged from, ``{base year: targets}``
+        (``{None: all}`` for a model without a vantage constant), as in the main job."""
+        return vantages(self.study)
+
+    def lever_value(self, scenario: str | Scenario, lever: str, year: float,
+                    vantage: float | None = None) -> float:
+        """The value lever ``lever`` takes in ``year`` (registry units) under a scenario
+        (seen from ``vantage``, when given)."""
         if lever not in self.registry:
             raise KeyError(f"unknown lever {lever!r}" + suggest(lever, self.registry))
-        value = self.params(scenario).get(lever, self.facts["defaults"].get(lever))
+        value = self.params(scenario, vantage).get(lever, self.facts["defaults"].get(lever))
         if isinstance(value, pd.Series):
             return float(np.interp(year, value.index.to_numpy(float), value.to_numpy(float)))
         return float(value)
@@ -115,15 +132,26 @@ class Workspace:
     # ------------------------------------------------------------------ runs
     def run(self, scenario: str | Scenario, *, rtol: float = ENGINE_DEFAULTS["rtol"],
             method: str = ENGINE_DEFAULTS["method"], events: bool = True,
-            return_columns: Iterable[str] | None = None) -> pd.DataFrame:
+            return_columns: Iterable[str] | None = None, vantage: float | None = None) -> pd.DataFrame:
         """Run a scenario id or variant; ``df.attrs["events"]`` holds the targets' crossing times.
 
         ``events=False`` skips the crossing-time events (faster; the scorecard's
-        ``year_reached`` then comes from the saved yearly values).
+        ``year_reached`` then comes from the saved yearly values). ``vantage``: the run
+        seen from that year (:meth:`params`), recording the events of the targets judged
+        from it, as the main job does.
         """
-        return simulate(self.loaded, params=self.params(scenario), method=method, rtol=rtol,
-                        events=self.events if events else None,
+        if vantage is None:
+            wanted = self.events
+        else:
+            wanted = target_events(self.vantages().get(float(vantage), []))
+        return simulate(self.loaded, params=self.params(scenario, vantage), method=method, rtol=rtol,
+                        events=wanted if events else None,
                         return_columns=None if return_columns is None else list(return_columns))
+
+    def run_from_vantages(self, scenario: str | Scenario, **engine) -> dict[float | None, pd.DataFrame]:
+        """``{vantage: results}``: the scenario run once per vantage (:meth:`vantages`), as the
+        main job runs it; ``engine``: :meth:`run`'s keywords."""
+        return {v: self.run(scenario, vantage=v, **engine) for v in self.vantages()}
 
     def run_many(self, scenarios: Iterable[str | Scenario], **engine) -> dict[str, pd.DataFrame]:
         """``{scenario id: results}`` for several scenario ids or variants (same engine settings)."""
@@ -136,3 +164,11 @@ class Workspace:
         """The scorecard of ``{scenario id: results}``, using each run's event times when present."""
         event_times = {sid: dict(df.attrs.get("events") or {}) for sid, df in results.items()}
         return scorecard(results, self.targets, event_times)
+
+    def judge(self, runs: Mapping[float | None, Mapping[str, pd.DataFrame]]) -> pd.DataFrame:
+        """The main job's scorecard of ``{vantage: {scenario id: results}}``: each target judged
+        on the run seen from its own vantage (:func:`sim.policy.vantage.vantage_scorecard`),
+        with each run's event times when present; rows by scenario, then target-file order."""
+        event_times = {v: {sid: dict(df.attrs.get("events") or {}) for sid, df in by_id.items()}
+                       for v, by_id in runs.items()}
+        return vantage_scorecard(runs, self.vantages(), event_times, targets=self.targets)

@@ -34,6 +34,7 @@ import yaml
 from sim.provenance import final_path
 from sim.report.brief_data import RunData, read_run
 from sim.report.labels import check_lang, default_labels, pick
+from sim.report.tables import html_table
 from sim.report.thresholds import quantity_words, threshold_words, unit_words
 
 TEXT_FILE = Path(__file__).resolve().parent / "brief_text.yaml"
@@ -600,29 +601,6 @@ def _esc(s) -> str:
     return html.escape(str(s))
 
 
-def _html_table(b: dict) -> str:
-    n = len(b["columns"])
-    cols = "".join(f'<col style="width:{100 * w:.2f}%">' for w in column_widths(b))
-    kind = "kv" if b.get("header") is False else "grid small" if b.get("small") else "grid"
-    out = [f'<div class="table-wrap"><table class="{kind}" '
-           f'data-name="{_esc(b.get("name", ""))}"><colgroup>{cols}</colgroup>']
-    if b.get("header", True):
-        out.append("<thead><tr>" + "".join(f"<th>{_esc(c)}</th>" for c in b["columns"]) + "</tr></thead>")
-    out.append("<tbody>")
-    for row in b["rows"]:
-        if isinstance(row, dict):
-            out.append(f'<tr class="group"><td colspan="{n}">{_esc(row["group"])}</td></tr>')
-            continue
-        tds = []
-        for c in row:
-            sub = f'<span class="sub">{_esc(c["sub"])}</span>' if c.get("sub") else ""
-            cls = f' class="{c["cls"]}"' if c.get("cls") else ""
-            tds.append(f"<td{cls}>{_esc(c['text'])}{sub}</td>")
-        out.append("<tr>" + "".join(tds) + "</tr>")
-    out.append("</tbody></table></div>")
-    return "".join(out)
-
-
 def _block_text(blocks: Sequence[dict]) -> str:
     """Every character the blocks print (for the font subset)."""
     parts = []
@@ -638,20 +616,37 @@ def _block_text(blocks: Sequence[dict]) -> str:
     return "".join(parts)
 
 
+#: Characters always in the embedded font (digits, punctuation, printable ASCII).
+FONT_BASE_CHARS = frozenset(" 0123456789.,:;%()[]-+/×–−") | {chr(c) for c in range(0x20, 0x7F)}
+
+
 def font_subset_woff(text: str) -> bytes:
-    """Noto Sans CJK SC (the house font) cut down to the characters of ``text``, as WOFF."""
+    """Noto Sans CJK SC (the house font) cut down to the characters of ``text``, as WOFF.
+
+    Kept: the layout features a browser applies by default (fontTools' default list:
+    ``ccmp``, ``locl``, ``liga``, ``kern``, ``mark``..., vertical and East Asian spacing ones);
+    dropped: the ones only CSS ``font-feature-settings`` would ask for (``aalt``, ``fwid``,
+    ``pwid``, ``dlig``...), which the page never does, the name records beyond IDs 0-6 and the vertical metrics
+    (``vhea``, ``vmtx``, ``VORG``: the page has no vertical text). Outlines and
+    hints are unchanged; subroutines are inlined (``desubroutinize``), which skips fontTools'
+    pass over unused subroutines. Cached per process by character set.
+    """
+    return _font_subset_woff("".join(sorted(set(text) | FONT_BASE_CHARS)))
+
+
+@lru_cache(maxsize=4)
+def _font_subset_woff(chars: str) -> bytes:
     from fontTools import subset
 
     from sim.report.fonts import cjk_font_path
 
     options = subset.Options()
     options.flavor = "woff"
-    options.layout_features = ["*"]
-    options.name_IDs = ["*"]
     options.notdef_outline = True
+    options.desubroutinize = True
+    options.drop_tables += ["vhea", "vmtx", "VORG"]   # vertical metrics: the page is horizontal
     font = subset.load_font(str(cjk_font_path()), options, lazy=True)
     sub = subset.Subsetter(options)
-    chars = set(text) | set(" 0123456789.,:;%()[]-+/×–−") | {chr(c) for c in range(0x20, 0x7F)}
     sub.populate(unicodes=[ord(c) for c in chars])
     sub.subset(font)
     buf = io.BytesIO()
@@ -677,7 +672,10 @@ def render_html(blocks: Sequence[dict], lang: str) -> str:
             cls = f' class="{b["cls"]}"' if b.get("cls") else ""
             body.append(f"<{k}{cls}>" + "".join(f"<li>{_esc(i)}</li>" for i in b["items"]) + f"</{k}>")
         elif k == "table":
-            body.append(_html_table(b))
+            kind = "kv" if b.get("header") is False else "grid small" if b.get("small") else "grid"
+            table = html_table(b["columns"] if b.get("header", True) else None, b["rows"],
+                               widths=column_widths(b), cls=kind, name=str(b.get("name", "")))
+            body.append(f'<div class="table-wrap">{table}</div>')
         elif k == "figure":
             data = base64.b64encode(b["png"]).decode("ascii")
             body.append(f'<figure data-name="{_esc(b.get("name", ""))}"><img alt="{_esc(b["caption"])}" '
@@ -702,7 +700,8 @@ NO_LINE_START = "，。、；：？！）」』”’》〉】%．,.;:!?)"
 
 
 class TextMeasure:
-    """Text widths in points with the house CJK font (FreeType, the font matplotlib draws with)."""
+    """Text widths and ascents in points with the house CJK font (FreeType, the font matplotlib
+    draws with)."""
 
     def __init__(self):
         from matplotlib.ft2font import FT2Font
@@ -712,20 +711,49 @@ class TextMeasure:
         self.font = FT2Font(str(cjk_font_path()))
         self.font.set_size(self.REF_SIZE, 72)
         self.advance: dict[str, float] = {}
+        self.top: dict[str, float] = {}
+        os2, head = self.font.get_sfnt_table("OS/2"), self.font.get_sfnt_table("head")
+        #: The font's typographic ascender per point of size (matplotlib's least line ascent).
+        self.typo_ascent = os2["sTypoAscender"] / head["unitsPerEm"]
 
     #: Advances are read once per character at this size (points) and scaled linearly.
     REF_SIZE = 100.0
     #: Kerning and hinting are ignored: widths get this much slack.
     SLACK = 1.05
 
+    def _load(self, ch: str):
+        from matplotlib.ft2font import LoadFlags
+
+        if self.font.get_char_index(ord(ch)) == 0 and not ch.isspace():
+            # not in the CJK font: measured as matplotlib draws it (a fallback font if the house
+            # style finds one, else the missing-glyph box); ink width as the advance is close
+            # enough for line breaks. FreeType's load_char would raise here.
+            from matplotlib.font_manager import FontProperties
+            from matplotlib.textpath import text_to_path
+
+            w, h, d = text_to_path.get_text_width_height_descent(ch, FontProperties(size=self.REF_SIZE), False)
+            self.advance[ch], self.top[ch] = w, h - d
+            return
+        glyph = self.font.load_char(ord(ch), flags=LoadFlags.NO_HINTING)
+        self.advance[ch] = glyph.linearHoriAdvance / 65536.0
+        self.top[ch] = glyph.bbox[3] / 64.0
+
     def width(self, text: str, size: float) -> float:
         total = 0.0
         for ch in text:
             if ch not in self.advance:
-                glyph = self.font.load_char(ord(ch))
-                self.advance[ch] = glyph.linearHoriAdvance / 65536.0
+                self._load(ch)
             total += self.advance[ch]
         return total * size / self.REF_SIZE * self.SLACK
+
+    def ascent(self, text: str, size: float) -> float:
+        """Points from the top of a one-line ``fig.text(..., va="top")`` to its baseline: the
+        tallest glyph's top or the font's typographic ascender, whichever is higher (as
+        matplotlib's text layout does)."""
+        for ch in text:
+            if ch not in self.top:
+                self._load(ch)
+        return max(max((self.top[ch] for ch in text), default=0.0) / self.REF_SIZE, self.typo_ascent) * size
 
     def wrap(self, text: str, size: float, width_pt: float) -> list[str]:
         """Greedy line breaks: between words in Latin script, between any two CJK characters."""
@@ -762,13 +790,53 @@ class TextMeasure:
         return lines
 
 
+def _text_line_artist():
+    """The class :class:`_TextLine` (built on first use: matplotlib is imported lazily here)."""
+    import matplotlib as mpl
+    from matplotlib import colors as mcolors
+    from matplotlib.artist import Artist
+
+    class _TextLine(Artist):
+        """One line of text drawn straight with the renderer's ``draw_text``: the same call, glyphs
+        and baseline as ``fig.text(x, y, s, va="top")``, without matplotlib's text layout pass
+        (which measures every string once more; the page layout has measured it already)."""
+
+        zorder = 3
+
+        def __init__(self, xy, text: str, prop, color, ascent: float):
+            super().__init__()
+            self.xy, self.s, self.prop, self.ascent = xy, text, prop, ascent
+            self.rgba = mcolors.to_rgba(color)
+
+        def draw(self, renderer):
+            if not self.get_visible():
+                return
+            fig = self.get_figure(root=True)
+            x, y = fig.transFigure.transform(self.xy)
+            y -= self.ascent * fig.dpi / 72
+            if renderer.flipy():
+                y = renderer.get_canvas_width_height()[1] - y
+            gc = renderer.new_gc()
+            gc.set_foreground(self.rgba, isRGBA=True)
+            gc.set_alpha(None)
+            gc.set_antialiased(mpl.rcParams["text.antialiased"])
+            renderer.draw_text(gc, x, y, self.s, self.prop, 0.0, ismath=False, mtext=None)
+            gc.restore()
+            self.stale = False
+
+    return _TextLine
+
+
 class _Pages:
     """A flow layout on A4 pages: blocks go top to bottom; a block that does not fit opens a page."""
 
     def __init__(self, pdf, footer: str):
         self.pdf, self.footer, self.fig, self.page = pdf, footer, None, 0
+        import matplotlib as mpl
+
         self.m = TextMeasure()
         self.width = (PAGE[0] - 2 * MARGIN) * 72
+        self._line_cls, self._props, self._rc_text_color = _text_line_artist(), {}, mpl.rcParams["text.color"]
         self.new_page()
 
     # coordinates: points from the page's top-left corner
@@ -804,12 +872,28 @@ class _Pages:
             self.new_page()
 
     def text(self, x, y, s, size, *, weight="normal", **kw):
-        """Draw ``s``; the house font has one weight, so bold is drawn as a thin outline stroke."""
+        """Draw ``s`` with its top at ``y``; the house font has one weight, so bold is drawn as a
+        thin outline stroke. Plain left-aligned lines go through :func:`_text_line_artist`'s
+        artist (no second measuring pass); the rest through ``fig.text``."""
         from matplotlib import patheffects
 
+        if weight != "bold" and kw.get("ha", "left") == "left" and "$" not in s and set(kw) <= {"color", "ha"}:
+            if s:
+                color = kw.get("color") or self._rc_text_color
+                self.fig.add_artist(self._line_cls(self._xy(x, y), s, self._prop(size), color,
+                                                   self.m.ascent(s, size)))
+            return
         if weight == "bold":
             kw["path_effects"] = [patheffects.withStroke(linewidth=size / 22, foreground=kw.get("color", "#1D242B"))]
         self.fig.text(*self._xy(x, y), s, fontsize=size, va="top", ha=kw.pop("ha", "left"), **kw)
+
+    def _prop(self, size: float):
+        """The font properties ``fig.text(fontsize=size)`` would use (one object per size)."""
+        from matplotlib.font_manager import FontProperties
+
+        if size not in self._props:
+            self._props[size] = FontProperties(size=size)
+        return self._props[size]
 
     def paragraph(self, text, size, *, indent=0.0, gap_before=0.0, gap_after=4.0, color="#1D242B",
                   bullet=None, weight="normal", keep_with=0.0):
@@ -840,9 +924,11 @@ class _Pages:
                                       edgecolor="none", transform=self.fig.transFigure, zorder=0))
 
     def image(self, png: bytes, caption: str):
-        import matplotlib.image as mpimg
+        from PIL import Image
 
-        img = mpimg.imread(io.BytesIO(png), format="png")
+        # 8-bit pixels as in the PNG (matplotlib's imread gives floats, which imshow turns back
+        # into the same bytes at extra cost)
+        img = np.asarray(Image.open(io.BytesIO(png)).convert("RGBA"))
         h = self.width * img.shape[0] / img.shape[1]
         cap_lines = self.m.wrap(caption, PDF_SIZES["caption"], self.width)
         self.need(h + len(cap_lines) * PDF_SIZES["caption"] * LEADING + 8)
@@ -923,7 +1009,8 @@ def render_pdf(blocks: Sequence[dict], path, lang: str) -> Path:
 
     path = Path(path)
     footer = next((b["text"] for b in blocks if b["kind"] == "h1"), "")
-    with house_style(), plt.rc_context({"axes.grid": False}):
+    # zlib level 1 for the page streams: same pages, about 8 % larger, about 9 % less time
+    with house_style(), plt.rc_context({"axes.grid": False, "pdf.compression": 1}):
         with PdfPages(path, metadata={"Title": footer, "Creator": "jdz-sim brief"}) as pdf:
             pages = _Pages(pdf, footer)
             for i, b in enumerate(blocks):

@@ -1,4 +1,4 @@
-"""The one table writer: Markdown (reports, results folders) and HTML (the explorer).
+"""The one table writer: Markdown (reports, results folders) and HTML (the explorer, the brief).
 
 Cells are formatted by :func:`format_cell`: booleans as ``yes``/``no``, missing or
 non-finite numbers as ``—``, other floats to ``digits`` significant digits (or a
@@ -57,11 +57,32 @@ def markdown_table(frame: pd.DataFrame, *, digits: int = 4, formats: Mapping[str
     return "\n".join(lines) + "\n"
 
 
-def html_table(header: Sequence[str], rows: Sequence[Sequence[str]], *,
+def _html_cell(c, attrs: str = "") -> str:
+    """One ``<td>``: ``c`` is text, or ``{"text", "sub", "cls"}`` (``sub``: a second line in
+    ``<span class="sub">``; ``cls``: the cell's CSS class)."""
+    if not isinstance(c, Mapping):
+        return f"<td{attrs}>{html.escape(str(c))}</td>"
+    cls = f' class="{html.escape(str(c["cls"]))}"' if c.get("cls") else ""
+    sub = f'<span class="sub">{html.escape(str(c["sub"]))}</span>' if c.get("sub") else ""
+    return f"<td{cls}{attrs}>{html.escape(str(c['text']))}{sub}</td>"
+
+
+def html_table(header: Sequence[str] | None, rows: Sequence, *,
                styles: Sequence[Sequence[str | None]] | None = None,
-               titles: Sequence[Sequence[str | None]] | None = None, style: str = "") -> str:
-    """An HTML table of text cells (escaped here); ``styles``/``titles``: per-cell CSS and
-    tooltip, shaped like ``rows`` (None: none); ``style``: the table's CSS."""
+               titles: Sequence[Sequence[str | None]] | None = None, style: str = "",
+               widths: Sequence[float] | None = None, cls: str | None = None,
+               name: str | None = None) -> str:
+    """An HTML table, every text escaped here.
+
+    ``header``: the column headings (None: no heading row). ``rows``: each a sequence of
+    cells, or a group row ``{"group": text}`` (one cell across all columns, in
+    ``<tr class="group">``). A cell is text or ``{"text", "sub", "cls"}``: ``sub`` a second
+    line (``<span class="sub">``), ``cls`` the cell's CSS class.
+    ``styles``/``titles``: per-cell CSS and tooltip, shaped like ``rows`` (None: none).
+    ``widths``: column shares (fractions of the table's width, a ``<colgroup>`` in percent).
+    ``style``, ``cls``, ``name``: the table's CSS, class and ``data-name`` (None/"": none,
+    except ``name=""`` which writes an empty ``data-name``).
+    """
     def attrs(i, j):
         out = ""
         if styles is not None and styles[i][j]:
@@ -69,8 +90,22 @@ def html_table(header: Sequence[str], rows: Sequence[Sequence[str]], *,
         if titles is not None and titles[i][j]:
             out += f' title="{html.escape(titles[i][j])}"'
         return out
-    head = "<tr>" + "".join(f"<th>{html.escape(str(h))}</th>" for h in header) + "</tr>"
-    body = "".join("<tr>" + "".join(f"<td{attrs(i, j)}>{html.escape(str(c))}</td>" for j, c in enumerate(row))
-                   + "</tr>" for i, row in enumerate(rows))
-    return f'<table style="{html.escape(style)}">' + head + body + "</table>" if style else \
-        "<table>" + head + body + "</table>"
+
+    n = len(header) if header is not None else len(widths) if widths is not None else \
+        max((len(r) for r in rows if not isinstance(r, Mapping)), default=1)
+    table_attrs = (f' class="{html.escape(cls)}"' if cls else "") + \
+        (f' data-name="{html.escape(name)}"' if name is not None else "") + \
+        (f' style="{html.escape(style)}"' if style else "")
+    out = [f"<table{table_attrs}>"]
+    if widths is not None:
+        out.append("<colgroup>" + "".join(f'<col style="width:{100 * w:.2f}%">' for w in widths) + "</colgroup>")
+    if header is not None:
+        out.append("<thead><tr>" + "".join(f"<th>{html.escape(str(h))}</th>" for h in header) + "</tr></thead>")
+    out.append("<tbody>")
+    for i, row in enumerate(rows):
+        if isinstance(row, Mapping):
+            out.append(f'<tr class="group"><td colspan="{n}">{html.escape(str(row["group"]))}</td></tr>')
+        else:
+            out.append("<tr>" + "".join(_html_cell(c, attrs(i, j)) for j, c in enumerate(row)) + "</tr>")
+    out.append("</tbody></table>")
+    return "".join(out)

@@ -54,8 +54,11 @@ def test_update_changes_plotted_data_scorecard_figure_and_table(explorer):
     line_high = explorer.plotted("replacement industry share")
     # the plotted line is the run's column in display units (%)
     np.testing.assert_allclose(line_high, results["replacement industry share"].to_numpy() * 100)
-    year = results.index.to_numpy() >= 2018
-    assert np.all(line_high[year] > line_low[year])
+    # drawn: the runs seen from 2020, as the main job's figures; the history to 2020 is
+    # shared, the sliders act from 2021
+    years = results.index.to_numpy()
+    np.testing.assert_allclose(line_high[years <= 2020], line_low[years <= 2020], rtol=1e-6)
+    assert np.all(line_high[years >= 2021] > line_low[years >= 2021])
     value_high = explorer_rows(explorer).loc["replacement_share_2020", "value"]
     assert value_high > value_low
     assert card is explorer.card and set(card["scenario"]) == {"baseline", "plan", EXPLORER_ID}
@@ -70,7 +73,7 @@ def test_moving_a_slider_reruns_the_model(explorer):
     explorer.sliders["retraining rate"].value = 0.9          # what a user's drag does
     after = explorer.plotted("laid off workers")
     assert explorer.values()["retraining rate"] == pytest.approx(0.9)
-    assert after[-10] < before[-10]                          # more retraining, fewer laid off
+    assert after[-1] < before[-1]                            # more retraining, fewer laid off
 
 
 def test_bad_values_are_refused_before_any_slider_moves(explorer):
@@ -192,3 +195,69 @@ def test_save_writes_a_scenario_file_that_reproduces_the_setting(explorer, tmp_p
                                explorer_rows(explorer)["value"].to_numpy(), rtol=1e-12)
     manifest = json.loads((tmp_path / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["kind"] == "explorer" and manifest["setting"] == pytest.approx(setting)
+
+
+# ---------------------------------------------------------------- the main job's verdicts
+def main_job_card(scenario_dir, ids, engine=None):
+    """The main job's scorecard (``sim.run.judge_from_vantages``, the function ``make run``
+    uses) of the scenario files in ``scenario_dir``, indexed by (scenario, target)."""
+    from sim.defaults import ENGINE_DEFAULTS
+    from sim.engine.integrate import simulate
+    from sim.policy.study import read_study
+    from sim.run import judge_from_vantages
+
+    study = read_study(scenario_dir, Workspace().model_path)
+    card = judge_from_vantages(study, ids, simulate, {**ENGINE_DEFAULTS, **(engine or {})})[-1]
+    return card.set_index(["scenario", "target"])
+
+
+def assert_same_card(mine, theirs, rtol):
+    """Verdict for verdict, value to ``rtol`` (near-zero values to ``rtol`` absolute)."""
+    assert list(mine.index) == list(theirs.index)
+    flipped = mine.index[mine["passed"].to_numpy(bool) != theirs["passed"].to_numpy(bool)]
+    assert flipped.empty, f"verdicts differ from the main job's: {list(flipped)}"
+    np.testing.assert_allclose(mine["value"].to_numpy(float), theirs["value"].to_numpy(float),
+                               rtol=rtol, atol=rtol, err_msg="values differ from the main job's")
+
+
+@pytest.mark.parametrize("setting", [{}, {SHARE: 0.8, "retraining rate": 1.0}], ids=["plan", "share0.8"])
+def test_the_explorers_scorecard_is_the_main_jobs(setting, tmp_path):
+    """For the plan and a changed setting (saved as a scenario file and run by the main
+    job's judge_from_vantages, events and all), the explorer's scorecard is the main job's:
+    both horizons, each from its vantage, verdict for verdict and value to 1e-6."""
+    import shutil
+
+    from sim.explorer import SETTING_ID
+
+    ws = Workspace()
+    ex = Explorer(ws, base="plan", references=("plan",), indicators=("GDP real",),
+                  levers={"investment": (SHARE,), "retraining": ("retraining rate",)})
+    ex.update(setting)
+    assert ex.setting() == pytest.approx(setting)
+    scen = tmp_path / "scen"
+    shutil.copytree(ws.scenario_dir, scen)
+    (scen / f"{SETTING_ID}.yaml").write_text(ex.scenario_yaml(), encoding="utf-8")
+    theirs = main_job_card(scen, ["plan", SETTING_ID])
+
+    card = ex.card.set_index(["scenario", "target"])
+    assert_same_card(card.loc[EXPLORER_ID], theirs.loc[SETTING_ID], 1e-6)
+    assert_same_card(card.loc["plan"], theirs.loc["plan"], 1e-6)
+    if setting:     # a real change: the setting's goals moved away from the plan's
+        moved = (card.loc[EXPLORER_ID, "value"] - theirs.loc["plan", "value"]).abs()
+        assert moved.max() > 1.0
+
+
+def test_the_sliders_act_from_2016_for_2020_goals_and_from_2021_for_2030_goals(explorer):
+    explorer.update({SHARE: 0.75})
+    timing = explorer.lever_timing()
+    assert timing.to_dict("index") == {2015.0: {"years": "2020", "levers_from": 2016.0},
+                                       2020.0: {"years": "2030", "levers_from": 2021.0}}
+    applied = explorer.applied(SHARE, [2015, 2016, 2020, 2021, 2030])
+    before = explorer.ws.facts["defaults"][SHARE]           # the model's own (history) value
+    assert applied[2015.0].tolist() == pytest.approx([before, 0.75, 0.75, 0.75, 0.75])
+    assert applied[2020.0].tolist() == pytest.approx([before, before, before, 0.75, 0.75])
+    assert explorer.timing_text("en") == ["2020 goals: sliders from 2016 (seen from 2015)",
+                                          "2030 goals: sliders from 2021 (seen from 2020)"]
+    # the figure marks the projection after the latest vantage, as the main job's figures
+    marks = [ln for ln in explorer.axes[0].get_lines() if ln.get_gid() == "projection_start"]
+    assert marks and marks[0].get_xdata()[0] == pytest.approx(2020.5)
