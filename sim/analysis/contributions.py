@@ -41,7 +41,7 @@ from sim.analysis.whatif import Workspace
 from sim.engine.batch import simulate_batch
 from sim.errors import SimError, suggest
 from sim.policy.measures import CLAUSES
-from sim.policy.vantage import seen_from, vantage_calibration, vantage_groups
+from sim.policy.vantage import vantage_calibration, vantage_groups
 
 DEFAULT_MAX_EXACT = 12          # 2^12 = 4096 runs
 DEFAULT_PERMUTATIONS = 128      # orderings for the sampled Shapley values (antithetic pairs)
@@ -94,14 +94,14 @@ def _same(a, b) -> bool:
 
 def lever_paths(ws: Workspace, scenario: str, parent: str, vantage: float | None = None) -> tuple[dict, dict]:
     """``(shared params, {lever: (parent path, scenario path)})`` for the changed levers,
-    both scenarios seen from ``vantage`` (:func:`sim.policy.vantage.seen_from`; None: as
-    written).
+    both scenarios seen from ``vantage`` (:meth:`Workspace.params`, i.e.
+    :func:`sim.policy.vantage.seen_from`; None: as written).
 
     Paths are engine params (a number or a Series by year); unchanged levers go to the
     shared params with their (common) value, and so do the vantage's constants.
     """
     defaults = ws.facts["defaults"]
-    p_params, s_params = (seen_from(ws.params(sid), defaults, ws.model_path, vantage) for sid in (parent, scenario))
+    p_params, s_params = ws.params(parent, vantage), ws.params(scenario, vantage)
     shared = {k: v for k, v in s_params.items() if k not in ws.registry}
     changed = {}
     for name in ws.registry:
