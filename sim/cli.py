@@ -326,7 +326,9 @@ def cmd_ensemble(args) -> int:
     print(probs.read_text(encoding="utf-8"))
     if (out / "influence.md").is_file():
         print((out / "influence.md").read_text(encoding="utf-8"))
-    print(f"{ens.rows} runs per scenario in {ens.info['run_seconds']:.1f} s "
+    seen = (f" and vantage ({', '.join(f'{v:g}' for v in ens.vantages)}; the earlier ones run to their "
+            "last horizon only)") if len(ens.vantages) > 1 else ""
+    print(f"{ens.rows} runs per scenario{seen} in {ens.info['run_seconds']:.1f} s "
           f"({ens.info['executor']}, {ens.info['chunks']} chunks of {ens.info['chunk_size']})")
     print(f"\nresults: {out}")
     return 0

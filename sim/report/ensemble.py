@@ -23,8 +23,9 @@ from sim.report.tables import markdown_table
 
 
 def _md(frame) -> str:
-    """A results table: 3 significant digits, years (columns ``year…``) to 0.1."""
-    return markdown_table(frame, digits=3, formats={c: ".1f" for c in frame.columns if str(c).startswith("year")})
+    """A results table: 3 significant digits, years (columns ``year…``) to 0.1, vantage years whole."""
+    return markdown_table(frame, digits=3, formats={**{c: ".1f" for c in frame.columns if str(c).startswith("year")},
+                                                    "seen_from": ".0f"})
 
 
 def write_results(ens: Ensemble, out=None, *, results_root=DEFAULT_RESULTS_ROOT, name: str | None = None,
