@@ -324,6 +324,8 @@ def vantage_note(p: PolicyProblem) -> dict:
     """What the search's runs knew: ``history_end_year`` (the vantage), ``levers_from`` and
     ``constants`` (the vantage's calibration file, or the model's own)."""
     cal = vantage_calibration(_model_path(p.study), p.vantage)
+    if cal is not None and cal.resolve().is_relative_to(Path.cwd().resolve()):
+        cal = cal.resolve().relative_to(Path.cwd().resolve())
     return {"history_end_year": p.vantage, "levers_from": p.start,
             "constants": str(cal) if cal is not None else "the model's own"}
 
