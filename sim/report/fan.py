@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 import numpy as np
+from matplotlib.ticker import MaxNLocator
 
 from sim.policy.goal_measures import indicator_array, measure_array, measure_paths, meets_array
 from sim.report.indicators import target_title
@@ -130,6 +131,8 @@ def plot_fan(times: np.ndarray, quantiles: Mapping[str, np.ndarray], target, *,
             fig.supylabel(ylabel, fontsize=PANEL_TITLE_SIZE)
         for ax in axes[-1]:
             ax.set_xlabel(labels.t("year", lang))
+            # whole years, few enough that a narrow panel of a short window keeps them apart
+            ax.xaxis.set_major_locator(MaxNLocator(nbins=4 if ncols > 1 else 8, integer=True))
         if overlay:
             first.set_title(target_title(target, labels, lang), loc="left")
             first.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
