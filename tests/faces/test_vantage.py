@@ -121,9 +121,9 @@ def test_a_vantage_calibration_gives_that_vantages_runs_its_constants(tmp_path):
     assert card.loc[("baseline", "gdp_growth_2020"), "value"] == pytest.approx(100 * math.expm1(0.06), rel=1e-4)
 
 
-def test_each_target_figure_draws_the_runs_its_verdict_rests_on(tmp_path):
-    """A 2020 goal's figure shows the runs seen from 2015 (where its verdict comes from), with
-    the projection from 2016; the other figures the runs seen from 2020, projection from 2021."""
+def run_recording_figures(tmp_path):
+    """The main job on the tiny vantage model with a sim.plots that records what the figure
+    set was given instead of drawing: (results folder, {results, meta, target_runs, ...})."""
     model = tiny_with_vantage(tmp_path)
     calls = {}
     recorder = types.ModuleType("sim.plots")
@@ -137,6 +137,13 @@ def test_each_target_figure_draws_the_runs_its_verdict_rests_on(tmp_path):
     with pytest.MonkeyPatch.context() as mp:
         mp.setitem(sys.modules, "sim.plots", recorder)
         out = run_all(SCEN, model, results_root=tmp_path / "results", name="tiny", documents=False)
+    return out, calls
+
+
+def test_each_target_figure_draws_the_runs_its_verdict_rests_on(tmp_path):
+    """A 2020 goal's figure shows the runs seen from 2015 (where its verdict comes from), with
+    the projection from 2016; the other figures the runs seen from 2020, projection from 2021."""
+    out, calls = run_recording_figures(tmp_path)
     card = pd.read_csv(out / "scorecard.csv").set_index(["scenario", "target"])
     runs = calls["target_runs"]
     assert set(runs) == {t for t in card.index.get_level_values("target") if t.endswith("_2020")}
@@ -157,19 +164,8 @@ def test_redrawn_figures_draw_the_same_runs_as_the_main_job(tmp_path, monkeypatc
     seen from 2020, projection from 2021, as the main job drew them."""
     import sim.report.figure_set as figure_set
 
-    model = tiny_with_vantage(tmp_path)
-    drawn = {}
-    recorder = types.ModuleType("sim.plots")
-
-    def figure_tasks(out_dir, results, card, targets, meta, **kw):
-        drawn["run"] = dict(results=results, meta=meta, **kw)
-        return []
-
-    recorder.figure_tasks = figure_tasks
-    recorder.figure_files = lambda done: []
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setitem(sys.modules, "sim.plots", recorder)
-        out = run_all(SCEN, model, results_root=tmp_path / "results", name="tiny", documents=False)
+    out, calls = run_recording_figures(tmp_path)
+    drawn = {"run": calls}
     monkeypatch.setattr(figure_set, "write_figure_set",
                         lambda out_dir, results, card, targets, meta, **kw: drawn.update(
                             redrawn=dict(results=results, meta=meta, **kw)) or [])
