@@ -170,7 +170,7 @@ def five_sentences(run: RunData, lang: str) -> list[str]:
         out_names = [names.get(g, g) for g in s.goals.loc[s.goals["status"] == "out", "target"]]
         aside = [names.get(g, g) for g in s.goals.loc[s.goals["status"] == "aside", "target"]]
         src = t("search_src_doc" if s.from_doc else "search_src_run", lang, folder=s.folder)
-        out.append(t("s_search", lang, src=src, out=joined(out_names, lang),
+        out.append(t("s_search", lang, src=src, out=joined(out_names, lang), years=search_years(run, lang),
                      aside=t("s_search_aside", lang, names=joined(aside, lang)) if aside else "",
                      k=int((s.goals["status"] == "in").sum()), cost=num(s.cost),
                      ref=scen_name(run, s.ref, lang), ref_cost=num(s.ref_cost)))
@@ -339,6 +339,12 @@ def scorecard_table(run: RunData, lang: str, year: float | None = None,
             "name": "scorecard"}
 
 
+def search_years(run: RunData, lang: str) -> str:
+    """The horizon years of the policy search's goals (``2020``, ``2030``), joined."""
+    years = {float(g["year"]) for g in run.targets if g["id"] in set(run.search.goals["target"])}
+    return joined([f"{y:g}" for y in sorted(years)], lang) or "?"
+
+
 def search_blocks(run: RunData, lang: str) -> list[dict]:
     s = run.search
     blocks: list[dict] = [{"kind": "h2", "text": t("search_h", lang)}]
@@ -346,8 +352,12 @@ def search_blocks(run: RunData, lang: str) -> list[dict]:
         return blocks + [{"kind": "note", "text": t("s_search_none", lang)}]
     if s.from_doc:
         blocks.append({"kind": "note", "text": t("search_label_doc", lang, folder=s.folder)})
-    blocks.append({"kind": "p", "text": t("search_intro", lang, ref=scen_name(run, s.ref, lang))})
     by_id = {g["id"]: g for g in run.targets}
+    blocks.append({"kind": "p", "text": t("search_intro", lang, ref=scen_name(run, s.ref, lang),
+                                          years=search_years(run, lang))})
+    if s.vantage is not None and s.levers_from is not None:
+        blocks.append({"kind": "p", "text": t("search_seen_from", lang, vantage=f"{s.vantage:g}",
+                                              start=f"{s.levers_from:g}")})
     rows = []
     status_cls = {"in": "met", "aside": "nodata", "out": "missed"}
     for r in s.goals.itertuples():

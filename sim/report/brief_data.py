@@ -56,6 +56,10 @@ class SearchData:
     ref: str
     folder: str
     from_doc: bool
+    #: the year the search's runs knew the history to, and the year its levers act from
+    #: (None: not recorded, a search made before searches were judged from vantages)
+    vantage: float | None = None
+    levers_from: float | None = None
 
 
 @dataclass
@@ -250,7 +254,8 @@ def _sha(manifest: dict) -> str | None:
 
 def _candidates(folder: Path, explicit, marker: str, model_sha: str | None) -> list[Path]:
     """Folders that may hold ``marker``: the explicit one, the run's own, then siblings made
-    with the same model file (newest first: folder names start with a UTC timestamp)."""
+    with the same model file, newest first by their manifest's ``created_utc`` (a folder
+    given its own name with ``--out`` sorts by when it was made, not by its name)."""
     if explicit is not None:
         path = Path(explicit)
         if not (path / marker).is_file():
@@ -258,20 +263,20 @@ def _candidates(folder: Path, explicit, marker: str, model_sha: str | None) -> l
         return [path]
     if (folder / marker).is_file():
         return [folder]
-    out = []
+    found = []
     parent = folder.resolve().parent
-    for sib in sorted((p for p in parent.iterdir() if p.is_dir() and p != folder.resolve()
-                       and INCOMPLETE not in p.name),  # another command still writing
-                      key=lambda p: p.name, reverse=True):
+    for sib in parent.iterdir():
+        if not sib.is_dir() or sib == folder.resolve() or INCOMPLETE in sib.name:  # still writing
+            continue
         if not (sib / marker).is_file() or not (sib / "manifest.json").is_file():
             continue
         try:
-            sib_sha = _sha(json.loads((sib / "manifest.json").read_text(encoding="utf-8")))
+            manifest = json.loads((sib / "manifest.json").read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError):
             continue
-        if model_sha is not None and sib_sha == model_sha:
-            out.append(sib)
-    return out
+        if model_sha is not None and _sha(manifest) == model_sha:
+            found.append((str(manifest.get("created_utc") or ""), sib.name, sib))
+    return [sib for *_, sib in sorted(found, key=lambda f: f[:2], reverse=True)]
 
 
 # --------------------------------------------------------------------------- policy search
@@ -307,7 +312,16 @@ def read_search(folder: Path) -> SearchData:
     g, lv = _search_frame(goals, levers)
     cost = float(search["cost"]) if "cost" in search else float(pd.to_numeric(levers["cost"]).sum())
     ref_cost = float(pd.to_numeric(levers["start_cost"]).sum()) if "start_cost" in levers else math.nan
-    return SearchData(g, lv, cost, ref_cost, str(search.get("from", "plan")), folder.name, from_doc=False)
+    seen = search.get("vantage") if isinstance(search.get("vantage"), dict) else {}
+    return SearchData(g, lv, cost, ref_cost, str(search.get("from", "plan")), folder.name, from_doc=False,
+                      vantage=_year(seen.get("history_end_year")), levers_from=_year(seen.get("levers_from")))
+
+
+def _year(x) -> float | None:
+    try:
+        return float(x) if x is not None else None
+    except (TypeError, ValueError):
+        return None
 
 
 def markdown_table(text: str, heading: str) -> pd.DataFrame | None:
@@ -344,9 +358,12 @@ def read_search_doc(path: Path) -> SearchData | None:
         return None
     for col in ("threshold", "best_alone", "value"):
         goals[col] = pd.to_numeric(goals[col], errors="coerce")
+    seen = re.search(r"\*\*Seen from (\d{4})\*\*.*?the levers act from (\d{4})", text)
     g, lv = _search_frame(goals, levers)
     return SearchData(g, lv, float(costs.group(3)), float(costs.group(2)), costs.group(1),
-                      Path(folder.group(1)).name if folder else str(path), from_doc=True)
+                      Path(folder.group(1)).name if folder else str(path), from_doc=True,
+                      vantage=float(seen.group(1)) if seen else None,
+                      levers_from=float(seen.group(2)) if seen else None)
 
 
 # --------------------------------------------------------------------------- ensemble

@@ -166,6 +166,38 @@ def test_policy_search_from_the_committed_doc_is_labelled(run_dir):
     blocks = brief.search_blocks(run, "zh")
     assert blocks[1]["kind"] == "note" and "docs/policy_search.md" in blocks[1]["text"]
     assert "不是本次运行" in blocks[1]["text"]
+    # the search says which goals and which vantage it answers, as the doc records them
+    seen = re.search(r"\*\*Seen from (\d{4})\*\*.*?the levers act from (\d{4})", text)
+    en = [b["text"] for b in brief.search_blocks(run, "en") if b["kind"] == "p"]
+    assert "as many 2020 goals as possible" in en[0]
+    assert f"knows the observed history to {seen.group(1)} only, and the levers act from {seen.group(2)}" in en[1]
+
+
+def test_the_newest_search_is_read_by_when_it_was_made_not_by_its_name(run_dir, tmp_path):
+    """A search folder named with --out (results/optimize_2030_from_2020) sorts after every
+    timestamp by name; the brief takes the newest by the manifest's creation time, and says
+    the horizon and the vantage that search answers."""
+    folder = copy_run(run_dir, tmp_path)
+    sha = json.loads((folder / "manifest.json").read_text())["model"]["sha256"]
+    for name, created, goal, vantage in (("optimize_2030_from_2020", "2026-01-01T00:00:00+00:00",
+                                          "replacement_share_2030", 2020),
+                                         ("20260601T000000Z-optimize_plan", "2026-06-01T00:00:00+00:00",
+                                          "gdp_growth_2020", 2015)):
+        s = folder.parent / name
+        s.mkdir()
+        pd.DataFrame({"target": [goal], "comparator": [">="], "status": ["in the search"], "threshold": [1.0],
+                      "best_alone": [2.0],
+                      "value": [1.5]}).to_csv(s / "goals.csv", index=False)
+        pd.DataFrame({"lever": ["retraining rate"], "unit": ["1/Year"], "baseline": [0.2], "start": [0.4],
+                      "found": [0.5], "cost": [0.3]}).to_csv(s / "levers.csv", index=False)
+        (s / "manifest.json").write_text(json.dumps({
+            "model": {"sha256": sha}, "created_utc": created,
+            "search": {"from": "plan", "cost": 0.3, "ref_cost": 1.0,
+                       "vantage": {"history_end_year": vantage, "levers_from": vantage + 1}}}))
+    run = read_run(folder)
+    assert run.search.folder == "20260601T000000Z-optimize_plan" and run.search.vantage == 2015
+    text = " ".join(b["text"] for b in brief.search_blocks(run, "en") if b["kind"] == "p")
+    assert "2020 goals" in text and "history to 2015 only, and the levers act from 2016" in text
 
 
 # ------------------------------------------------------------------ the files
