@@ -246,6 +246,10 @@ def main(argv: list[str] | None = None) -> int:
         if main_job:
             with args.output.open("a", encoding="utf-8") as fh:
                 fh.write("\n" + "\n".join(main_job))
+        history = Path(__file__).with_name("history.md")   # measurements of code since changed
+        if history.is_file():
+            with args.output.open("a", encoding="utf-8") as fh:
+                fh.write("\n" + history.read_text(encoding="utf-8"))
         print(f"\nwrote {args.output}")
     return 0
 
