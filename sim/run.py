@@ -192,7 +192,7 @@ def run_all(scenario_dir=DEFAULT_SCENARIO_DIR, model=DEFAULT_MODEL, out=None, sc
     ``lang``/``formats``: the figure set's languages (zh, en, both) and file formats
     (default PNG and SVG); ``workers``: processes drawing figures (default one per CPU);
     ``progress``: called with a short line after each scenario and as figures finish.
-    ``documents``: write the policy brief and the slides (:func:`write_documents`; default:
+    ``documents``: write the policy brief and the slides (:func:`document_task` per language; default:
     when figures are written).
     Raises :class:`~sim.policy.scenario.ValidationError` (every problem) before running anything.
     Returns the results folder.
@@ -337,13 +337,6 @@ def documents_note(done: Iterable[list[str] | str]) -> str:
     written = [name for d in done if isinstance(d, list) for name in d]
     failed = [d for d in done if isinstance(d, str)]
     return "; ".join((["written: " + ", ".join(written)] if written else []) + failed)
-
-
-def write_documents(out_dir: Path, langs: Iterable[str] = DOCUMENT_LANGS, workers: int | None = None) -> str:
-    """The policy brief (HTML + PDF) in each language and the slides (``slides_zh.pptx``) of a
-    results folder, a process per language; returns the manifest's note."""
-    tasks = [functools.partial(document_task, Path(out_dir), one) for one in langs]
-    return documents_note(run_tasks(tasks, workers))
 
 
 # --------------------------------------------------------------------------- compare
