@@ -202,7 +202,17 @@ def integrate_segments(rhs, y0, t0, tf, out_times, switches: Switches, segment_e
     """Integrate ``rhs`` from ``t0`` to ``tf`` segment by segment between the known switching
     times, repeating (up to four times) when a new switching time shows up; the states at
     ``out_times`` (times × states). ``segment_end`` and ``nfev`` are the right-hand side's
-    one-element cells (the current segment's end; the evaluation count, reset per attempt)."""
+    one-element cells (the current segment's end; the evaluation count, reset per attempt).
+
+    First a probe: ``rhs`` at nine times across the span, so the switching times it meets
+    are known before the first segment (a failing probe point is skipped: the integration
+    itself reports a real failure)."""
+    with np.errstate(all="ignore"):
+        for t in np.linspace(t0, tf, 9):
+            try:
+                rhs(t, y0)
+            except SimulationError:
+                pass
     for _attempt in range(4):
         known = set(switches.breakpoints)
         edges = np.array(sorted({t0, tf, *known}))
@@ -349,13 +359,6 @@ def simulate_batch(model, samples: dict[str, np.ndarray], params: dict | None = 
                                   time=t, variable=var)
         return d
 
-    with np.errstate(all="ignore"):
-        for t in np.linspace(t0, tf, 9):
-            try:
-                rhs(t, y0)
-            except SimulationError:
-                pass
-
     states = integrate_segments(rhs, y0, t0, tf, out_times, switches, segment_end, nfev,
                                 method=method, rtol=rtol, atol=atol, max_step=max_step, path=path)
 
@@ -436,12 +439,6 @@ def _simulate_batch_flat(ctx, handle, arrays, tables, resolved, shared, n, metho
                                   f"(in sample {i % n})", time=t, variable=var)
         return d
 
-    with np.errstate(all="ignore"):
-        for t in np.linspace(t0, tf, 9):
-            try:
-                rhs(t, y0)
-            except SimulationError:
-                pass
     states = integrate_segments(rhs, y0, t0, tf, out_times, switches, segment_end, nfev,
                                 method=method, rtol=rtol, atol=atol, max_step=max_step, path=path)
     for i, name in ctx.nonneg:
